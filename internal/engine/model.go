@@ -1,0 +1,126 @@
+package engine
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Run statuses.
+const (
+	RunQueued    = "queued"
+	RunRunning   = "running"
+	RunPaused    = "paused"
+	RunSucceeded = "succeeded"
+	RunFailed    = "failed"
+	RunCancelled = "cancelled"
+)
+
+// Task statuses.
+const (
+	TaskPending   = "pending"
+	TaskQueued    = "queued"
+	TaskRunning   = "running"
+	TaskSucceeded = "succeeded"
+	TaskFailed    = "failed"
+	TaskSkipped   = "skipped"
+	TaskCancelled = "cancelled"
+	TaskDead      = "dead"
+)
+
+// TaskType is a stored task type.
+type TaskType struct {
+	Name               string
+	Executor           string
+	Description        string
+	Defaults           json.RawMessage
+	MaxRetries         int
+	Timeout            time.Duration
+	Priority           int
+	Queue              string
+	PermanentExitCodes []int
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// Workflow is one stored version of a workflow.
+type Workflow struct {
+	ID          int64
+	Name        string
+	Version     int
+	Description string
+	Priority    int
+	Owner       string
+	Tags        []string
+	StepCount   int
+	Spec        *WorkflowSpec
+	CreatedAt   time.Time
+}
+
+// Run is one execution of a workflow.
+type Run struct {
+	ID              int64
+	Workflow        string
+	WorkflowVersion int
+	Status          string
+	Priority        int
+	Input           json.RawMessage
+	Trigger         string
+	TriggerRef      string
+	IdempotencyKey  string
+	Owner           string
+	Tags            []string
+	Error           string
+	TasksTotal      int
+	TasksRemaining  int
+	TaskCounts      map[string]int
+	CreatedAt       time.Time
+	StartedAt       *time.Time
+	FinishedAt      *time.Time
+	Tasks           []*Task // filled by GetRun only
+}
+
+// Task is one step of a run.
+type Task struct {
+	ID                 int64
+	RunID              int64
+	Step               string
+	StepIndex          int
+	TaskType           string
+	Executor           string
+	Status             string
+	When               string
+	DependsOn          []string
+	Optional           bool
+	Params             json.RawMessage
+	ResolvedParams     json.RawMessage
+	Priority           int
+	Queue              string
+	Attempts           int
+	MaxAttempts        int
+	Timeout            time.Duration
+	PermanentExitCodes []int
+	RiverJobID         *int64
+	Output             json.RawMessage
+	Error              string
+	ErrorClass         string
+	CreatedAt          time.Time
+	QueuedAt           *time.Time
+	StartedAt          *time.Time
+	FinishedAt         *time.Time
+}
+
+// Event is one row of the task event log.
+type Event struct {
+	ID         int64
+	Time       time.Time
+	RunID      int64
+	TaskID     *int64
+	Step       string
+	Kind       string
+	Attempt    *int
+	DurationMs *int64
+	Error      string
+	ErrorClass string
+	Node       string
+	Data       json.RawMessage
+}

@@ -1,0 +1,23 @@
+-- name: TaskTypeUpsert :one
+INSERT INTO baton.task_types (name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes)
+VALUES (@name, @executor, @description, @defaults, @max_retries, @timeout_ms, @priority, @queue, @permanent_exit_codes)
+ON CONFLICT (name) DO UPDATE SET
+    executor = EXCLUDED.executor,
+    description = EXCLUDED.description,
+    defaults = EXCLUDED.defaults,
+    max_retries = EXCLUDED.max_retries,
+    timeout_ms = EXCLUDED.timeout_ms,
+    priority = EXCLUDED.priority,
+    queue = EXCLUDED.queue,
+    permanent_exit_codes = EXCLUDED.permanent_exit_codes,
+    updated_at = now()
+RETURNING *;
+
+-- name: TaskTypeGet :one
+SELECT * FROM baton.task_types WHERE name = @name;
+
+-- name: TaskTypeList :many
+SELECT * FROM baton.task_types ORDER BY name;
+
+-- name: TaskTypeExecutors :many
+SELECT name, executor FROM baton.task_types WHERE name = ANY (@names::text[]);
