@@ -1,0 +1,88 @@
+package jobs
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/baton-run/baton/internal/engine"
+	"github.com/baton-run/baton/internal/executor"
+)
+
+// ClientOptions configures the River client that runs Baton's jobs.
+type ClientOptions struct {
+	Engine    *engine.Engine
+	Executors *executor.Registry
+	Logger    *slog.Logger
+	// Workers is the number of tasks worked at once on the default queue
+	// (default 100). Zero with InsertOnly builds a client that only inserts.
+	Workers int
+	// InsertOnly builds a client that works nothing (for API-only processes).
+	InsertOnly bool
+	// FetchCooldown and FetchPollInterval tune River's fetch loop; they bound
+	// the latency from a commit to its first task running (defaults 2 ms and
+	// 50 ms: the insert notification normally wakes the fetcher first).
+	FetchCooldown     time.Duration
+	FetchPollInterval time.Duration
+	// EventRetention is how long task_events partitions are kept (default 30 days).
+	EventRetention time.Duration
+	// Node names this process in task events (default hostname:pid).
+	Node string
+}
+
+// NewClient returns a River client wired with Baton's workers and periodic
+// jobs. Start it with Start and stop it with Stop.
+func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*river.Client[pgx.Tx], error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cfg := &river.Config{
+		Logger:            logger,
+		FetchCooldown:     orDefault(opts.FetchCooldown, 2*time.Millisecond),
+		FetchPollInterval: orDefault(opts.FetchPollInterval, 50*time.Millisecond),
+	}
+	if !opts.InsertOnly {
+		node := opts.Node
+		if node == "" {
+			host, _ := os.Hostname()
+			node = fmt.Sprintf("%s:%d", host, os.Getpid())
+		}
+		workers := river.NewWorkers()
+		river.AddWorker(workers, NewTaskWorker(TaskWorkerOptions{
+			Engine: opts.Engine, Executors: opts.Executors, Logger: logger, Node: node,
+		}))
+		river.AddWorker(workers, &PartitionMaintenanceWorker{
+			Engine: opts.Engine, Logger: logger, DaysAhead: 7, Retention: orDefault(opts.EventRetention, 30*24*time.Hour),
+		})
+		maxWorkers := opts.Workers
+		if maxWorkers == 0 {
+			maxWorkers = 100
+		}
+		cfg.Workers = workers
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}}
+		cfg.PeriodicJobs = []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
+				return PartitionMaintenanceArgs{}, nil
+			}, &river.PeriodicJobOpts{RunOnStart: true}),
+		}
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create river client: %w", err)
+	}
+	return client, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}

@@ -1,0 +1,45 @@
+package jobs
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/baton-run/baton/internal/engine"
+)
+
+// PartitionMaintenanceArgs are the arguments of the periodic job that keeps
+// task_events partitions ahead of time and drops those past retention.
+type PartitionMaintenanceArgs struct{}
+
+// Kind implements river.JobArgs.
+func (PartitionMaintenanceArgs) Kind() string { return "baton_partition_maintenance" }
+
+// InsertOpts makes the job unique per hour so that many nodes schedule it once.
+func (PartitionMaintenanceArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: time.Hour}}
+}
+
+// PartitionMaintenanceWorker runs engine.MaintainEventPartitions.
+type PartitionMaintenanceWorker struct {
+	river.WorkerDefaults[PartitionMaintenanceArgs]
+
+	Engine    *engine.Engine
+	Logger    *slog.Logger
+	DaysAhead int
+	Retention time.Duration
+}
+
+// Work implements river.Worker.
+func (w *PartitionMaintenanceWorker) Work(ctx context.Context, _ *river.Job[PartitionMaintenanceArgs]) error {
+	changed, err := w.Engine.MaintainEventPartitions(ctx, w.DaysAhead, w.Retention)
+	if err != nil {
+		return err
+	}
+	if changed > 0 && w.Logger != nil {
+		w.Logger.InfoContext(ctx, "task_events partitions maintained", slog.Int("changed", changed))
+	}
+	return nil
+}
