@@ -20,3 +20,22 @@ SELECT run_id, status, count(*)::integer AS count
 FROM baton.run_tasks
 WHERE run_id = ANY (@run_ids::bigint[])
 GROUP BY run_id, status;
+
+-- name: RunStartMany :batchone
+SELECT run_id, created FROM baton._start_run(@workflow::text, @input::jsonb, @opts::jsonb);
+
+-- name: RunCountByStatus :one
+SELECT count(*)::bigint FROM baton.runs WHERE status = @status;
+
+-- name: RunLatencyStats :one
+-- Start-to-first-task latency of runs created at or after @since: from the
+-- run's creation to the earliest start of any of its tasks.
+SELECT count(*)::bigint AS runs,
+       coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY lat), 0)::float8 AS p50_ms,
+       coalesce(percentile_cont(0.99) WITHIN GROUP (ORDER BY lat), 0)::float8 AS p99_ms
+FROM (
+    SELECT extract(epoch FROM (min(t.started_at) - r.created_at)) * 1000 AS lat
+    FROM baton.runs r JOIN baton.run_tasks t ON t.run_id = r.id
+    WHERE r.created_at >= @since AND t.started_at IS NOT NULL
+    GROUP BY r.id, r.created_at
+) s;

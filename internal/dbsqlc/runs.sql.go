@@ -7,6 +7,7 @@ package dbsqlc
 
 import (
 	"context"
+	"time"
 )
 
 const runCancel = `-- name: RunCancel :one
@@ -18,6 +19,17 @@ func (q *Queries) RunCancel(ctx context.Context, db DBTX, id int64) (bool, error
 	var cancelled bool
 	err := row.Scan(&cancelled)
 	return cancelled, err
+}
+
+const runCountByStatus = `-- name: RunCountByStatus :one
+SELECT count(*)::bigint FROM baton.runs WHERE status = $1
+`
+
+func (q *Queries) RunCountByStatus(ctx context.Context, db DBTX, status string) (int64, error) {
+	row := db.QueryRow(ctx, runCountByStatus, status)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
 }
 
 const runGetByID = `-- name: RunGetByID :one
@@ -48,6 +60,33 @@ func (q *Queries) RunGetByID(ctx context.Context, db DBTX, id int64) (*BatonRun,
 		&i.FinishedAt,
 		&i.UpdatedAt,
 	)
+	return &i, err
+}
+
+const runLatencyStats = `-- name: RunLatencyStats :one
+SELECT count(*)::bigint AS runs,
+       coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY lat), 0)::float8 AS p50_ms,
+       coalesce(percentile_cont(0.99) WITHIN GROUP (ORDER BY lat), 0)::float8 AS p99_ms
+FROM (
+    SELECT extract(epoch FROM (min(t.started_at) - r.created_at)) * 1000 AS lat
+    FROM baton.runs r JOIN baton.run_tasks t ON t.run_id = r.id
+    WHERE r.created_at >= $1 AND t.started_at IS NOT NULL
+    GROUP BY r.id, r.created_at
+) s
+`
+
+type RunLatencyStatsRow struct {
+	Runs  int64
+	P50Ms float64
+	P99Ms float64
+}
+
+// Start-to-first-task latency of runs created at or after @since: from the
+// run's creation to the earliest start of any of its tasks.
+func (q *Queries) RunLatencyStats(ctx context.Context, db DBTX, since time.Time) (*RunLatencyStatsRow, error) {
+	row := db.QueryRow(ctx, runLatencyStats, since)
+	var i RunLatencyStatsRow
+	err := row.Scan(&i.Runs, &i.P50Ms, &i.P99Ms)
 	return &i, err
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -299,4 +300,74 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// StartRunsTx starts many runs inside tx in one round trip (pipelined), all
+// or none. It returns their ids in order.
+func (e *Engine) StartRunsTx(ctx context.Context, tx pgx.Tx, ps []StartParams) ([]int64, error) {
+	args := make([]*dbsqlc.RunStartManyParams, len(ps))
+	for i := range ps {
+		p := &ps[i]
+		if p.Workflow == "" {
+			return nil, fmt.Errorf("%w: runs[%d]: workflow is required", ErrInvalid, i)
+		}
+		opts, err := p.opts()
+		if err != nil {
+			return nil, fmt.Errorf("encode start options: %w", err)
+		}
+		if p.Trigger == "" {
+			if opts, err = setJSONField(opts, "trigger", "library"); err != nil {
+				return nil, err
+			}
+		}
+		args[i] = &dbsqlc.RunStartManyParams{Workflow: p.Workflow, Input: jsonOrEmptyObject(p.Input), Opts: opts}
+	}
+	ids := make([]int64, len(ps))
+	var firstErr error
+	results := e.queries.RunStartMany(ctx, tx, args)
+	results.QueryRow(func(i int, row *dbsqlc.RunStartManyRow, err error) {
+		if err != nil {
+			if firstErr == nil {
+				firstErr = translateError(err, fmt.Sprintf("start runs[%d]", i))
+			}
+			return
+		}
+		ids[i] = *row.RunID
+	})
+	if err := results.Close(); err != nil && firstErr == nil {
+		firstErr = translateError(err, "start runs")
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return ids, nil
+}
+
+// CountRuns counts the runs in a status.
+func (e *Engine) CountRuns(ctx context.Context, status string) (int64, error) {
+	n, err := e.queries.RunCountByStatus(ctx, e.pool, status)
+	if err != nil {
+		return 0, translateError(err, "count runs")
+	}
+	return n, nil
+}
+
+// StartLatency summarises, for runs created at or after since, the time from
+// a run's creation to its first task starting.
+type StartLatency struct {
+	Runs     int64
+	P50, P99 time.Duration
+}
+
+// MeasureStartLatency computes StartLatency.
+func (e *Engine) MeasureStartLatency(ctx context.Context, since time.Time) (*StartLatency, error) {
+	row, err := e.queries.RunLatencyStats(ctx, e.pool, since)
+	if err != nil {
+		return nil, translateError(err, "measure start latency")
+	}
+	return &StartLatency{
+		Runs: row.Runs,
+		P50:  time.Duration(row.P50Ms * float64(time.Millisecond)),
+		P99:  time.Duration(row.P99Ms * float64(time.Millisecond)),
+	}, nil
 }

@@ -1,0 +1,54 @@
+# Baton's developer commands. `make run` and `make test` are all a newcomer needs.
+GO      ?= go
+NPM     ?= npm
+ADDR    ?= :8080
+GOFLAGS ?=
+
+.PHONY: run test test-go test-web generate build web bench lint tools clean
+
+## run: start everything (local PostgreSQL under ./.baton unless DATABASE_URL is set) on $(ADDR)
+run: web
+	$(GO) run ./cmd/baton dev --addr $(ADDR)
+
+## test: vet, then every Go test (with -race) against a real PostgreSQL, then the dashboard's tests
+test: test-go test-web
+
+test-go:
+	$(GO) vet ./...
+	@url="$$($(GO) run ./cmd/baton testdb)" && \
+	  echo "testing against $${url%%\?*}" && \
+	  BATON_TEST_DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 15m ./...
+
+test-web: web/node_modules
+	cd web && $(NPM) test
+
+## generate: regenerate sqlc code and the OpenAPI documents (CI fails if this leaves a diff)
+generate:
+	$(GO) tool sqlc generate
+	$(GO) run ./cmd/baton openapi -o api
+
+## build: the baton binary with the dashboard embedded
+build: web
+	$(GO) build -o bin/baton ./cmd/baton
+
+web/node_modules: web/package.json web/package-lock.json
+	cd web && $(NPM) ci --no-audit --no-fund
+	@touch web/node_modules
+
+## web: build the dashboard and the offline API docs into web/dist
+web: web/node_modules
+	cd web && $(NPM) run build
+
+## bench: raw River vs one-step Baton runs in one process against one database
+bench:
+	@url="$$($(GO) run ./cmd/baton testdb)" && \
+	  BATON_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./internal/bench/
+
+## lint: gofmt and staticcheck
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,305 @@
+// Package api is Baton's REST API: Huma operations under /v1, health and
+// readiness probes, the OpenAPI document, and the middleware around them
+// (request logging, panic recovery, RFC 9457 problem bodies for unknown
+// routes). Handlers hold no SQL and no business rules: they translate between
+// HTTP types and calls to internal/engine.
+package api
+
+//go:generate go run ./internal/specgen .
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humachi"
+	"github.com/go-chi/chi/v5"
+
+	"github.com/baton-run/baton/internal/engine"
+)
+
+// DefaultVersion is the info.version of the OpenAPI document when
+// Options.Version is empty, as in the api/openapi.json written by WriteSpec.
+const DefaultVersion = "1.0.0"
+
+// Options configures the API handler.
+type Options struct {
+	// Engine serves every /v1 operation. It may be nil only to build the
+	// OpenAPI document.
+	Engine *engine.Engine
+
+	// Logger receives request logs and internal errors. Defaults to a
+	// discarding logger.
+	Logger *slog.Logger
+
+	// UI serves every request no API route matches, except under /v1: the
+	// dashboard and the offline docs at /docs. Nil answers 404 problems.
+	UI http.Handler
+
+	// Ready reports whether the server can serve traffic, for /readyz. Nil
+	// pings the engine's database pool.
+	Ready func(ctx context.Context) error
+
+	// Version is shown as info.version in the OpenAPI document. Defaults to
+	// DefaultVersion.
+	Version string
+}
+
+// handlers holds what the operations need. Its methods are the operation
+// handlers, one file per resource.
+type handlers struct {
+	engine *engine.Engine
+	logger *slog.Logger
+	ready  func(ctx context.Context) error
+}
+
+// New returns the HTTP handler serving the API (wrapped in request logging
+// and panic recovery, with UI as the fallback) and the Huma API it is built
+// on. The whole route table is here.
+func New(opts Options) (http.Handler, huma.API) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Version == "" {
+		opts.Version = DefaultVersion
+	}
+	h := &handlers{engine: opts.Engine, logger: opts.Logger, ready: opts.Ready}
+	if h.ready == nil {
+		h.ready = h.pingDatabase
+	}
+
+	router := chi.NewMux()
+	api := humachi.New(router, newConfig(opts.Version))
+
+	// Probes, outside the versioned API.
+	huma.Register(api, huma.Operation{
+		OperationID: "get-health",
+		Method:      http.MethodGet,
+		Path:        "/healthz",
+		Summary:     "Liveness probe",
+		Description: "Answers 200 while the process is alive. It does not check the database.",
+		Tags:        []string{tagHealth},
+	}, h.health)
+	huma.Register(api, huma.Operation{
+		OperationID: "get-readiness",
+		Method:      http.MethodGet,
+		Path:        "/readyz",
+		Summary:     "Readiness probe",
+		Description: "Answers 200 when the database is reachable, 503 otherwise.",
+		Tags:        []string{tagHealth},
+		Errors:      errorStatuses(http.StatusServiceUnavailable),
+	}, h.readiness)
+
+	v1 := huma.NewGroup(api, "/v1")
+
+	// Task types.
+	huma.Register(v1, huma.Operation{
+		OperationID:   "apply-task-type",
+		Method:        http.MethodPost,
+		Path:          "/task-types",
+		Summary:       "Create or update a task type",
+		Description:   "Creates the task type, or replaces the settings of an existing task type of the same name (an upsert). Answers 201 in both cases. Runs already started keep the settings they were started with.",
+		Tags:          []string{tagTaskTypes},
+		DefaultStatus: http.StatusCreated,
+		Errors:        errorStatuses(http.StatusUnprocessableEntity),
+	}, h.applyTaskType)
+	huma.Register(v1, huma.Operation{
+		OperationID: "list-task-types",
+		Method:      http.MethodGet,
+		Path:        "/task-types",
+		Summary:     "List task types",
+		Description: "Lists every task type, by name.",
+		Tags:        []string{tagTaskTypes},
+		Errors:      errorStatuses(),
+	}, h.listTaskTypes)
+	huma.Register(v1, huma.Operation{
+		OperationID: "get-task-type",
+		Method:      http.MethodGet,
+		Path:        "/task-types/{name}",
+		Summary:     "Get a task type",
+		Tags:        []string{tagTaskTypes},
+		Errors:      errorStatuses(http.StatusNotFound),
+	}, h.getTaskType)
+
+	// Workflows.
+	huma.Register(v1, huma.Operation{
+		OperationID:   "apply-workflow",
+		Method:        http.MethodPost,
+		Path:          "/workflows",
+		Summary:       "Apply a workflow definition",
+		Description:   "Validates the definition and stores it as a new version of its workflow (201). A definition identical to the latest version stores nothing and answers 200 with that version. Problems (unknown task types, dependency cycles, bad params) answer 422 with one error per problem.",
+		Tags:          []string{tagWorkflows},
+		DefaultStatus: http.StatusCreated,
+		Responses:     alsoOK("The definition is identical to the latest version, which is returned.", "Workflow"),
+		Errors:        errorStatuses(http.StatusUnprocessableEntity),
+	}, h.applyWorkflow)
+	huma.Register(v1, huma.Operation{
+		OperationID: "list-workflows",
+		Method:      http.MethodGet,
+		Path:        "/workflows",
+		Summary:     "List workflows",
+		Description: "Lists the latest version of every workflow, by name, without definitions.",
+		Tags:        []string{tagWorkflows},
+		Errors:      errorStatuses(),
+	}, h.listWorkflows)
+	huma.Register(v1, huma.Operation{
+		OperationID: "get-workflow",
+		Method:      http.MethodGet,
+		Path:        "/workflows/{name}",
+		Summary:     "Get the latest version of a workflow",
+		Tags:        []string{tagWorkflows},
+		Errors:      errorStatuses(http.StatusNotFound),
+	}, h.getWorkflow)
+	huma.Register(v1, huma.Operation{
+		OperationID: "get-workflow-version",
+		Method:      http.MethodGet,
+		Path:        "/workflows/{name}/versions/{version}",
+		Summary:     "Get one version of a workflow",
+		Tags:        []string{tagWorkflows},
+		Errors:      errorStatuses(http.StatusNotFound, http.StatusUnprocessableEntity),
+	}, h.getWorkflowVersion)
+
+	// Runs.
+	huma.Register(v1, huma.Operation{
+		OperationID:   "start-run",
+		Method:        http.MethodPost,
+		Path:          "/runs",
+		Summary:       "Start a run",
+		Description:   "Starts a run of a workflow (its latest version unless `version` is given) and answers 201 with the run and its tasks. When `idempotency_key` matches an earlier run, nothing is started: the answer is 200 with that run and the header `Idempotent-Replayed: true`.",
+		Tags:          []string{tagRuns},
+		DefaultStatus: http.StatusCreated,
+		Responses:     startRunResponses(),
+		Errors:        errorStatuses(http.StatusNotFound, http.StatusUnprocessableEntity),
+	}, h.startRun)
+	huma.Register(v1, huma.Operation{
+		OperationID: "list-runs",
+		Method:      http.MethodGet,
+		Path:        "/runs",
+		Summary:     "List runs",
+		Description: "Lists runs newest first, without their tasks. Pass `next_cursor` back as `cursor` for the next page.",
+		Tags:        []string{tagRuns},
+		Errors:      errorStatuses(http.StatusUnprocessableEntity),
+	}, h.listRuns)
+	huma.Register(v1, huma.Operation{
+		OperationID: "get-run",
+		Method:      http.MethodGet,
+		Path:        "/runs/{id}",
+		Summary:     "Get a run with its tasks",
+		Tags:        []string{tagRuns},
+		Errors:      errorStatuses(http.StatusNotFound, http.StatusUnprocessableEntity),
+	}, h.getRun)
+	huma.Register(v1, huma.Operation{
+		OperationID: "cancel-run",
+		Method:      http.MethodPost,
+		Path:        "/runs/{id}/cancel",
+		Summary:     "Cancel a run",
+		Description: "Cancels a run that has not finished: its unfinished tasks are cancelled (a task already running finishes its attempt and its result is ignored). Answers 409 when the run had already finished.",
+		Tags:        []string{tagRuns},
+		Errors:      errorStatuses(http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity),
+	}, h.cancelRun)
+	huma.Register(v1, huma.Operation{
+		OperationID: "list-run-events",
+		Method:      http.MethodGet,
+		Path:        "/runs/{id}/events",
+		Summary:     "List a run's events",
+		Description: "Lists the run's event log in order: starts, attempts, retries, failures and the run's own transitions.",
+		Tags:        []string{tagRuns},
+		Errors:      errorStatuses(http.StatusNotFound, http.StatusUnprocessableEntity),
+	}, h.listRunEvents)
+
+	router.NotFound(notFound(opts.UI))
+	router.MethodNotAllowed(methodNotAllowed(router))
+
+	return logRequests(opts.Logger, recoverPanics(opts.Logger, router)), api
+}
+
+// Operation tags, in the order the OpenAPI document lists them.
+const (
+	tagTaskTypes = "Task types"
+	tagWorkflows = "Workflows"
+	tagRuns      = "Runs"
+	tagHealth    = "Health"
+)
+
+// newConfig returns the Huma configuration: the spec at /openapi.json and
+// /openapi.yaml, no built-in docs page (the UI serves /docs offline), and no
+// $schema links in bodies.
+func newConfig(version string) huma.Config {
+	config := huma.DefaultConfig("Baton API", version)
+	config.Info.Description = "Baton is a PostgreSQL-native workflow orchestrator. Errors are RFC 9457 problem documents (`application/problem+json`); validation problems list one entry per culprit under `errors`, with its location (such as `body.steps[1].depends_on`)."
+	config.Tags = []*huma.Tag{
+		{Name: tagTaskTypes, Description: "Task types: an executor with its default params, retries, timeout, priority and queue."},
+		{Name: tagWorkflows, Description: "Workflows: versioned DAGs of steps, each step an instance of a task type."},
+		{Name: tagRuns, Description: "Runs: executions of a workflow version, with their tasks and event log."},
+		{Name: tagHealth, Description: "Liveness and readiness probes."},
+	}
+	config.DocsPath = ""
+	config.SchemasPath = ""
+	config.CreateHooks = nil // drops the $schema link transformer
+	return config
+}
+
+// errorStatuses lists the error statuses of an operation for the OpenAPI
+// document: codes plus 500, which any operation may answer.
+func errorStatuses(codes ...int) []int {
+	return append(codes, http.StatusInternalServerError)
+}
+
+// alsoOK documents a 200 response whose body is the named schema, for
+// operations whose default status is 201.
+func alsoOK(description, schema string) map[string]*huma.Response {
+	return map[string]*huma.Response{
+		"200": {
+			Description: description,
+			Content: map[string]*huma.MediaType{
+				"application/json": {Schema: &huma.Schema{Ref: "#/components/schemas/" + schema}},
+			},
+		},
+	}
+}
+
+// startRunResponses documents start-run's 200 response, a replay, with its
+// Idempotent-Replayed header.
+func startRunResponses() map[string]*huma.Response {
+	responses := alsoOK("The idempotency key matched an earlier run, which is returned.", "Run")
+	responses["200"].Headers = map[string]*huma.Param{
+		"Idempotent-Replayed": {
+			Description: "Always \"true\": the run was started by an earlier request with the same idempotency key.",
+			Schema:      &huma.Schema{Type: huma.TypeString, Enum: []any{"true"}},
+		},
+	}
+	return responses
+}
+
+// OpenAPI returns the API's OpenAPI 3.1 document. It needs no database.
+func OpenAPI() *huma.OpenAPI {
+	_, api := New(Options{})
+	return api.OpenAPI()
+}
+
+// WriteSpec writes the OpenAPI document to dir/openapi.json and
+// dir/openapi.yaml. The output depends only on the code, so that CI can
+// check the committed files are fresh.
+func WriteSpec(dir string) error {
+	doc := OpenAPI()
+	specJSON, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode openapi.json: %w", err)
+	}
+	specYAML, err := doc.YAML()
+	if err != nil {
+		return fmt.Errorf("encode openapi.yaml: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "openapi.json"), append(specJSON, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write openapi.json: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "openapi.yaml"), specYAML, 0o644); err != nil {
+		return fmt.Errorf("write openapi.yaml: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/baton-run/baton/internal/engine"
+)
+
+// TaskTypeSpec is the body of apply-task-type.
+type TaskTypeSpec struct {
+	Kind               string     `json:"kind,omitempty" enum:"task_type" doc:"Optional; \"task_type\" when given, as in definition files."`
+	Name               string     `json:"name" example:"resize-image" doc:"Identifies the task type; steps refer to it by this name. 1 to 100 lowercase letters, digits, '_', '.' or '-'."`
+	Executor           string     `json:"executor" example:"http" doc:"The executor that runs tasks of this type: http, exec, go, sleep or sim."`
+	Description        string     `json:"description,omitempty" doc:"Free text for people."`
+	Defaults           JSONObject `json:"defaults,omitempty" doc:"Default params, shallow-merged under each step's params (top-level keys of the step win)."`
+	MaxRetries         *int       `json:"max_retries,omitempty" minimum:"0" doc:"How many times a failed task is retried. Default 3."`
+	Timeout            string     `json:"timeout,omitempty" example:"30s" doc:"Go duration bounding one attempt. Default \"5m\"."`
+	Priority           *int       `json:"priority,omitempty" minimum:"1" maximum:"4" doc:"1 (high) to 4 (background). Default 2."`
+	Queue              string     `json:"queue,omitempty" example:"default" doc:"The River queue tasks of this type go to. Default \"default\"."`
+	PermanentExitCodes []int      `json:"permanent_exit_codes,omitempty" doc:"Exit codes of the exec executor that fail a task without retry."`
+}
+
+// TaskType is a stored task type.
+type TaskType struct {
+	Name               string     `json:"name" example:"resize-image"`
+	Executor           string     `json:"executor" example:"http"`
+	Description        string     `json:"description"`
+	Defaults           JSONObject `json:"defaults" doc:"Default params of the type's tasks."`
+	MaxRetries         int        `json:"max_retries"`
+	Timeout            string     `json:"timeout" example:"5m0s" doc:"Timeout of one attempt, as a Go duration."`
+	TimeoutMs          int64      `json:"timeout_ms" example:"300000" doc:"Timeout of one attempt in milliseconds."`
+	Priority           int        `json:"priority" minimum:"1" maximum:"4"`
+	Queue              string     `json:"queue"`
+	PermanentExitCodes []int      `json:"permanent_exit_codes"`
+	CreatedAt          time.Time  `json:"created_at"`
+	UpdatedAt          time.Time  `json:"updated_at"`
+}
+
+// TaskTypeList is the body of list-task-types.
+type TaskTypeList struct {
+	TaskTypes []TaskType `json:"task_types"`
+}
+
+type applyTaskTypeInput struct {
+	Body TaskTypeSpec
+}
+
+type taskTypeNameInput struct {
+	Name string `path:"name" doc:"The task type's name."`
+}
+
+type taskTypeOutput struct {
+	Body TaskType
+}
+
+type taskTypeListOutput struct {
+	Body TaskTypeList
+}
+
+func (h *handlers) applyTaskType(ctx context.Context, in *applyTaskTypeInput) (*taskTypeOutput, error) {
+	b := in.Body
+	tt, err := h.engine.ApplyTaskType(ctx, &engine.TaskTypeSpec{
+		Kind:               b.Kind,
+		Name:               b.Name,
+		Executor:           b.Executor,
+		Description:        b.Description,
+		Defaults:           b.Defaults.raw(),
+		MaxRetries:         b.MaxRetries,
+		Timeout:            b.Timeout,
+		Priority:           b.Priority,
+		Queue:              b.Queue,
+		PermanentExitCodes: b.PermanentExitCodes,
+	})
+	if err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	return &taskTypeOutput{Body: taskTypeFrom(tt)}, nil
+}
+
+func (h *handlers) listTaskTypes(ctx context.Context, _ *struct{}) (*taskTypeListOutput, error) {
+	types, err := h.engine.ListTaskTypes(ctx)
+	if err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	out := &taskTypeListOutput{Body: TaskTypeList{TaskTypes: make([]TaskType, len(types))}}
+	for i, tt := range types {
+		out.Body.TaskTypes[i] = taskTypeFrom(tt)
+	}
+	return out, nil
+}
+
+func (h *handlers) getTaskType(ctx context.Context, in *taskTypeNameInput) (*taskTypeOutput, error) {
+	tt, err := h.engine.GetTaskType(ctx, in.Name)
+	if err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	return &taskTypeOutput{Body: taskTypeFrom(tt)}, nil
+}
+
+func taskTypeFrom(tt *engine.TaskType) TaskType {
+	return TaskType{
+		Name:               tt.Name,
+		Executor:           tt.Executor,
+		Description:        tt.Description,
+		Defaults:           JSONObject(tt.Defaults),
+		MaxRetries:         tt.MaxRetries,
+		Timeout:            tt.Timeout.String(),
+		TimeoutMs:          tt.Timeout.Milliseconds(),
+		Priority:           tt.Priority,
+		Queue:              tt.Queue,
+		PermanentExitCodes: nonNil(tt.PermanentExitCodes),
+		CreatedAt:          tt.CreatedAt.UTC(),
+		UpdatedAt:          tt.UpdatedAt.UTC(),
+	}
+}
+
+// nonNil returns s, or an empty slice for nil so that JSON gets [] rather
+// than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// utcPtr returns t in UTC, or nil.
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

@@ -1,0 +1,183 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/baton-run/baton/internal/engine"
+)
+
+// WorkflowDefinition is a workflow as written by its author: the body of
+// apply-workflow, and the definition stored with each version.
+type WorkflowDefinition struct {
+	Kind        string           `json:"kind,omitempty" enum:"workflow" doc:"Optional; \"workflow\" when given, as in definition files."`
+	Name        string           `json:"name" example:"nightly-report" doc:"Identifies the workflow. 1 to 100 lowercase letters, digits, '_', '.' or '-'."`
+	Description string           `json:"description,omitempty" doc:"Free text for people."`
+	Priority    *int             `json:"priority,omitempty" minimum:"1" maximum:"4" doc:"Default priority of the workflow's runs, 1 (high) to 4 (background). Default 2."`
+	Tags        []string         `json:"tags,omitempty" doc:"Labels for search and analytics."`
+	Owner       string           `json:"owner,omitempty" doc:"The team or person responsible for the workflow."`
+	Steps       []StepDefinition `json:"steps" doc:"The steps, in declaration order. Dependencies must form a DAG."`
+}
+
+// StepDefinition is one step of a workflow definition.
+type StepDefinition struct {
+	Name       string     `json:"name" example:"extract" doc:"Identifies the step within its workflow."`
+	Type       string     `json:"type" example:"resize-image" doc:"The name of the step's task type."`
+	Params     JSONObject `json:"params,omitempty" doc:"Params given to the executor, merged over the task type's defaults. String values may be Go templates over the run input and upstream outputs."`
+	DependsOn  []string   `json:"depends_on,omitempty" doc:"Steps that must finish before this one runs."`
+	When       string     `json:"when,omitempty" enum:"on_success,on_failure,always" doc:"When the step runs once its dependencies finished. Default on_success."`
+	MaxRetries *int       `json:"max_retries,omitempty" minimum:"0" doc:"Overrides the task type's retry count."`
+	Timeout    string     `json:"timeout,omitempty" example:"30s" doc:"Overrides the task type's timeout (a Go duration)."`
+	Priority   *int       `json:"priority,omitempty" minimum:"1" maximum:"4" doc:"Overrides the workflow's and task type's priority."`
+	Optional   bool       `json:"optional,omitempty" doc:"A failure of this step does not fail the run."`
+}
+
+// Workflow is one stored version of a workflow. Listings leave out the
+// definition.
+type Workflow struct {
+	Name        string              `json:"name" example:"nightly-report"`
+	Version     int                 `json:"version" minimum:"1" example:"3"`
+	Description string              `json:"description"`
+	Priority    int                 `json:"priority" minimum:"1" maximum:"4"`
+	Owner       string              `json:"owner"`
+	Tags        []string            `json:"tags"`
+	Steps       int                 `json:"steps" doc:"The number of steps."`
+	CreatedAt   time.Time           `json:"created_at"`
+	Definition  *WorkflowDefinition `json:"definition,omitempty" doc:"The full definition; left out of listings."`
+}
+
+// WorkflowList is the body of list-workflows.
+type WorkflowList struct {
+	Workflows []Workflow `json:"workflows"`
+}
+
+type applyWorkflowInput struct {
+	Body WorkflowDefinition
+}
+
+type workflowNameInput struct {
+	Name string `path:"name" doc:"The workflow's name."`
+}
+
+type workflowVersionInput struct {
+	Name    string `path:"name" doc:"The workflow's name."`
+	Version int    `path:"version" minimum:"1" doc:"The version number."`
+}
+
+type workflowOutput struct {
+	Status int
+	Body   Workflow
+}
+
+type workflowListOutput struct {
+	Body WorkflowList
+}
+
+func (h *handlers) applyWorkflow(ctx context.Context, in *applyWorkflowInput) (*workflowOutput, error) {
+	wf, created, err := h.engine.ApplyWorkflow(ctx, workflowSpecFrom(&in.Body))
+	if err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return &workflowOutput{Status: status, Body: workflowFrom(wf, true)}, nil
+}
+
+func (h *handlers) listWorkflows(ctx context.Context, _ *struct{}) (*workflowListOutput, error) {
+	workflows, err := h.engine.ListWorkflows(ctx)
+	if err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	out := &workflowListOutput{Body: WorkflowList{Workflows: make([]Workflow, len(workflows))}}
+	for i, wf := range workflows {
+		out.Body.Workflows[i] = workflowFrom(wf, false)
+	}
+	return out, nil
+}
+
+func (h *handlers) getWorkflow(ctx context.Context, in *workflowNameInput) (*workflowOutput, error) {
+	wf, err := h.engine.GetWorkflow(ctx, in.Name, 0)
+	if err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	return &workflowOutput{Status: http.StatusOK, Body: workflowFrom(wf, true)}, nil
+}
+
+func (h *handlers) getWorkflowVersion(ctx context.Context, in *workflowVersionInput) (*workflowOutput, error) {
+	wf, err := h.engine.GetWorkflow(ctx, in.Name, in.Version)
+	if err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	return &workflowOutput{Status: http.StatusOK, Body: workflowFrom(wf, true)}, nil
+}
+
+func workflowSpecFrom(d *WorkflowDefinition) *engine.WorkflowSpec {
+	spec := &engine.WorkflowSpec{
+		Kind:        d.Kind,
+		Name:        d.Name,
+		Description: d.Description,
+		Priority:    d.Priority,
+		Tags:        d.Tags,
+		Owner:       d.Owner,
+		Steps:       make([]engine.StepSpec, len(d.Steps)),
+	}
+	for i, s := range d.Steps {
+		spec.Steps[i] = engine.StepSpec{
+			Name:       s.Name,
+			Type:       s.Type,
+			Params:     s.Params.raw(),
+			DependsOn:  s.DependsOn,
+			When:       s.When,
+			MaxRetries: s.MaxRetries,
+			Timeout:    s.Timeout,
+			Priority:   s.Priority,
+			Optional:   s.Optional,
+		}
+	}
+	return spec
+}
+
+func workflowFrom(wf *engine.Workflow, withDefinition bool) Workflow {
+	out := Workflow{
+		Name:        wf.Name,
+		Version:     wf.Version,
+		Description: wf.Description,
+		Priority:    wf.Priority,
+		Owner:       wf.Owner,
+		Tags:        nonNil(wf.Tags),
+		Steps:       wf.StepCount,
+		CreatedAt:   wf.CreatedAt.UTC(),
+	}
+	if withDefinition && wf.Spec != nil {
+		out.Definition = definitionFrom(wf.Spec)
+	}
+	return out
+}
+
+func definitionFrom(spec *engine.WorkflowSpec) *WorkflowDefinition {
+	d := &WorkflowDefinition{
+		Name:        spec.Name,
+		Description: spec.Description,
+		Priority:    spec.Priority,
+		Tags:        spec.Tags,
+		Owner:       spec.Owner,
+		Steps:       make([]StepDefinition, len(spec.Steps)),
+	}
+	for i, s := range spec.Steps {
+		d.Steps[i] = StepDefinition{
+			Name:       s.Name,
+			Type:       s.Type,
+			Params:     JSONObject(s.Params),
+			DependsOn:  s.DependsOn,
+			When:       s.When,
+			MaxRetries: s.MaxRetries,
+			Timeout:    s.Timeout,
+			Priority:   s.Priority,
+			Optional:   s.Optional,
+		}
+	}
+	return d
+}

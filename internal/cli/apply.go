@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/baton-run/baton/internal/engine"
+)
+
+// applyPath applies the definition at path, or every definition file below
+// it: task types first (workflows refer to them), then workflows, each group
+// in path order.
+func applyPath(ctx context.Context, eng *engine.Engine, path string, out io.Writer) error {
+	files, err := definitionFiles(path)
+	if err != nil {
+		return err
+	}
+	var types []*engine.TaskTypeSpec
+	var workflows []*engine.WorkflowSpec
+	var names []string
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", file, err)
+		}
+		spec, err := engine.ParseSpec(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		switch s := spec.(type) {
+		case *engine.TaskTypeSpec:
+			types = append(types, s)
+		case *engine.WorkflowSpec:
+			workflows = append(workflows, s)
+			names = append(names, file)
+		}
+	}
+	for _, t := range types {
+		if _, err := eng.ApplyTaskType(ctx, t); err != nil {
+			return fmt.Errorf("task type %q: %w", t.Name, err)
+		}
+		fmt.Fprintf(out, "task type %s applied\n", t.Name)
+	}
+	for i, w := range workflows {
+		wf, created, err := eng.ApplyWorkflow(ctx, w)
+		if err != nil {
+			return fmt.Errorf("%s: %w", names[i], err)
+		}
+		state := "unchanged"
+		if created {
+			state = "created"
+		}
+		fmt.Fprintf(out, "workflow %s version %d %s (%d steps)\n", wf.Name, wf.Version, state, wf.StepCount)
+	}
+	return nil
+}
+
+func definitionFiles(path string) ([]string, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("definitions: %w", err)
+	}
+	if !info.IsDir() {
+		return []string{path}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch strings.ToLower(filepath.Ext(p)) {
+		case ".yaml", ".yml", ".json":
+			if !d.IsDir() {
+				files = append(files, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list definitions in %s: %w", path, err)
+	}
+	slices.Sort(files)
+	return files, nil
+}

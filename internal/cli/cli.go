@@ -1,0 +1,120 @@
+// Package cli implements the baton command: dev, serve, worker, migrate,
+// apply and version. cmd/baton only hands over to Main.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// Version is the build's version, set with -ldflags at release time.
+const Version = "0.1.0-dev"
+
+const usage = `baton: a PostgreSQL-native workflow orchestrator on River.
+
+Usage:
+  baton dev     [--addr :8080] [--examples DIR]  everything in one process; starts a local
+                                                 PostgreSQL under ./.baton when DATABASE_URL is unset
+  baton serve   [--addr :8080]                   API and dashboard (production)
+  baton worker  [--workers 100]                  task workers (production)
+  baton migrate up|down|status                   manage the schema
+  baton apply   -f DIR|FILE                      create or update task types and workflows
+  baton version
+
+Environment:
+  DATABASE_URL   PostgreSQL URL (required except for dev)
+  BATON_LOG      log level: debug, info (default), warn, error
+`
+
+// Main runs the command line args (without the program name) and returns
+// the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	logger := newLogger(stderr, os.Getenv("BATON_LOG"))
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	env := &environment{stdout: stdout, stderr: stderr, logger: logger, databaseURL: os.Getenv("DATABASE_URL")}
+	var err error
+	switch args[0] {
+	case "dev":
+		err = env.dev(ctx, args[1:])
+	case "serve":
+		err = env.serve(ctx, args[1:])
+	case "worker":
+		err = env.worker(ctx, args[1:])
+	case "migrate":
+		err = env.migrate(ctx, args[1:])
+	case "apply":
+		err = env.apply(ctx, args[1:])
+	case "testdb":
+		err = env.testDB(ctx, args[1:])
+	case "openapi":
+		err = env.openAPI(ctx, args[1:])
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "baton", Version)
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "baton: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		var usageErr *usageError
+		if errors.As(err, &usageErr) {
+			fmt.Fprintf(stderr, "baton %s: %s\n", args[0], usageErr.msg)
+			return 2
+		}
+		fmt.Fprintf(stderr, "baton %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+// environment is what every command shares.
+type environment struct {
+	stdout, stderr io.Writer
+	logger         *slog.Logger
+	databaseURL    string
+}
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func (env *environment) requireDatabaseURL() error {
+	if env.databaseURL == "" {
+		return &usageError{"DATABASE_URL is not set (use `baton dev` for a local database)"}
+	}
+	return nil
+}
+
+func (env *environment) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("baton "+name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	return fs
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var lv slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		lv = slog.LevelDebug
+	case "warn":
+		lv = slog.LevelWarn
+	case "error":
+		lv = slog.LevelError
+	default:
+		lv = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv}))
+}

@@ -1,0 +1,283 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/baton-run/baton/api"
+	"github.com/baton-run/baton/db"
+	"github.com/baton-run/baton/db/devcluster"
+	"github.com/baton-run/baton/internal/engine"
+	"github.com/baton-run/baton/internal/executor"
+	"github.com/baton-run/baton/jobs"
+	"github.com/baton-run/baton/web"
+)
+
+// runtime is an opened database with the engine and executors on it.
+type runtime struct {
+	pool      *pgxpool.Pool
+	engine    *engine.Engine
+	executors *executor.Registry
+}
+
+func (env *environment) open(ctx context.Context, url string, maxConns int32) (*runtime, error) {
+	pool, err := db.Open(ctx, url, db.PoolOptions{MaxConns: maxConns, ApplicationName: "baton"})
+	if err != nil {
+		return nil, err
+	}
+	executors := executor.NewRegistry(executor.Options{Logger: env.logger, AllowPrivateHTTP: os.Getenv("BATON_ALLOW_PRIVATE_HTTP") == "true"})
+	eng := engine.New(pool, engine.Options{
+		Logger: env.logger,
+		KnownExecutor: func(name string) bool {
+			_, err := executors.Get(name)
+			return err == nil
+		},
+		ValidateParams: func(name string, params json.RawMessage) error {
+			ex, err := executors.Get(name)
+			if err != nil {
+				return err
+			}
+			return ex.Validate(params)
+		},
+	})
+	return &runtime{pool: pool, engine: eng, executors: executors}, nil
+}
+
+func (r *runtime) close() {
+	r.executors.Close()
+	r.pool.Close()
+}
+
+func (env *environment) migrate(ctx context.Context, args []string) error {
+	if len(args) != 1 {
+		return &usageError{"expected one of: up, down, status"}
+	}
+	if err := env.requireDatabaseURL(); err != nil {
+		return err
+	}
+	pool, err := db.Open(ctx, env.databaseURL, db.PoolOptions{MaxConns: 2, ApplicationName: "baton-migrate"})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	m, err := db.NewMigrator(pool)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	switch args[0] {
+	case "up":
+		res, err := m.Up(ctx)
+		for _, r := range res {
+			fmt.Fprintf(env.stdout, "applied %d %s (%s)\n", r.Source.Version, filepath.Base(r.Source.Path), r.Duration.Round(time.Millisecond))
+		}
+		if err == nil && len(res) == 0 {
+			fmt.Fprintln(env.stdout, "up to date")
+		}
+		return err
+	case "down":
+		res, err := m.Down(ctx)
+		if res != nil {
+			fmt.Fprintf(env.stdout, "rolled back %d %s\n", res.Source.Version, filepath.Base(res.Source.Path))
+		} else if err == nil {
+			fmt.Fprintln(env.stdout, "nothing to roll back")
+		}
+		return err
+	case "status":
+		statuses, err := m.Status(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range statuses {
+			applied := "pending"
+			if s.State == "applied" {
+				applied = "applied " + s.AppliedAt.Format(time.RFC3339)
+			}
+			name := filepath.Base(s.Source.Path)
+			if name == "." || name == "" {
+				name = "river (River's own migrations)"
+			}
+			fmt.Fprintf(env.stdout, "%5d  %-40s %s\n", s.Source.Version, name, applied)
+		}
+		return nil
+	default:
+		return &usageError{fmt.Sprintf("unknown migrate action %q (want up, down or status)", args[0])}
+	}
+}
+
+func (env *environment) apply(ctx context.Context, args []string) error {
+	fs := env.flags("apply")
+	path := fs.String("f", "", "a definition file, or a directory of *.yaml, *.yml and *.json files")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return &usageError{"-f is required"}
+	}
+	if err := env.requireDatabaseURL(); err != nil {
+		return err
+	}
+	rt, err := env.open(ctx, env.databaseURL, 4)
+	if err != nil {
+		return err
+	}
+	defer rt.close()
+	return applyPath(ctx, rt.engine, *path, env.stdout)
+}
+
+func (env *environment) serve(ctx context.Context, args []string) error {
+	fs := env.flags("serve")
+	addr := fs.String("addr", ":8080", "listen address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := env.requireDatabaseURL(); err != nil {
+		return err
+	}
+	rt, err := env.open(ctx, env.databaseURL, 20)
+	if err != nil {
+		return err
+	}
+	defer rt.close()
+	return env.run(ctx, rt, *addr, 0)
+}
+
+func (env *environment) worker(ctx context.Context, args []string) error {
+	fs := env.flags("worker")
+	workers := fs.Int("workers", 100, "tasks worked at once")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := env.requireDatabaseURL(); err != nil {
+		return err
+	}
+	rt, err := env.open(ctx, env.databaseURL, int32(min(*workers+10, 200)))
+	if err != nil {
+		return err
+	}
+	defer rt.close()
+	return env.run(ctx, rt, "", *workers)
+}
+
+func (env *environment) dev(ctx context.Context, args []string) error {
+	fs := env.flags("dev")
+	addr := fs.String("addr", ":8080", "listen address")
+	examples := fs.String("examples", "examples", "directory of definitions to apply at start ('' for none)")
+	home := fs.String("home", ".baton", "where the local PostgreSQL cluster lives")
+	workers := fs.Int("workers", 50, "tasks worked at once")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	url := env.databaseURL
+	if url == "" {
+		cluster, err := devcluster.Start(ctx, devcluster.Options{Dir: filepath.Join(*home, "pg"), Logger: env.logger})
+		if err != nil {
+			return fmt.Errorf("start local PostgreSQL: %w", err)
+		}
+		defer func() {
+			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := cluster.Stop(stopCtx); err != nil {
+				env.logger.Error("stop local PostgreSQL", slog.String("error", err.Error()))
+			} else {
+				fmt.Fprintln(env.stdout, "local PostgreSQL stopped")
+			}
+		}()
+		url = cluster.URL()
+	}
+	rt, err := env.open(ctx, url, int32(min(*workers+20, 200)))
+	if err != nil {
+		return err
+	}
+	defer rt.close()
+	if err := db.Migrate(ctx, rt.pool); err != nil {
+		return err
+	}
+	if *examples != "" {
+		if err := applyPath(ctx, rt.engine, *examples, env.stdout); err != nil {
+			return fmt.Errorf("apply examples: %w", err)
+		}
+	}
+	fmt.Fprintf(env.stdout, "\nBaton is running.\n  dashboard  %s/\n  API docs   %s/docs\n  OpenAPI    %s/openapi.json\n  database   %s\nStart a run:\n  curl -X POST %s/v1/runs -d '{\"workflow\":\"release-pipeline\"}'\nPress Ctrl-C to stop.\n\n",
+		baseURL(*addr), baseURL(*addr), baseURL(*addr), url, baseURL(*addr))
+	return env.run(ctx, rt, *addr, *workers)
+}
+
+// run serves the API on addr (when not empty) and works tasks with the
+// given number of workers (when > 0) until ctx is cancelled, then drains.
+func (env *environment) run(ctx context.Context, rt *runtime, addr string, workers int) error {
+	group, ctx := errgroup.WithContext(ctx)
+	if workers > 0 {
+		client, err := jobs.NewClient(rt.pool, jobs.ClientOptions{
+			Engine: rt.engine, Executors: rt.executors, Logger: env.logger, Workers: workers,
+		})
+		if err != nil {
+			return err
+		}
+		if err := client.Start(ctx); err != nil {
+			return fmt.Errorf("start workers: %w", err)
+		}
+		env.logger.Info("workers started", slog.Int("workers", workers))
+		group.Go(func() error { return stopRiver(ctx, client) })
+	}
+	if addr != "" {
+		handler, _ := api.New(api.Options{Engine: rt.engine, Logger: env.logger, UI: web.Handler(), Version: Version})
+		srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		env.logger.Info("serving", slog.String("addr", ln.Addr().String()))
+		group.Go(func() error {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve: %w", err)
+			}
+			return nil
+		})
+		group.Go(func() error {
+			<-ctx.Done()
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			return srv.Shutdown(shutdownCtx)
+		})
+	}
+	return group.Wait()
+}
+
+// stopRiver waits for ctx to end, then stops the client, letting running
+// tasks finish for up to 30 s before cancelling them.
+func stopRiver(ctx context.Context, client *river.Client[pgx.Tx]) error {
+	<-ctx.Done()
+	softCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := client.Stop(softCtx); err != nil {
+		hardCtx, cancelHard := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancelHard()
+		return client.StopAndCancel(hardCtx)
+	}
+	return nil
+}
+
+func baseURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
