@@ -5,7 +5,6 @@
 // HTTP types and calls to internal/engine.
 package api
 
-//go:generate go run ./internal/specgen .
 
 import (
 	"context"
