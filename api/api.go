@@ -214,7 +214,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	router.NotFound(notFound(opts.UI))
 	router.MethodNotAllowed(methodNotAllowed(router))
 
-	return logRequests(opts.Logger, recoverPanics(opts.Logger, router)), api
+	return logRequests(opts.Logger, recoverPanics(opts.Logger, jsonByDefault(router))), api
 }
 
 // Operation tags, in the order the OpenAPI document lists them.
