@@ -1,7 +1,7 @@
 -- The run state machine. These functions are the one implementation of
 -- starting, advancing, failing and cancelling runs: the Go engine calls them
 -- through sqlc, and applications call baton.start_run / baton.cancel_run from
--- plain SQL inside their own transactions. See docs/adr/0002.
+-- plain SQL inside their own transactions. See docs/adr/0001.
 
 -- +goose Up
 
