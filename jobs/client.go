@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -36,9 +37,42 @@ type ClientOptions struct {
 	Node string
 }
 
-// NewClient returns a River client wired with Baton's workers and periodic
-// jobs. Start it with Start and stop it with Stop.
-func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*river.Client[pgx.Tx], error) {
+// Client is a River client wired with Baton's workers and periodic jobs.
+// Its Start and Stop also run the task worker's batchers.
+type Client struct {
+	*river.Client[pgx.Tx]
+	taskWorker *TaskWorker
+}
+
+// Start starts the batchers, then the River client.
+func (c *Client) Start(ctx context.Context) error {
+	if c.taskWorker != nil {
+		c.taskWorker.start()
+	}
+	return c.Client.Start(ctx)
+}
+
+// Stop stops the River client, letting running tasks finish, then flushes and
+// stops the batchers.
+func (c *Client) Stop(ctx context.Context) error {
+	err := c.Client.Stop(ctx)
+	if c.taskWorker != nil {
+		c.taskWorker.stop()
+	}
+	return err
+}
+
+// StopAndCancel is Stop that cancels running tasks first.
+func (c *Client) StopAndCancel(ctx context.Context) error {
+	err := c.Client.StopAndCancel(ctx)
+	if c.taskWorker != nil {
+		c.taskWorker.stop()
+	}
+	return err
+}
+
+// NewClient returns a Client. Start it with Start and stop it with Stop.
+func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -48,16 +82,18 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*river.Client[pgx.Tx], e
 		FetchCooldown:     orDefault(opts.FetchCooldown, 2*time.Millisecond),
 		FetchPollInterval: orDefault(opts.FetchPollInterval, 50*time.Millisecond),
 	}
+	var taskWorker *TaskWorker
 	if !opts.InsertOnly {
 		node := opts.Node
 		if node == "" {
 			host, _ := os.Hostname()
 			node = fmt.Sprintf("%s:%d", host, os.Getpid())
 		}
-		workers := river.NewWorkers()
-		river.AddWorker(workers, NewTaskWorker(TaskWorkerOptions{
+		taskWorker = NewTaskWorker(TaskWorkerOptions{
 			Engine: opts.Engine, Executors: opts.Executors, Logger: logger, Node: node,
-		}))
+		})
+		workers := river.NewWorkers()
+		river.AddWorker(workers, taskWorker)
 		river.AddWorker(workers, &PartitionMaintenanceWorker{
 			Engine: opts.Engine, Logger: logger, DaysAhead: 7, Retention: orDefault(opts.EventRetention, 30*24*time.Hour),
 		})
@@ -77,7 +113,7 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*river.Client[pgx.Tx], e
 	if err != nil {
 		return nil, fmt.Errorf("create river client: %w", err)
 	}
-	return client, nil
+	return &Client{Client: client, taskWorker: taskWorker}, nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -5,23 +5,27 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
 )
 
-// TaskWorker runs one attempt of a workflow step: it marks the task running,
-// renders its params, runs its executor under the task's timeout, and
-// records the outcome through the engine, which advances the run.
+// TaskWorker runs one attempt of a workflow step: it renders the step's
+// params, runs its executor under the task's timeout, and records the
+// outcome through the engine, which advances the run. Successes of many
+// workers are recorded together, one transaction per batch, with their River
+// jobs completed in that same transaction.
 type TaskWorker struct {
 	river.WorkerDefaults[engine.TaskArgs]
 
@@ -30,6 +34,15 @@ type TaskWorker struct {
 	logger    *slog.Logger
 	node      string
 	backoff   engine.Backoff
+
+	started   *batcher[engine.Started]
+	succeeded *batcher[success]
+}
+
+// success is a successful attempt waiting to be recorded with its job.
+type success struct {
+	attempt engine.Attempt
+	jobID   int64
 }
 
 // TaskWorkerOptions configures a TaskWorker.
@@ -41,23 +54,39 @@ type TaskWorkerOptions struct {
 	Node string
 }
 
-// NewTaskWorker returns a task worker.
+// maxBatch caps how many attempts one transaction records.
+const maxBatch = 500
+
+// NewTaskWorker returns a task worker. Its batchers run between start and stop.
 func NewTaskWorker(opts TaskWorkerOptions) *TaskWorker {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &TaskWorker{
+	w := &TaskWorker{
 		engine:    opts.Engine,
 		executors: opts.Executors,
 		logger:    logger,
 		node:      opts.Node,
 		backoff:   engine.DefaultBackoff(),
 	}
+	w.started = newBatcher(maxBatch, w.flushStarted)
+	w.succeeded = newBatcher(maxBatch, w.flushSucceeded)
+	return w
+}
+
+func (w *TaskWorker) start() {
+	w.started.start()
+	w.succeeded.start()
+}
+
+func (w *TaskWorker) stop() {
+	w.succeeded.stop()
+	w.started.stop()
 }
 
 // Timeout disables River's own job timeout: the worker applies each task's
-// timeout itself once it has loaded the task.
+// timeout itself.
 func (w *TaskWorker) Timeout(*river.Job[engine.TaskArgs]) time.Duration { return -1 }
 
 // NextRetry schedules the retry after a transient failure on the task's
@@ -68,32 +97,23 @@ func (w *TaskWorker) NextRetry(job *river.Job[engine.TaskArgs]) time.Time {
 
 // Work implements river.Worker.
 func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) error {
-	task, err := w.engine.BeginTask(ctx, job.Args.TaskID, job.Attempt)
-	if errors.Is(err, engine.ErrNotRunnable) {
-		// Cancelled or already finished (a duplicate delivery): nothing to do.
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-
+	args := job.Args
 	start := time.Now()
-	params, output, execErr := w.execute(ctx, task, job.Attempt)
+	w.started.add(engine.Started{TaskID: args.TaskID, Attempt: job.Attempt, StartedAt: start})
+
+	params, output, execErr := w.execute(ctx, job)
 	attempt := engine.Attempt{
-		TaskID:         task.ID,
+		TaskID:         args.TaskID,
 		Attempt:        job.Attempt,
 		ResolvedParams: params,
+		StartedAt:      start,
 		Duration:       time.Since(start),
 		Node:           w.node,
 	}
 
 	if execErr == nil {
 		attempt.Output = output
-		_, err := w.engine.SucceedTask(ctx, attempt, func(tx pgx.Tx) error {
-			_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-			return err
-		})
-		return err
+		return w.succeeded.submit(ctx, success{attempt: attempt, jobID: job.ID})
 	}
 
 	class := executor.ClassOf(execErr)
@@ -105,10 +125,10 @@ func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) 
 		attempt.NextRetryAt = &next
 	}
 	if _, err := w.engine.FailTask(ctx, attempt); err != nil {
-		return fmt.Errorf("record failure of task %d (%w): %w", task.ID, execErr, err)
+		return fmt.Errorf("record failure of task %d (%w): %w", args.TaskID, execErr, err)
 	}
 	w.logger.InfoContext(ctx, "task attempt failed",
-		slog.Int64("run_id", task.RunID), slog.String("step", task.Step), slog.Int("attempt", job.Attempt),
+		slog.Int64("run_id", args.RunID), slog.String("step", args.Step), slog.Int("attempt", job.Attempt),
 		slog.String("error_class", string(class)), slog.Bool("final", attempt.Final), slog.String("error", attempt.Error))
 	if attempt.Final {
 		// The task's failure is recorded; stop River from retrying it.
@@ -119,11 +139,11 @@ func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) 
 
 // execute renders the task's params and runs its executor. It returns the
 // rendered params (nil when no rendering was needed) and the output.
-func (w *TaskWorker) execute(ctx context.Context, task *engine.Task, attempt int) (json.RawMessage, json.RawMessage, error) {
-	params := task.Params
-	var resolved json.RawMessage
+func (w *TaskWorker) execute(ctx context.Context, job *river.Job[engine.TaskArgs]) (resolved, output []byte, err error) {
+	args := job.Args
+	params := args.Params
 	if engine.ParamsNeedRender(params) {
-		data, err := w.engine.TemplateDataFor(ctx, task)
+		data, err := w.engine.TemplateDataFor(ctx, args.RunID)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -134,26 +154,79 @@ func (w *TaskWorker) execute(ctx context.Context, task *engine.Task, attempt int
 		params, resolved = rendered, rendered
 	}
 
-	ex, err := w.executors.Get(task.Executor)
+	ex, err := w.executors.Get(args.Executor)
 	if err != nil {
 		return resolved, nil, executor.Permanent(err)
 	}
-	execCtx, cancel := context.WithTimeout(ctx, task.Timeout)
+	timeout := args.Timeout()
+	execCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, err := ex.Execute(execCtx, executor.Request{
-		RunID:              task.RunID,
-		TaskID:             task.ID,
-		Step:               task.Step,
-		TaskType:           task.TaskType,
-		Attempt:            attempt,
+		RunID:              args.RunID,
+		TaskID:             args.TaskID,
+		Step:               args.Step,
+		TaskType:           args.TaskType,
+		Attempt:            job.Attempt,
 		Params:             params,
-		PermanentExitCodes: task.PermanentExitCodes,
+		PermanentExitCodes: args.PermanentExitCodes,
 	})
 	if err != nil {
-		if execCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
-			err = executor.Transient(fmt.Errorf("timed out after %s: %w", task.Timeout, err))
+		if errors.Is(execCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			err = executor.Transient(fmt.Errorf("timed out after %s: %w", timeout, err))
 		}
 		return resolved, nil, err
 	}
 	return resolved, res.Output, nil
+}
+
+// flushStarted records a batch of attempt starts. It is a status hint, so a
+// failure is logged, not retried.
+func (w *TaskWorker) flushStarted(ctx context.Context, items []engine.Started) error {
+	if err := w.engine.MarkStarted(ctx, items); err != nil {
+		w.logger.WarnContext(ctx, "record task starts", slog.Int("tasks", len(items)), slog.String("error", err.Error()))
+		return err
+	}
+	return nil
+}
+
+// flushSucceeded records a batch of successes and completes their River jobs
+// in the same transaction, so a recorded success is never worked again. A
+// deadlock or serialization failure is retried.
+func (w *TaskWorker) flushSucceeded(ctx context.Context, items []success) error {
+	attempts := make([]engine.Attempt, len(items))
+	complete := &riverdriver.JobSetStateIfRunningManyParams{}
+	now := time.Now().UTC()
+	for i, it := range items {
+		attempts[i] = it.attempt
+		complete.ID = append(complete.ID, it.jobID)
+		complete.Attempt = append(complete.Attempt, nil)
+		complete.ErrData = append(complete.ErrData, nil)
+		complete.FinalizedAt = append(complete.FinalizedAt, &now)
+		complete.MetadataDoMerge = append(complete.MetadataDoMerge, false)
+		complete.MetadataUpdates = append(complete.MetadataUpdates, nil)
+		complete.ScheduledAt = append(complete.ScheduledAt, nil)
+		complete.State = append(complete.State, rivertype.JobStateCompleted)
+	}
+	driver := riverpgxv5.New(nil)
+	var err error
+	for try := 1; try <= 3; try++ {
+		_, err = w.engine.SucceedTasks(ctx, attempts, func(tx pgx.Tx) error {
+			_, err := driver.UnwrapExecutor(tx).JobSetStateIfRunningMany(ctx, complete)
+			return err
+		})
+		if err == nil || !isRetryable(err) {
+			break
+		}
+	}
+	if err != nil {
+		w.logger.ErrorContext(ctx, "record task successes", slog.Int("tasks", len(items)), slog.String("error", err.Error()))
+	}
+	return err
+}
+
+// isRetryable reports whether a transaction failed on a deadlock or a
+// serialization conflict and may simply be tried again.
+func isRetryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
 }

@@ -1,17 +1,18 @@
 -- name: RunTaskListByRun :many
 SELECT * FROM baton.run_tasks WHERE run_id = @run_id ORDER BY step_index;
 
--- name: RunTaskBegin :one
-SELECT * FROM baton.task_begin(@id::bigint, @attempt::integer);
+-- name: RunTasksStarted :exec
+SELECT baton.tasks_started(@ids::bigint[], @attempts::integer[], @started_at::timestamptz[]);
 
--- name: RunTaskSucceed :one
-SELECT baton.task_succeed(@id::bigint, @attempt::integer, @output::jsonb, @resolved_params::jsonb,
-                          @duration_ms::bigint, @node::text)::boolean AS recorded;
+-- name: RunTasksSucceed :many
+SELECT id::bigint FROM baton.tasks_succeed(@ids::bigint[], @attempts::integer[], @outputs::jsonb[],
+                                           @resolved_params::jsonb[], @started_at::timestamptz[],
+                                           @durations_ms::bigint[], @node::text) AS id;
 
 -- name: RunTaskFail :one
 SELECT baton.task_fail(@id::bigint, @attempt::integer, @error::text, @error_class::text, @final::boolean,
                        sqlc.narg('next_retry_at')::timestamptz, sqlc.narg('resolved_params')::jsonb,
-                       @duration_ms::bigint, @node::text)::boolean AS recorded;
+                       sqlc.narg('started_at')::timestamptz, @duration_ms::bigint, @node::text)::boolean AS recorded;
 
 -- name: RunTaskResultsByRun :many
 SELECT step_name, status, output FROM baton.run_tasks WHERE run_id = @run_id;

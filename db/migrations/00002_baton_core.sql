@@ -66,7 +66,6 @@ CREATE TABLE baton.runs (
     tags             text[] NOT NULL DEFAULT '{}',
     error            text,
     tasks_total      integer NOT NULL,
-    tasks_remaining  integer NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT now(),
     started_at       timestamptz,
     finished_at      timestamptz,

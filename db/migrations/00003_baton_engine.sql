@@ -2,6 +2,10 @@
 -- starting, advancing, failing and cancelling runs: the Go engine calls them
 -- through sqlc, and applications call baton.start_run / baton.cancel_run from
 -- plain SQL inside their own transactions. See docs/adr/0001.
+--
+-- Locking rule: every function that changes a run locks the run's row first
+-- (several runs: in id order) and only then touches its tasks. Concurrent
+-- workers, batches and cancellations therefore never deadlock.
 
 -- +goose Up
 
@@ -15,9 +19,22 @@ LANGUAGE sql AS $$
 $$;
 -- +goose StatementEnd
 
--- _enqueue_ready inserts a River job for every pending task of the run whose
--- dependencies are all done and whose condition holds, marks them queued,
--- and wakes River's producers. It returns how many tasks it queued.
+-- _lock_runs locks the given runs in id order.
+-- +goose StatementBegin
+CREATE FUNCTION baton._lock_runs(p_run_ids bigint[])
+RETURNS void
+LANGUAGE sql AS $$
+    SELECT NULL::void FROM (
+        SELECT count(*) FROM (
+            SELECT r.id FROM baton.runs r WHERE r.id = ANY (p_run_ids) ORDER BY r.id FOR UPDATE
+        ) locked
+    ) counted;
+$$;
+-- +goose StatementEnd
+
+-- _enqueue inserts a River job for each given task, marks the tasks queued,
+-- and wakes River's producers. A job's args carry everything a worker needs
+-- to execute the task, so the worker reads nothing before it starts.
 -- +goose StatementBegin
 CREATE FUNCTION baton._enqueue(p_task_ids bigint[])
 RETURNS integer
@@ -32,7 +49,10 @@ BEGIN
 
     WITH jobs AS (
         INSERT INTO public.river_job (args, kind, max_attempts, priority, queue, state, scheduled_at, metadata, tags)
-        SELECT jsonb_build_object('task_id', t.id, 'run_id', t.run_id),
+        SELECT jsonb_build_object(
+                   'task_id', t.id, 'run_id', t.run_id, 'step', t.step_name, 'task_type', t.task_type,
+                   'executor', t.executor, 'params', t.params, 'timeout_ms', t.timeout_ms,
+                   'permanent_exit_codes', t.permanent_exit_codes),
                'baton_task', t.max_attempts, t.priority, t.queue, 'available', now(), '{}', '{}'
         FROM baton.run_tasks t
         WHERE t.id = ANY (p_task_ids)
@@ -49,6 +69,106 @@ BEGIN
         PERFORM pg_notify('public.river_insert', json_build_object('queue', q)::text);
     END LOOP;
     RETURN queued;
+END
+$$;
+-- +goose StatementEnd
+
+-- _condition_holds evaluates a step's `when` against its parents' final states.
+-- +goose StatementBegin
+CREATE FUNCTION baton._condition_holds(p_run_id bigint, p_when text, p_parents text[])
+RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT CASE p_when
+        WHEN 'always' THEN true
+        WHEN 'on_failure' THEN bool_or(t.status IN ('failed', 'dead'))
+        ELSE bool_and(t.status = 'succeeded')
+    END
+    FROM baton.run_tasks t
+    WHERE t.run_id = p_run_id AND t.step_name = ANY (p_parents);
+$$;
+-- +goose StatementEnd
+
+-- _advance is called, with the runs locked, after the given tasks reached a
+-- final state. It releases their children, queues those whose condition
+-- holds, skips the others (and, in turn, their dependents), and finishes
+-- every affected run that has no task left to run.
+-- +goose StatementBegin
+CREATE FUNCTION baton._advance(p_task_ids bigint[])
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    finished bigint[] := p_task_ids;
+    ready    bigint[] := '{}';
+    skipped  bigint[];
+    run_ids  bigint[];
+    child    record;
+    fin      record;
+BEGIN
+    SELECT array_agg(DISTINCT t.run_id) INTO run_ids FROM baton.run_tasks t WHERE t.id = ANY (p_task_ids);
+
+    WHILE cardinality(finished) > 0 LOOP
+        skipped := '{}';
+        FOR child IN
+            UPDATE baton.run_tasks c
+            SET deps_pending = c.deps_pending - released.n
+            FROM (
+                SELECT c2.id, count(*)::integer AS n
+                FROM baton.run_tasks d
+                JOIN baton.run_tasks c2 ON c2.run_id = d.run_id AND d.step_name = ANY (c2.depends_on)
+                WHERE d.id = ANY (finished) AND c2.status = 'pending'
+                GROUP BY c2.id
+            ) released
+            WHERE c.id = released.id
+            RETURNING c.id, c.run_id, c.when_cond, c.depends_on, c.deps_pending
+        LOOP
+            CONTINUE WHEN child.deps_pending > 0;
+            IF baton._condition_holds(child.run_id, child.when_cond, child.depends_on) THEN
+                ready := ready || child.id;
+            ELSE
+                skipped := skipped || child.id;
+            END IF;
+        END LOOP;
+
+        WITH s AS (
+            UPDATE baton.run_tasks t SET status = 'skipped', finished_at = now()
+            WHERE t.id = ANY (skipped)
+            RETURNING t.id, t.run_id, t.step_name, t.when_cond
+        )
+        INSERT INTO baton.task_events (run_id, task_id, step_name, kind, data)
+        SELECT s.run_id, s.id, s.step_name, 'task_skipped',
+               jsonb_build_object('reason', 'condition ' || s.when_cond || ' not met')
+        FROM s;
+        finished := skipped;
+    END LOOP;
+
+    PERFORM baton._enqueue(array_agg(t.id))
+    FROM baton.run_tasks t JOIN baton.runs r ON r.id = t.run_id
+    WHERE t.id = ANY (ready) AND r.status IN ('queued', 'running');
+
+    FOR fin IN
+        WITH done AS (
+            SELECT r.id,
+                   EXISTS (SELECT 1 FROM baton.run_tasks t
+                           WHERE t.run_id = r.id AND t.status IN ('failed', 'dead') AND NOT t.optional) AS failed
+            FROM baton.runs r
+            WHERE r.id = ANY (run_ids) AND r.status IN ('queued', 'running', 'paused')
+              AND NOT EXISTS (SELECT 1 FROM baton.run_tasks t
+                              WHERE t.run_id = r.id AND t.status IN ('pending', 'queued', 'running'))
+        )
+        UPDATE baton.runs r
+        SET status = CASE WHEN done.failed THEN 'failed' ELSE 'succeeded' END,
+            error = CASE WHEN done.failed THEN (
+                        SELECT string_agg(t.step_name || ': ' || coalesce(t.error, 'failed'), '; ' ORDER BY t.step_index)
+                        FROM baton.run_tasks t
+                        WHERE t.run_id = r.id AND t.status IN ('failed', 'dead') AND NOT t.optional) END,
+            finished_at = now(), updated_at = now()
+        FROM done
+        WHERE r.id = done.id
+        RETURNING r.id, r.status
+    LOOP
+        INSERT INTO baton.task_events (run_id, kind) VALUES (fin.id, 'run_' || fin.status);
+        PERFORM baton._notify(fin.id, 'run_' || fin.status);
+    END LOOP;
 END
 $$;
 -- +goose StatementEnd
@@ -105,12 +225,11 @@ BEGIN
     SELECT count(*) INTO n_tasks FROM baton.workflow_steps s WHERE s.workflow_id = wf.id;
 
     INSERT INTO baton.runs (workflow_id, workflow_name, workflow_version, status, priority, input,
-                            trigger, trigger_ref, idempotency_key, owner, tags,
-                            tasks_total, tasks_remaining, started_at)
+                            trigger, trigger_ref, idempotency_key, owner, tags, tasks_total, started_at)
     VALUES (wf.id, wf.name, wf.version, 'running', prio, p_input,
             trig, p_opts ->> 'trigger_ref', key, coalesce(p_opts ->> 'owner', wf.owner),
             coalesce((SELECT array_agg(x) FROM jsonb_array_elements_text(p_opts -> 'tags') x), wf.tags),
-            n_tasks, n_tasks, now())
+            n_tasks, now())
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id INTO run_id;
 
@@ -158,124 +277,63 @@ LANGUAGE sql AS $$
 $$;
 -- +goose StatementEnd
 
--- _finish_task_tree is called after a task reached a final state. It
--- releases the task's children, queues those that can run, skips those whose
--- condition cannot hold (and, recursively, their own children), and finishes
--- the run when no task is left. p_finished counts the tasks finalized by the
--- caller.
+-- tasks_started records that workers began attempts of the given tasks (a
+-- status hint for operators; it changes no run). Tasks that already
+-- finished are left alone.
 -- +goose StatementBegin
-CREATE FUNCTION baton._advance(p_run_id bigint, p_step text, p_finished integer DEFAULT 1)
+CREATE FUNCTION baton.tasks_started(p_ids bigint[], p_attempts integer[], p_started_at timestamptz[])
 RETURNS void
+LANGUAGE sql AS $$
+    UPDATE baton.run_tasks t
+    SET status = 'running', attempts = s.attempt, started_at = coalesce(t.started_at, s.started_at)
+    FROM unnest(p_ids, p_attempts, p_started_at) AS s(id, attempt, started_at)
+    WHERE t.id = s.id AND t.status IN ('queued', 'running');
+$$;
+-- +goose StatementEnd
+
+-- tasks_succeed records successful attempts of many tasks at once (workers
+-- batch them) and advances their runs: outputs saved, events written,
+-- children queued, finished runs closed, notices sent. It returns the ids of
+-- the tasks it recorded; a task that is no longer queued or running (its run
+-- was cancelled) is left alone.
+-- +goose StatementBegin
+CREATE FUNCTION baton.tasks_succeed(p_ids bigint[], p_attempts integer[], p_outputs jsonb[], p_resolved jsonb[],
+                                    p_started_at timestamptz[], p_durations_ms bigint[], p_node text)
+RETURNS SETOF bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-    child     record;
-    ready     bigint[] := '{}';
-    skipped   integer := 0;
-    remaining integer;
-    failed    boolean;
-    run_st    text;
+    done bigint[];
+    t    record;
 BEGIN
-    FOR child IN
-        UPDATE baton.run_tasks c
-        SET deps_pending = c.deps_pending - 1
-        WHERE c.run_id = p_run_id AND p_step = ANY (c.depends_on) AND c.status = 'pending'
-        RETURNING c.id, c.step_name, c.when_cond, c.depends_on, c.deps_pending
-    LOOP
-        CONTINUE WHEN child.deps_pending > 0;
-        IF baton._condition_holds(p_run_id, child.when_cond, child.depends_on) THEN
-            ready := ready || child.id;
-        ELSE
-            UPDATE baton.run_tasks SET status = 'skipped', finished_at = now() WHERE id = child.id;
-            INSERT INTO baton.task_events (run_id, task_id, step_name, kind, data)
-            VALUES (p_run_id, child.id, child.step_name, 'task_skipped',
-                    jsonb_build_object('reason', 'condition ' || child.when_cond || ' not met'));
-            PERFORM baton._advance(p_run_id, child.step_name, 0);
-            skipped := skipped + 1;
-        END IF;
-    END LOOP;
+    PERFORM baton._lock_runs(array_agg(rt.run_id)) FROM baton.run_tasks rt WHERE rt.id = ANY (p_ids);
 
-    SELECT status INTO run_st FROM baton.runs WHERE id = p_run_id;
-    IF run_st IN ('running', 'paused', 'queued') THEN
-        PERFORM baton._enqueue(ready);
-    END IF;
+    WITH input AS (
+        SELECT * FROM unnest(p_ids, p_attempts, p_outputs, p_resolved, p_started_at, p_durations_ms)
+                 AS i(id, attempt, output, resolved, started_at, duration_ms)
+    ), updated AS (
+        UPDATE baton.run_tasks rt
+        SET status = 'succeeded', output = coalesce(i.output, 'null'), resolved_params = i.resolved,
+            attempts = i.attempt, error = NULL, error_class = NULL,
+            started_at = coalesce(rt.started_at, i.started_at), finished_at = now()
+        FROM input i
+        WHERE rt.id = i.id AND rt.status IN ('queued', 'running')
+        RETURNING rt.id, rt.run_id, rt.step_name, rt.queue, rt.priority, i.attempt, i.duration_ms
+    ), events AS (
+        INSERT INTO baton.task_events (run_id, task_id, step_name, kind, attempt, duration_ms, node, queue, priority)
+        SELECT u.run_id, u.id, u.step_name, 'task_succeeded', u.attempt, u.duration_ms, p_node, u.queue, u.priority
+        FROM updated u
+        RETURNING task_id
+    )
+    SELECT array_agg(task_id) INTO done FROM events;
 
-    IF p_finished + skipped = 0 THEN
+    IF done IS NULL THEN
         RETURN;
     END IF;
-    UPDATE baton.runs SET tasks_remaining = tasks_remaining - (p_finished + skipped), updated_at = now()
-    WHERE id = p_run_id
-    RETURNING tasks_remaining INTO remaining;
-
-    IF remaining = 0 AND run_st IN ('running', 'paused', 'queued') THEN
-        SELECT EXISTS (SELECT 1 FROM baton.run_tasks t
-                       WHERE t.run_id = p_run_id AND t.status IN ('failed', 'dead') AND NOT t.optional)
-        INTO failed;
-        UPDATE baton.runs
-        SET status = CASE WHEN failed THEN 'failed' ELSE 'succeeded' END,
-            error = CASE WHEN failed THEN (SELECT string_agg(t.step_name || ': ' || coalesce(t.error, 'failed'), '; ' ORDER BY t.step_index)
-                                            FROM baton.run_tasks t
-                                            WHERE t.run_id = p_run_id AND t.status IN ('failed', 'dead') AND NOT t.optional) END,
-            finished_at = now(), updated_at = now()
-        WHERE id = p_run_id;
-        INSERT INTO baton.task_events (run_id, kind)
-        VALUES (p_run_id, CASE WHEN failed THEN 'run_failed' ELSE 'run_succeeded' END);
-        PERFORM baton._notify(p_run_id, CASE WHEN failed THEN 'run_failed' ELSE 'run_succeeded' END);
-    END IF;
-END
-$$;
--- +goose StatementEnd
-
--- _condition_holds evaluates a step's `when` against its parents' final states.
--- +goose StatementBegin
-CREATE FUNCTION baton._condition_holds(p_run_id bigint, p_when text, p_parents text[])
-RETURNS boolean
-LANGUAGE sql STABLE AS $$
-    SELECT CASE p_when
-        WHEN 'always' THEN true
-        WHEN 'on_failure' THEN bool_or(t.status IN ('failed', 'dead'))
-        ELSE bool_and(t.status = 'succeeded')
-    END
-    FROM baton.run_tasks t
-    WHERE t.run_id = p_run_id AND t.step_name = ANY (p_parents);
-$$;
--- +goose StatementEnd
-
--- task_begin marks a task running for an attempt and returns it, or nothing
--- when the task may not run (its run was cancelled, or it already finished).
--- +goose StatementBegin
-CREATE FUNCTION baton.task_begin(p_task_id bigint, p_attempt integer)
-RETURNS SETOF baton.run_tasks
-LANGUAGE sql AS $$
-    UPDATE baton.run_tasks
-    SET status = 'running', attempts = p_attempt, started_at = coalesce(started_at, now())
-    WHERE id = p_task_id AND status IN ('queued', 'running')
-    RETURNING *;
-$$;
--- +goose StatementEnd
-
--- task_succeed records a task's success and advances its run. It returns
--- false (and changes nothing) when the task is no longer running.
--- +goose StatementBegin
-CREATE FUNCTION baton.task_succeed(p_task_id bigint, p_attempt integer, p_output jsonb, p_resolved_params jsonb,
-                                   p_duration_ms bigint, p_node text)
-RETURNS boolean
-LANGUAGE plpgsql AS $$
-DECLARE
-    t baton.run_tasks;
-BEGIN
-    UPDATE baton.run_tasks
-    SET status = 'succeeded', output = p_output, resolved_params = p_resolved_params,
-        attempts = p_attempt, error = NULL, error_class = NULL, finished_at = now()
-    WHERE id = p_task_id AND status IN ('queued', 'running')
-    RETURNING * INTO t;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
-    INSERT INTO baton.task_events (run_id, task_id, step_name, kind, attempt, duration_ms, node, queue, priority)
-    VALUES (t.run_id, t.id, t.step_name, 'task_succeeded', p_attempt, p_duration_ms, p_node, t.queue, t.priority);
-    PERFORM baton._advance(t.run_id, t.step_name);
-    PERFORM baton._notify(t.run_id, 'task_succeeded', t.id);
-    RETURN true;
+    PERFORM baton._advance(done);
+    FOR t IN SELECT rt.id, rt.run_id FROM baton.run_tasks rt WHERE rt.id = ANY (done) LOOP
+        PERFORM baton._notify(t.run_id, 'task_succeeded', t.id);
+    END LOOP;
+    RETURN QUERY SELECT unnest(done);
 END
 $$;
 -- +goose StatementEnd
@@ -284,20 +342,23 @@ $$;
 -- error, or the last attempt) the task fails for good and its run advances
 -- (on_failure branches run); otherwise the attempt is logged with the time
 -- of the next retry and the task stays queued. Returns false when the task
--- is no longer running.
+-- is no longer queued or running.
 -- +goose StatementBegin
 CREATE FUNCTION baton.task_fail(p_task_id bigint, p_attempt integer, p_error text, p_error_class text,
                                 p_final boolean, p_next_retry_at timestamptz, p_resolved_params jsonb,
-                                p_duration_ms bigint, p_node text)
+                                p_started_at timestamptz, p_duration_ms bigint, p_node text)
 RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
     t baton.run_tasks;
 BEGIN
+    PERFORM baton._lock_runs(array_agg(rt.run_id)) FROM baton.run_tasks rt WHERE rt.id = p_task_id;
+
     UPDATE baton.run_tasks
     SET status = CASE WHEN p_final THEN 'failed' ELSE 'queued' END,
         attempts = p_attempt, error = p_error, error_class = p_error_class,
         resolved_params = coalesce(p_resolved_params, resolved_params),
+        started_at = coalesce(started_at, p_started_at),
         finished_at = CASE WHEN p_final THEN now() END
     WHERE id = p_task_id AND status IN ('queued', 'running')
     RETURNING * INTO t;
@@ -310,7 +371,7 @@ BEGIN
             p_attempt, p_duration_ms, p_error, p_error_class, p_node, t.queue, t.priority,
             CASE WHEN p_next_retry_at IS NOT NULL THEN jsonb_build_object('next_retry_at', p_next_retry_at) END);
     IF p_final THEN
-        PERFORM baton._advance(t.run_id, t.step_name);
+        PERFORM baton._advance(ARRAY[t.id]);
         PERFORM baton._notify(t.run_id, 'task_failed', t.id);
     ELSE
         PERFORM baton._notify(t.run_id, 'task_attempt_failed', t.id);
@@ -321,7 +382,7 @@ $$;
 -- +goose StatementEnd
 
 -- cancel_run cancels a run that has not finished: its unfinished tasks are
--- cancelled and their queued River jobs with them (a task already running
+-- cancelled and their waiting River jobs with them (a task already running
 -- finishes its attempt, and its result is ignored). Returns false when the
 -- run had already finished; raises when it does not exist.
 -- +goose StatementBegin
@@ -333,7 +394,7 @@ DECLARE
     job_ids  bigint[];
 BEGIN
     UPDATE baton.runs r
-    SET status = 'cancelled', finished_at = now(), updated_at = now(), tasks_remaining = 0
+    SET status = 'cancelled', finished_at = now(), updated_at = now()
     WHERE r.id = p_run_id AND r.status IN ('queued', 'running', 'paused');
     IF NOT FOUND THEN
         IF NOT EXISTS (SELECT 1 FROM baton.runs r WHERE r.id = p_run_id) THEN
@@ -363,12 +424,13 @@ $$;
 
 -- +goose Down
 DROP FUNCTION IF EXISTS baton.cancel_run(bigint);
-DROP FUNCTION IF EXISTS baton.task_fail(bigint, integer, text, text, boolean, timestamptz, jsonb, bigint, text);
-DROP FUNCTION IF EXISTS baton.task_succeed(bigint, integer, jsonb, jsonb, bigint, text);
-DROP FUNCTION IF EXISTS baton.task_begin(bigint, integer);
-DROP FUNCTION IF EXISTS baton._condition_holds(bigint, text, text[]);
-DROP FUNCTION IF EXISTS baton._advance(bigint, text, integer);
+DROP FUNCTION IF EXISTS baton.task_fail(bigint, integer, text, text, boolean, timestamptz, jsonb, timestamptz, bigint, text);
+DROP FUNCTION IF EXISTS baton.tasks_succeed(bigint[], integer[], jsonb[], jsonb[], timestamptz[], bigint[], text);
+DROP FUNCTION IF EXISTS baton.tasks_started(bigint[], integer[], timestamptz[]);
 DROP FUNCTION IF EXISTS baton.start_run(text, jsonb, jsonb);
 DROP FUNCTION IF EXISTS baton._start_run(text, jsonb, jsonb);
+DROP FUNCTION IF EXISTS baton._advance(bigint[]);
+DROP FUNCTION IF EXISTS baton._condition_holds(bigint, text, text[]);
 DROP FUNCTION IF EXISTS baton._enqueue(bigint[]);
+DROP FUNCTION IF EXISTS baton._lock_runs(bigint[]);
 DROP FUNCTION IF EXISTS baton._notify(bigint, text, bigint);

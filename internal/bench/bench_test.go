@@ -126,7 +126,7 @@ func burnDownRiver(b *testing.B, pool *pgxpool.Pool, n int) float64 {
 	return float64(n) / elapsed.Seconds()
 }
 
-func newBaton(b *testing.B, pool *pgxpool.Pool) (*engine.Engine, *river.Client[pgx.Tx]) {
+func newBaton(b *testing.B, pool *pgxpool.Pool) (*engine.Engine, *jobs.Client) {
 	ctx := context.Background()
 	executors := executor.NewRegistry(executor.Options{})
 	b.Cleanup(executors.Close)

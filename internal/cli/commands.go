@@ -12,9 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/baton-run/baton/api"
@@ -259,7 +257,7 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 
 // stopRiver waits for ctx to end, then stops the client, letting running
 // tasks finish for up to 30 s before cancelling them.
-func stopRiver(ctx context.Context, client *river.Client[pgx.Tx]) error {
+func stopRiver(ctx context.Context, client *jobs.Client) error {
 	<-ctx.Done()
 	softCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

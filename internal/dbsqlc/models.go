@@ -23,7 +23,6 @@ type BatonRun struct {
 	Tags            []string
 	Error           *string
 	TasksTotal      int32
-	TasksRemaining  int32
 	CreatedAt       time.Time
 	StartedAt       *time.Time
 	FinishedAt      *time.Time

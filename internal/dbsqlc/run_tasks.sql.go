@@ -21,54 +21,10 @@ func (q *Queries) RunInputGet(ctx context.Context, db DBTX, id int64) ([]byte, e
 	return input, err
 }
 
-const runTaskBegin = `-- name: RunTaskBegin :one
-SELECT id, run_id, step_name, step_index, task_type, executor, status, when_cond, depends_on, deps_pending, optional, params, resolved_params, priority, queue, max_attempts, timeout_ms, permanent_exit_codes, attempts, river_job_id, output, error, error_class, created_at, queued_at, started_at, finished_at FROM baton.task_begin($1::bigint, $2::integer)
-`
-
-type RunTaskBeginParams struct {
-	ID      int64
-	Attempt int32
-}
-
-func (q *Queries) RunTaskBegin(ctx context.Context, db DBTX, arg *RunTaskBeginParams) (*BatonRunTask, error) {
-	row := db.QueryRow(ctx, runTaskBegin, arg.ID, arg.Attempt)
-	var i BatonRunTask
-	err := row.Scan(
-		&i.ID,
-		&i.RunID,
-		&i.StepName,
-		&i.StepIndex,
-		&i.TaskType,
-		&i.Executor,
-		&i.Status,
-		&i.WhenCond,
-		&i.DependsOn,
-		&i.DepsPending,
-		&i.Optional,
-		&i.Params,
-		&i.ResolvedParams,
-		&i.Priority,
-		&i.Queue,
-		&i.MaxAttempts,
-		&i.TimeoutMs,
-		&i.PermanentExitCodes,
-		&i.Attempts,
-		&i.RiverJobID,
-		&i.Output,
-		&i.Error,
-		&i.ErrorClass,
-		&i.CreatedAt,
-		&i.QueuedAt,
-		&i.StartedAt,
-		&i.FinishedAt,
-	)
-	return &i, err
-}
-
 const runTaskFail = `-- name: RunTaskFail :one
 SELECT baton.task_fail($1::bigint, $2::integer, $3::text, $4::text, $5::boolean,
                        $6::timestamptz, $7::jsonb,
-                       $8::bigint, $9::text)::boolean AS recorded
+                       $8::timestamptz, $9::bigint, $10::text)::boolean AS recorded
 `
 
 type RunTaskFailParams struct {
@@ -79,6 +35,7 @@ type RunTaskFailParams struct {
 	Final          bool
 	NextRetryAt    *time.Time
 	ResolvedParams []byte
+	StartedAt      *time.Time
 	DurationMs     int64
 	Node           string
 }
@@ -92,6 +49,7 @@ func (q *Queries) RunTaskFail(ctx context.Context, db DBTX, arg *RunTaskFailPara
 		arg.Final,
 		arg.NextRetryAt,
 		arg.ResolvedParams,
+		arg.StartedAt,
 		arg.DurationMs,
 		arg.Node,
 	)
@@ -182,30 +140,61 @@ func (q *Queries) RunTaskResultsByRun(ctx context.Context, db DBTX, runID int64)
 	return items, nil
 }
 
-const runTaskSucceed = `-- name: RunTaskSucceed :one
-SELECT baton.task_succeed($1::bigint, $2::integer, $3::jsonb, $4::jsonb,
-                          $5::bigint, $6::text)::boolean AS recorded
+const runTasksStarted = `-- name: RunTasksStarted :exec
+SELECT baton.tasks_started($1::bigint[], $2::integer[], $3::timestamptz[])
 `
 
-type RunTaskSucceedParams struct {
-	ID             int64
-	Attempt        int32
-	Output         []byte
-	ResolvedParams []byte
-	DurationMs     int64
+type RunTasksStartedParams struct {
+	Ids       []int64
+	Attempts  []int32
+	StartedAt []time.Time
+}
+
+func (q *Queries) RunTasksStarted(ctx context.Context, db DBTX, arg *RunTasksStartedParams) error {
+	_, err := db.Exec(ctx, runTasksStarted, arg.Ids, arg.Attempts, arg.StartedAt)
+	return err
+}
+
+const runTasksSucceed = `-- name: RunTasksSucceed :many
+SELECT id::bigint FROM baton.tasks_succeed($1::bigint[], $2::integer[], $3::jsonb[],
+                                           $4::jsonb[], $5::timestamptz[],
+                                           $6::bigint[], $7::text) AS id
+`
+
+type RunTasksSucceedParams struct {
+	Ids            []int64
+	Attempts       []int32
+	Outputs        [][]byte
+	ResolvedParams [][]byte
+	StartedAt      []time.Time
+	DurationsMs    []int64
 	Node           string
 }
 
-func (q *Queries) RunTaskSucceed(ctx context.Context, db DBTX, arg *RunTaskSucceedParams) (bool, error) {
-	row := db.QueryRow(ctx, runTaskSucceed,
-		arg.ID,
-		arg.Attempt,
-		arg.Output,
+func (q *Queries) RunTasksSucceed(ctx context.Context, db DBTX, arg *RunTasksSucceedParams) ([]int64, error) {
+	rows, err := db.Query(ctx, runTasksSucceed,
+		arg.Ids,
+		arg.Attempts,
+		arg.Outputs,
 		arg.ResolvedParams,
-		arg.DurationMs,
+		arg.StartedAt,
+		arg.DurationsMs,
 		arg.Node,
 	)
-	var recorded bool
-	err := row.Scan(&recorded)
-	return recorded, err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

@@ -1,15 +1,30 @@
 package engine
 
+import (
+	"encoding/json"
+	"time"
+)
+
 // TaskKind is the River job kind of Baton tasks. Jobs of this kind are
 // inserted by baton._enqueue in SQL, so the kind and the argument fields
 // below must match that function.
 const TaskKind = "baton_task"
 
-// TaskArgs are the River job arguments of one task attempt.
+// TaskArgs are the River job arguments of a task: everything a worker needs
+// to execute it without reading the database first.
 type TaskArgs struct {
-	TaskID int64 `json:"task_id"`
-	RunID  int64 `json:"run_id"`
+	TaskID             int64           `json:"task_id"`
+	RunID              int64           `json:"run_id"`
+	Step               string          `json:"step"`
+	TaskType           string          `json:"task_type"`
+	Executor           string          `json:"executor"`
+	Params             json.RawMessage `json:"params"`
+	TimeoutMs          int64           `json:"timeout_ms"`
+	PermanentExitCodes []int           `json:"permanent_exit_codes"`
 }
 
 // Kind implements river.JobArgs.
 func (TaskArgs) Kind() string { return TaskKind }
+
+// Timeout is the task's execution timeout.
+func (a TaskArgs) Timeout() time.Duration { return msToDuration(a.TimeoutMs) }

@@ -28,10 +28,6 @@ var ErrNotFound = errors.New("not found")
 // the engine or the database).
 var ErrInvalid = errors.New("invalid input")
 
-// ErrNotRunnable is returned by BeginTask when a task may not run: its run
-// was cancelled or the task already reached a final state.
-var ErrNotRunnable = errors.New("task is not runnable")
-
 // Options configures an Engine.
 type Options struct {
 	// Logger receives the engine's logs. Defaults to a discarding logger.

@@ -146,6 +146,7 @@ func (e *Engine) GetRun(ctx context.Context, id int64) (*Run, error) {
 		run.Tasks[i] = taskFromRow(t)
 		run.TaskCounts[t.Status]++
 	}
+	run.TasksRemaining = remaining(run.TaskCounts)
 	return run, nil
 }
 
@@ -215,6 +216,9 @@ func (e *Engine) ListRuns(ctx context.Context, p ListRunsParams) (*RunPage, erro
 	for _, c := range counts {
 		byID[c.RunID].TaskCounts[c.Status] = int(c.Count)
 	}
+	for _, run := range page.Runs {
+		run.TasksRemaining = remaining(run.TaskCounts)
+	}
 	return page, nil
 }
 
@@ -256,7 +260,6 @@ func runFromRow(row *dbsqlc.BatonRun) *Run {
 		Tags:            row.Tags,
 		Error:           deref(row.Error),
 		TasksTotal:      int(row.TasksTotal),
-		TasksRemaining:  int(row.TasksRemaining),
 		CreatedAt:       row.CreatedAt,
 		StartedAt:       row.StartedAt,
 		FinishedAt:      row.FinishedAt,
@@ -370,4 +373,9 @@ func (e *Engine) MeasureStartLatency(ctx context.Context, since time.Time) (*Sta
 		P50:  time.Duration(row.P50Ms * float64(time.Millisecond)),
 		P99:  time.Duration(row.P99Ms * float64(time.Millisecond)),
 	}, nil
+}
+
+// remaining counts the tasks that have not reached a final state.
+func remaining(counts map[string]int) int {
+	return counts[TaskPending] + counts[TaskQueued] + counts[TaskRunning]
 }

@@ -12,34 +12,20 @@ import (
 	"github.com/baton-run/baton/internal/dbsqlc"
 )
 
-// BeginTask marks a task running for an attempt and returns it. It returns
-// ErrNotRunnable when the task may not run (its run was cancelled, or the
-// task already finished), in which case the caller drops the attempt.
-func (e *Engine) BeginTask(ctx context.Context, taskID int64, attempt int) (*Task, error) {
-	row, err := e.queries.RunTaskBegin(ctx, e.pool, &dbsqlc.RunTaskBeginParams{ID: taskID, Attempt: int32(attempt)})
-	if err != nil {
-		if err == pgx.ErrNoRows {
-			return nil, fmt.Errorf("task %d: %w", taskID, ErrNotRunnable)
-		}
-		return nil, translateError(err, fmt.Sprintf("begin task %d", taskID))
-	}
-	return taskFromRow(row), nil
-}
-
 // TemplateDataFor returns what a task's params are rendered with: the run
 // input and the status and output of every step of the run.
-func (e *Engine) TemplateDataFor(ctx context.Context, task *Task) (TemplateData, error) {
+func (e *Engine) TemplateDataFor(ctx context.Context, runID int64) (TemplateData, error) {
 	data := TemplateData{Input: map[string]any{}, Steps: map[string]StepResult{}}
-	input, err := e.queries.RunInputGet(ctx, e.pool, task.RunID)
+	input, err := e.queries.RunInputGet(ctx, e.pool, runID)
 	if err != nil {
-		return data, translateError(err, fmt.Sprintf("input of run %d", task.RunID))
+		return data, translateError(err, fmt.Sprintf("input of run %d", runID))
 	}
 	if err := json.Unmarshal(input, &data.Input); err != nil {
-		return data, fmt.Errorf("decode input of run %d: %w", task.RunID, err)
+		return data, fmt.Errorf("decode input of run %d: %w", runID, err)
 	}
-	rows, err := e.queries.RunTaskResultsByRun(ctx, e.pool, task.RunID)
+	rows, err := e.queries.RunTaskResultsByRun(ctx, e.pool, runID)
 	if err != nil {
-		return data, translateError(err, fmt.Sprintf("results of run %d", task.RunID))
+		return data, translateError(err, fmt.Sprintf("results of run %d", runID))
 	}
 	for _, row := range rows {
 		var output any
@@ -59,8 +45,10 @@ type Attempt struct {
 	Attempt int
 	// Output is the attempt's result (success only).
 	Output json.RawMessage
-	// ResolvedParams are the params after templating, kept for the record.
+	// ResolvedParams are the params after templating, kept for the record
+	// (nil when the params had no templates).
 	ResolvedParams json.RawMessage
+	StartedAt      time.Time
 	Duration       time.Duration
 	Node           string
 	// Error, ErrorClass, Final and NextRetryAt describe a failure.
@@ -70,26 +58,59 @@ type Attempt struct {
 	NextRetryAt *time.Time
 }
 
-// SucceedTask records a successful attempt and advances the run in one
-// transaction: the task's output, the children it releases (queued as River
-// jobs), the run's end when nothing is left, the events and their notices.
-// alsoInTx runs in the same transaction (the worker completes its River job
-// there). It returns false when the task was no longer running (its run was
-// cancelled meanwhile); the transaction still commits alsoInTx.
-func (e *Engine) SucceedTask(ctx context.Context, a Attempt, alsoInTx func(tx pgx.Tx) error) (bool, error) {
-	var recorded bool
+// Started is the start of one attempt of a task.
+type Started struct {
+	TaskID    int64
+	Attempt   int
+	StartedAt time.Time
+}
+
+// MarkStarted records that attempts began (tasks show as running). It is a
+// status hint for operators and changes no run, so workers batch it.
+func (e *Engine) MarkStarted(ctx context.Context, started []Started) error {
+	params := &dbsqlc.RunTasksStartedParams{
+		Ids:       make([]int64, len(started)),
+		Attempts:  make([]int32, len(started)),
+		StartedAt: make([]time.Time, len(started)),
+	}
+	for i, s := range started {
+		params.Ids[i], params.Attempts[i], params.StartedAt[i] = s.TaskID, int32(s.Attempt), s.StartedAt
+	}
+	if err := e.queries.RunTasksStarted(ctx, e.pool, params); err != nil {
+		return translateError(err, "mark tasks started")
+	}
+	return nil
+}
+
+// SucceedTasks records successful attempts of many tasks in one transaction
+// and advances their runs: outputs saved, events written, children queued as
+// River jobs, finished runs closed, notices sent. alsoInTx runs in the same
+// transaction (the worker completes the River jobs there). It returns the ids
+// of the tasks recorded; a task whose run was cancelled meanwhile is not.
+func (e *Engine) SucceedTasks(ctx context.Context, attempts []Attempt, alsoInTx func(tx pgx.Tx) error) ([]int64, error) {
+	params := &dbsqlc.RunTasksSucceedParams{
+		Ids:            make([]int64, len(attempts)),
+		Attempts:       make([]int32, len(attempts)),
+		Outputs:        make([][]byte, len(attempts)),
+		ResolvedParams: make([][]byte, len(attempts)),
+		StartedAt:      make([]time.Time, len(attempts)),
+		DurationsMs:    make([]int64, len(attempts)),
+	}
+	for i, a := range attempts {
+		params.Ids[i] = a.TaskID
+		params.Attempts[i] = int32(a.Attempt)
+		params.Outputs[i] = jsonOrNull(a.Output)
+		params.ResolvedParams[i] = a.ResolvedParams
+		params.StartedAt[i] = a.StartedAt
+		params.DurationsMs[i] = a.Duration.Milliseconds()
+		params.Node = a.Node
+	}
+	var recorded []int64
 	err := e.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		recorded, err = e.queries.RunTaskSucceed(ctx, tx, &dbsqlc.RunTaskSucceedParams{
-			ID:             a.TaskID,
-			Attempt:        int32(a.Attempt),
-			Output:         jsonOrNull(a.Output),
-			ResolvedParams: a.ResolvedParams,
-			DurationMs:     a.Duration.Milliseconds(),
-			Node:           a.Node,
-		})
+		recorded, err = e.queries.RunTasksSucceed(ctx, tx, params)
 		if err != nil {
-			return fmt.Errorf("record task success: %w", err)
+			return fmt.Errorf("record task successes: %w", err)
 		}
 		if alsoInTx != nil {
 			return alsoInTx(tx)
@@ -97,15 +118,20 @@ func (e *Engine) SucceedTask(ctx context.Context, a Attempt, alsoInTx func(tx pg
 		return nil
 	})
 	if err != nil {
-		return false, translateError(err, fmt.Sprintf("succeed task %d", a.TaskID))
+		return nil, translateError(err, "succeed tasks")
 	}
 	return recorded, nil
 }
 
 // FailTask records a failed attempt. A final failure fails the task and
 // advances the run (on_failure branches become ready); otherwise the attempt
-// is logged and the task waits for its retry.
+// is logged and the task waits for its retry. It returns false when the task
+// was no longer queued or running.
 func (e *Engine) FailTask(ctx context.Context, a Attempt) (bool, error) {
+	var startedAt *time.Time
+	if !a.StartedAt.IsZero() {
+		startedAt = &a.StartedAt
+	}
 	recorded, err := e.queries.RunTaskFail(ctx, e.pool, &dbsqlc.RunTaskFailParams{
 		ID:             a.TaskID,
 		Attempt:        int32(a.Attempt),
@@ -114,6 +140,7 @@ func (e *Engine) FailTask(ctx context.Context, a Attempt) (bool, error) {
 		Final:          a.Final,
 		NextRetryAt:    a.NextRetryAt,
 		ResolvedParams: a.ResolvedParams,
+		StartedAt:      startedAt,
 		DurationMs:     a.Duration.Milliseconds(),
 		Node:           a.Node,
 	})

@@ -1,0 +1,122 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// errBatcherStopped is returned for items submitted after a batcher stopped.
+var errBatcherStopped = errors.New("batcher stopped")
+
+// batcher groups items submitted concurrently by many workers and hands them
+// to flush in batches (group commit): while one flush runs, new items gather
+// for the next. Under light load a batch is a single item and adds no delay;
+// under heavy load one transaction records hundreds of items.
+type batcher[T any] struct {
+	flush   func(ctx context.Context, items []T) error
+	maxSize int
+
+	in      chan batchItem[T]
+	stopped chan struct{}
+	done    chan struct{}
+	once    sync.Once
+}
+
+type batchItem[T any] struct {
+	item  T
+	reply chan error // nil: nobody waits for the outcome
+}
+
+func newBatcher[T any](maxSize int, flush func(ctx context.Context, items []T) error) *batcher[T] {
+	return &batcher[T]{
+		flush:   flush,
+		maxSize: maxSize,
+		in:      make(chan batchItem[T], maxSize),
+		stopped: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+}
+
+// start runs the batching loop until stop is called.
+func (b *batcher[T]) start() {
+	go b.loop()
+}
+
+// stop flushes what was submitted and ends the loop. Submissions after stop
+// fail with errBatcherStopped.
+func (b *batcher[T]) stop() {
+	b.once.Do(func() { close(b.stopped) })
+	<-b.done
+}
+
+// submit queues item and waits until the batch holding it was flushed.
+func (b *batcher[T]) submit(ctx context.Context, item T) error {
+	reply := make(chan error, 1)
+	select {
+	case b.in <- batchItem[T]{item: item, reply: reply}:
+	case <-b.stopped:
+		return errBatcherStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		// The item stays queued and will be flushed; the caller gives up waiting.
+		return ctx.Err()
+	}
+}
+
+// add queues item without waiting for its flush.
+func (b *batcher[T]) add(item T) {
+	select {
+	case b.in <- batchItem[T]{item: item}:
+	case <-b.stopped:
+	}
+}
+
+func (b *batcher[T]) loop() {
+	defer close(b.done)
+	batch := make([]batchItem[T], 0, b.maxSize)
+	for {
+		select {
+		case first := <-b.in:
+			batch = append(batch[:0], first)
+		case <-b.stopped:
+			// Drain what was queued before stopping.
+			for {
+				select {
+				case item := <-b.in:
+					b.flushBatch([]batchItem[T]{item})
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < b.maxSize {
+			select {
+			case item := <-b.in:
+				batch = append(batch, item)
+			default:
+				break fill
+			}
+		}
+		b.flushBatch(batch)
+	}
+}
+
+func (b *batcher[T]) flushBatch(batch []batchItem[T]) {
+	items := make([]T, len(batch))
+	for i, it := range batch {
+		items[i] = it.item
+	}
+	err := b.flush(context.Background(), items)
+	for _, it := range batch {
+		if it.reply != nil {
+			it.reply <- err
+		}
+	}
+}
