@@ -10,16 +10,19 @@ import (
 var errBatcherStopped = errors.New("batcher stopped")
 
 // batcher groups items submitted concurrently by many workers and hands them
-// to flush in batches (group commit): while one flush runs, new items gather
+// to flush in batches (group commit): while a flush runs, new items gather
 // for the next. Under light load a batch is a single item and adds no delay;
-// under heavy load one transaction records hundreds of items.
+// under heavy load one transaction records hundreds of items. Up to
+// `flushers` batches are flushed at once; flush gets the index of the
+// flusher (0..flushers-1) so that each can keep its own connection.
 type batcher[T any] struct {
-	flush   func(ctx context.Context, items []T) error
-	maxSize int
+	flush    func(ctx context.Context, flusher int, items []T) error
+	maxSize  int
+	flushers int
 
 	in      chan batchItem[T]
 	stopped chan struct{}
-	done    chan struct{}
+	done    sync.WaitGroup
 	once    sync.Once
 }
 
@@ -28,26 +31,29 @@ type batchItem[T any] struct {
 	reply chan error // nil: nobody waits for the outcome
 }
 
-func newBatcher[T any](maxSize int, flush func(ctx context.Context, items []T) error) *batcher[T] {
+func newBatcher[T any](maxSize, flushers int, flush func(ctx context.Context, flusher int, items []T) error) *batcher[T] {
 	return &batcher[T]{
-		flush:   flush,
-		maxSize: maxSize,
-		in:      make(chan batchItem[T], maxSize),
-		stopped: make(chan struct{}),
-		done:    make(chan struct{}),
+		flush:    flush,
+		maxSize:  maxSize,
+		flushers: flushers,
+		in:       make(chan batchItem[T], maxSize),
+		stopped:  make(chan struct{}),
 	}
 }
 
-// start runs the batching loop until stop is called.
+// start runs the flushers until stop is called.
 func (b *batcher[T]) start() {
-	go b.loop()
+	for i := range b.flushers {
+		b.done.Add(1)
+		go b.loop(i)
+	}
 }
 
 // stop flushes what was submitted and ends the loop. Submissions after stop
 // fail with errBatcherStopped.
 func (b *batcher[T]) stop() {
 	b.once.Do(func() { close(b.stopped) })
-	<-b.done
+	b.done.Wait()
 }
 
 // submit queues item and waits until the batch holding it was flushed.
@@ -77,8 +83,8 @@ func (b *batcher[T]) add(item T) {
 	}
 }
 
-func (b *batcher[T]) loop() {
-	defer close(b.done)
+func (b *batcher[T]) loop(flusher int) {
+	defer b.done.Done()
 	batch := make([]batchItem[T], 0, b.maxSize)
 	for {
 		select {
@@ -89,7 +95,7 @@ func (b *batcher[T]) loop() {
 			for {
 				select {
 				case item := <-b.in:
-					b.flushBatch([]batchItem[T]{item})
+					b.flushBatch(flusher, []batchItem[T]{item})
 				default:
 					return
 				}
@@ -104,16 +110,16 @@ func (b *batcher[T]) loop() {
 				break fill
 			}
 		}
-		b.flushBatch(batch)
+		b.flushBatch(flusher, batch)
 	}
 }
 
-func (b *batcher[T]) flushBatch(batch []batchItem[T]) {
+func (b *batcher[T]) flushBatch(flusher int, batch []batchItem[T]) {
 	items := make([]T, len(batch))
 	for i, it := range batch {
 		items[i] = it.item
 	}
-	err := b.flush(context.Background(), items)
+	err := b.flush(context.Background(), flusher, items)
 	for _, it := range batch {
 		if it.reply != nil {
 			it.reply <- err

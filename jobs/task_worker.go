@@ -12,10 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
@@ -24,8 +22,7 @@ import (
 // TaskWorker runs one attempt of a workflow step: it renders the step's
 // params, runs its executor under the task's timeout, and records the
 // outcome through the engine, which advances the run. Successes of many
-// workers are recorded together, one transaction per batch, with their River
-// jobs completed in that same transaction.
+// workers are recorded together, one transaction per batch.
 type TaskWorker struct {
 	river.WorkerDefaults[engine.TaskArgs]
 
@@ -37,12 +34,33 @@ type TaskWorker struct {
 
 	started   *batcher[engine.Started]
 	succeeded *batcher[success]
+	// conns[i] is used only by the succeeded batcher's flusher i.
+	conns [successFlushers]*pgxpool.Conn
 }
 
-// success is a successful attempt waiting to be recorded with its job.
+// flushConn returns the connection reserved for a flusher. A warm
+// connection keeps the state machine's prepared plans.
+func (w *TaskWorker) flushConn(ctx context.Context, flusher int) (*pgxpool.Conn, error) {
+	if w.conns[flusher] == nil {
+		conn, err := w.engine.Pool().Acquire(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("acquire connection: %w", err)
+		}
+		w.conns[flusher] = conn
+	}
+	return w.conns[flusher], nil
+}
+
+func (w *TaskWorker) releaseFlushConn(flusher int) {
+	if w.conns[flusher] != nil {
+		w.conns[flusher].Release()
+		w.conns[flusher] = nil
+	}
+}
+
+// success is a successful attempt waiting to be recorded.
 type success struct {
 	attempt engine.Attempt
-	jobID   int64
 }
 
 // TaskWorkerOptions configures a TaskWorker.
@@ -57,6 +75,15 @@ type TaskWorkerOptions struct {
 // maxBatch caps how many attempts one transaction records.
 const maxBatch = 500
 
+// successFlushers is how many batches of successes are recorded at once, each
+// in its own transaction (runs are locked in id order, so they cannot deadlock).
+const successFlushers = 2
+
+// startedMarkDelay is how long an attempt runs before it is recorded as
+// running. Attempts that finish sooner are recorded only once, with their
+// outcome (which carries their start time).
+const startedMarkDelay = 50 * time.Millisecond
+
 // NewTaskWorker returns a task worker. Its batchers run between start and stop.
 func NewTaskWorker(opts TaskWorkerOptions) *TaskWorker {
 	logger := opts.Logger
@@ -70,8 +97,8 @@ func NewTaskWorker(opts TaskWorkerOptions) *TaskWorker {
 		node:      opts.Node,
 		backoff:   engine.DefaultBackoff(),
 	}
-	w.started = newBatcher(maxBatch, w.flushStarted)
-	w.succeeded = newBatcher(maxBatch, w.flushSucceeded)
+	w.started = newBatcher(maxBatch, 1, w.flushStarted)
+	w.succeeded = newBatcher(maxBatch, successFlushers, w.flushSucceeded)
 	return w
 }
 
@@ -83,6 +110,9 @@ func (w *TaskWorker) start() {
 func (w *TaskWorker) stop() {
 	w.succeeded.stop()
 	w.started.stop()
+	for i := range w.conns {
+		w.releaseFlushConn(i)
+	}
 }
 
 // Timeout disables River's own job timeout: the worker applies each task's
@@ -98,10 +128,26 @@ func (w *TaskWorker) NextRetry(job *river.Job[engine.TaskArgs]) time.Time {
 // Work implements river.Worker.
 func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) error {
 	args := job.Args
+	if job.Attempt > 1 {
+		// A retry, or a job delivered again after a crash: its task may
+		// have finished meanwhile (for instance its success was recorded but
+		// the process died before River completed the job).
+		finished, err := w.engine.TaskFinished(ctx, args.TaskID)
+		if err != nil {
+			return err
+		}
+		if finished {
+			return nil
+		}
+	}
 	start := time.Now()
-	w.started.add(engine.Started{TaskID: args.TaskID, Attempt: job.Attempt, StartedAt: start})
-
+	// Show the task as running only if it runs long enough for anyone to
+	// see it; quick tasks go straight to their outcome, saving a write.
+	markStarted := time.AfterFunc(startedMarkDelay, func() {
+		w.started.add(engine.Started{TaskID: args.TaskID, Attempt: job.Attempt, StartedAt: start})
+	})
 	params, output, execErr := w.execute(ctx, job)
+	markStarted.Stop()
 	attempt := engine.Attempt{
 		TaskID:         args.TaskID,
 		Attempt:        job.Attempt,
@@ -113,7 +159,7 @@ func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) 
 
 	if execErr == nil {
 		attempt.Output = output
-		return w.succeeded.submit(ctx, success{attempt: attempt, jobID: job.ID})
+		return w.succeeded.submit(ctx, success{attempt: attempt})
 	}
 
 	class := executor.ClassOf(execErr)
@@ -181,7 +227,7 @@ func (w *TaskWorker) execute(ctx context.Context, job *river.Job[engine.TaskArgs
 
 // flushStarted records a batch of attempt starts. It is a status hint, so a
 // failure is logged, not retried.
-func (w *TaskWorker) flushStarted(ctx context.Context, items []engine.Started) error {
+func (w *TaskWorker) flushStarted(ctx context.Context, _ int, items []engine.Started) error {
 	if err := w.engine.MarkStarted(ctx, items); err != nil {
 		w.logger.WarnContext(ctx, "record task starts", slog.Int("tasks", len(items)), slog.String("error", err.Error()))
 		return err
@@ -189,29 +235,23 @@ func (w *TaskWorker) flushStarted(ctx context.Context, items []engine.Started) e
 	return nil
 }
 
-// flushSucceeded records a batch of successes and completes their River jobs
-// in the same transaction, so a recorded success is never worked again. A
-// deadlock or serialization failure is retried.
-func (w *TaskWorker) flushSucceeded(ctx context.Context, items []success) error {
+// flushSucceeded records a batch of successes in one transaction, retrying
+// on a deadlock or serialization failure. River completes the jobs after the
+// workers return; a job delivered again (its attempt > 1) first checks
+// whether its task already finished (see Work), so a recorded success is
+// never executed twice. See docs/adr/0004.
+func (w *TaskWorker) flushSucceeded(ctx context.Context, flusher int, items []success) error {
 	attempts := make([]engine.Attempt, len(items))
-	complete := &riverdriver.JobSetStateIfRunningManyParams{}
-	now := time.Now().UTC()
 	for i, it := range items {
 		attempts[i] = it.attempt
-		complete.ID = append(complete.ID, it.jobID)
-		complete.Attempt = append(complete.Attempt, nil)
-		complete.ErrData = append(complete.ErrData, nil)
-		complete.FinalizedAt = append(complete.FinalizedAt, &now)
-		complete.MetadataDoMerge = append(complete.MetadataDoMerge, false)
-		complete.MetadataUpdates = append(complete.MetadataUpdates, nil)
-		complete.ScheduledAt = append(complete.ScheduledAt, nil)
-		complete.State = append(complete.State, rivertype.JobStateCompleted)
 	}
-	driver := riverpgxv5.New(nil)
-	var err error
+	conn, err := w.flushConn(ctx, flusher)
+	if err != nil {
+		return err
+	}
 	for try := 1; try <= 3; try++ {
-		_, err = w.engine.SucceedTasks(ctx, attempts, func(tx pgx.Tx) error {
-			_, err := driver.UnwrapExecutor(tx).JobSetStateIfRunningMany(ctx, complete)
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			_, err := w.engine.SucceedTasksTx(ctx, tx, attempts)
 			return err
 		})
 		if err == nil || !isRetryable(err) {
@@ -220,6 +260,9 @@ func (w *TaskWorker) flushSucceeded(ctx context.Context, items []success) error 
 	}
 	if err != nil {
 		w.logger.ErrorContext(ctx, "record task successes", slog.Int("tasks", len(items)), slog.String("error", err.Error()))
+		if conn.Conn().IsClosed() {
+			w.releaseFlushConn(flusher)
+		}
 	}
 	return err
 }

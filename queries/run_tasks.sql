@@ -19,3 +19,6 @@ SELECT step_name, status, output FROM baton.run_tasks WHERE run_id = @run_id;
 
 -- name: RunInputGet :one
 SELECT input FROM baton.runs WHERE id = @id;
+
+-- name: RunTaskStatusGet :one
+SELECT status FROM baton.run_tasks WHERE id = @id;

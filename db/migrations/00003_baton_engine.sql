@@ -101,8 +101,8 @@ DECLARE
     ready    bigint[] := '{}';
     skipped  bigint[];
     run_ids  bigint[];
-    child    record;
-    fin      record;
+    child      record;
+    n_finished integer;
 BEGIN
     SELECT array_agg(DISTINCT t.run_id) INTO run_ids FROM baton.run_tasks t WHERE t.id = ANY (p_task_ids);
 
@@ -145,16 +145,15 @@ BEGIN
     FROM baton.run_tasks t JOIN baton.runs r ON r.id = t.run_id
     WHERE t.id = ANY (ready) AND r.status IN ('queued', 'running');
 
-    FOR fin IN
-        WITH done AS (
-            SELECT r.id,
-                   EXISTS (SELECT 1 FROM baton.run_tasks t
-                           WHERE t.run_id = r.id AND t.status IN ('failed', 'dead') AND NOT t.optional) AS failed
-            FROM baton.runs r
-            WHERE r.id = ANY (run_ids) AND r.status IN ('queued', 'running', 'paused')
-              AND NOT EXISTS (SELECT 1 FROM baton.run_tasks t
-                              WHERE t.run_id = r.id AND t.status IN ('pending', 'queued', 'running'))
-        )
+    WITH done AS (
+        SELECT r.id,
+               EXISTS (SELECT 1 FROM baton.run_tasks t
+                       WHERE t.run_id = r.id AND t.status IN ('failed', 'dead') AND NOT t.optional) AS failed
+        FROM baton.runs r
+        WHERE r.id = ANY (run_ids) AND r.status IN ('queued', 'running', 'paused')
+          AND NOT EXISTS (SELECT 1 FROM baton.run_tasks t
+                          WHERE t.run_id = r.id AND t.status IN ('pending', 'queued', 'running'))
+    ), fin AS (
         UPDATE baton.runs r
         SET status = CASE WHEN done.failed THEN 'failed' ELSE 'succeeded' END,
             error = CASE WHEN done.failed THEN (
@@ -165,10 +164,12 @@ BEGIN
         FROM done
         WHERE r.id = done.id
         RETURNING r.id, r.status
-    LOOP
-        INSERT INTO baton.task_events (run_id, kind) VALUES (fin.id, 'run_' || fin.status);
-        PERFORM baton._notify(fin.id, 'run_' || fin.status);
-    END LOOP;
+    ), events AS (
+        INSERT INTO baton.task_events (run_id, kind)
+        SELECT fin.id, 'run_' || fin.status FROM fin
+        RETURNING run_id, kind
+    )
+    SELECT count(baton._notify(events.run_id, events.kind)) INTO n_finished FROM events;
 END
 $$;
 -- +goose StatementEnd
@@ -303,7 +304,6 @@ RETURNS SETOF bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     done bigint[];
-    t    record;
 BEGIN
     PERFORM baton._lock_runs(array_agg(rt.run_id)) FROM baton.run_tasks rt WHERE rt.id = ANY (p_ids);
 
@@ -330,9 +330,7 @@ BEGIN
         RETURN;
     END IF;
     PERFORM baton._advance(done);
-    FOR t IN SELECT rt.id, rt.run_id FROM baton.run_tasks rt WHERE rt.id = ANY (done) LOOP
-        PERFORM baton._notify(t.run_id, 'task_succeeded', t.id);
-    END LOOP;
+    PERFORM baton._notify(rt.run_id, 'task_succeeded', rt.id) FROM baton.run_tasks rt WHERE rt.id = ANY (done);
     RETURN QUERY SELECT unnest(done);
 END
 $$;

@@ -47,7 +47,7 @@ func (w *noopWorker) Work(context.Context, *river.Job[noopArgs]) error {
 
 const (
 	batchSize = 1000
-	workers   = 200
+	workers   = 1000
 )
 
 func envInt(name string, def int) int {

@@ -140,6 +140,17 @@ func (q *Queries) RunTaskResultsByRun(ctx context.Context, db DBTX, runID int64)
 	return items, nil
 }
 
+const runTaskStatusGet = `-- name: RunTaskStatusGet :one
+SELECT status FROM baton.run_tasks WHERE id = $1
+`
+
+func (q *Queries) RunTaskStatusGet(ctx context.Context, db DBTX, id int64) (string, error) {
+	row := db.QueryRow(ctx, runTaskStatusGet, id)
+	var status string
+	err := row.Scan(&status)
+	return status, err
+}
+
 const runTasksStarted = `-- name: RunTasksStarted :exec
 SELECT baton.tasks_started($1::bigint[], $2::integer[], $3::timestamptz[])
 `

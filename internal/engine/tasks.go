@@ -83,11 +83,28 @@ func (e *Engine) MarkStarted(ctx context.Context, started []Started) error {
 }
 
 // SucceedTasks records successful attempts of many tasks in one transaction
-// and advances their runs: outputs saved, events written, children queued as
-// River jobs, finished runs closed, notices sent. alsoInTx runs in the same
-// transaction (the worker completes the River jobs there). It returns the ids
-// of the tasks recorded; a task whose run was cancelled meanwhile is not.
+// and advances their runs (see SucceedTasksTx). alsoInTx runs in the same
+// transaction.
 func (e *Engine) SucceedTasks(ctx context.Context, attempts []Attempt, alsoInTx func(tx pgx.Tx) error) ([]int64, error) {
+	var recorded []int64
+	err := e.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if recorded, err = e.SucceedTasksTx(ctx, tx, attempts); err != nil {
+			return err
+		}
+		if alsoInTx != nil {
+			return alsoInTx(tx)
+		}
+		return nil
+	})
+	return recorded, err
+}
+
+// SucceedTasksTx records successful attempts of many tasks inside tx and
+// advances their runs: outputs saved, events written, children queued as
+// River jobs, finished runs closed, notices sent. It returns the ids of the
+// tasks recorded; a task whose run was cancelled meanwhile is not.
+func (e *Engine) SucceedTasksTx(ctx context.Context, tx pgx.Tx, attempts []Attempt) ([]int64, error) {
 	params := &dbsqlc.RunTasksSucceedParams{
 		Ids:            make([]int64, len(attempts)),
 		Attempts:       make([]int32, len(attempts)),
@@ -105,20 +122,9 @@ func (e *Engine) SucceedTasks(ctx context.Context, attempts []Attempt, alsoInTx 
 		params.DurationsMs[i] = a.Duration.Milliseconds()
 		params.Node = a.Node
 	}
-	var recorded []int64
-	err := e.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		recorded, err = e.queries.RunTasksSucceed(ctx, tx, params)
-		if err != nil {
-			return fmt.Errorf("record task successes: %w", err)
-		}
-		if alsoInTx != nil {
-			return alsoInTx(tx)
-		}
-		return nil
-	})
+	recorded, err := e.queries.RunTasksSucceed(ctx, tx, params)
 	if err != nil {
-		return nil, translateError(err, "succeed tasks")
+		return nil, translateError(err, "record task successes")
 	}
 	return recorded, nil
 }
@@ -197,4 +203,18 @@ func msToDuration(ms int64) time.Duration { return time.Duration(ms) * time.Mill
 
 func durationInterval(d time.Duration) pgtype.Interval {
 	return pgtype.Interval{Microseconds: d.Microseconds(), Valid: true}
+}
+
+// TaskFinished reports whether a task already reached a final state. Workers
+// ask it before re-running a task whose job was delivered again.
+func (e *Engine) TaskFinished(ctx context.Context, taskID int64) (bool, error) {
+	status, err := e.queries.RunTaskStatusGet(ctx, e.pool, taskID)
+	if err != nil {
+		return false, translateError(err, fmt.Sprintf("task %d", taskID))
+	}
+	switch status {
+	case TaskPending, TaskQueued, TaskRunning:
+		return false, nil
+	}
+	return true, nil
 }
