@@ -35,6 +35,10 @@ type ClientOptions struct {
 	EventRetention time.Duration
 	// Node names this process in task events (default hostname:pid).
 	Node string
+	// RescueAfter is how long a task may stay running before River's rescuer
+	// hands it to another worker (its process presumably died). It should
+	// exceed the longest task timeout; default 1 hour.
+	RescueAfter time.Duration
 }
 
 // Client is a River client wired with Baton's workers and periodic jobs.
@@ -78,9 +82,10 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	cfg := &river.Config{
-		Logger:            logger,
-		FetchCooldown:     orDefault(opts.FetchCooldown, 2*time.Millisecond),
-		FetchPollInterval: orDefault(opts.FetchPollInterval, 50*time.Millisecond),
+		Logger:               logger,
+		FetchCooldown:        orDefault(opts.FetchCooldown, 2*time.Millisecond),
+		FetchPollInterval:    orDefault(opts.FetchPollInterval, 50*time.Millisecond),
+		RescueStuckJobsAfter: orDefault(opts.RescueAfter, time.Hour),
 	}
 	var taskWorker *TaskWorker
 	if !opts.InsertOnly {

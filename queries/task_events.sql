@@ -1,5 +1,5 @@
 -- name: TaskEventListByRun :many
-SELECT * FROM baton.task_events WHERE run_id = @run_id ORDER BY time, id;
+SELECT * FROM baton.task_events WHERE run_id = @run_id::bigint ORDER BY time, id;
 
 -- name: TaskEventMaintainPartitions :one
 SELECT baton.maintain_event_partitions(@days_ahead::integer, @retention::interval)::integer AS changed;

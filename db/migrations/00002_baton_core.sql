@@ -15,6 +15,8 @@ CREATE TABLE baton.task_types (
     priority             smallint NOT NULL DEFAULT 2 CHECK (priority BETWEEN 1 AND 4),
     queue                text NOT NULL DEFAULT 'default',
     permanent_exit_codes integer[],
+    backoff              jsonb,
+    circuit_breaker      jsonb,
     created_at           timestamptz NOT NULL DEFAULT now(),
     updated_at           timestamptz NOT NULL DEFAULT now()
 );
@@ -47,6 +49,7 @@ CREATE TABLE baton.workflow_steps (
     timeout_ms  bigint CHECK (timeout_ms > 0),
     priority    smallint CHECK (priority BETWEEN 1 AND 4),
     optional    boolean NOT NULL DEFAULT false,
+    backoff     jsonb,
     PRIMARY KEY (workflow_id, name),
     UNIQUE (workflow_id, step_index)
 );
@@ -66,6 +69,7 @@ CREATE TABLE baton.runs (
     tags             text[] NOT NULL DEFAULT '{}',
     error            text,
     tasks_total      integer NOT NULL,
+    attention        text,
     created_at       timestamptz NOT NULL DEFAULT now(),
     started_at       timestamptz,
     finished_at      timestamptz,
@@ -97,6 +101,9 @@ CREATE TABLE baton.run_tasks (
     max_attempts         integer NOT NULL,
     timeout_ms           bigint NOT NULL,
     permanent_exit_codes integer[],
+    backoff              jsonb,
+    circuit_breaker      jsonb,
+    manual_skip          boolean NOT NULL DEFAULT false,
     attempts             integer NOT NULL DEFAULT 0,
     river_job_id         bigint,
     output               jsonb,
@@ -120,7 +127,7 @@ CREATE SEQUENCE baton.task_events_id_seq;
 CREATE TABLE baton.task_events (
     id          bigint NOT NULL DEFAULT nextval('baton.task_events_id_seq'),
     time        timestamptz NOT NULL DEFAULT now(),
-    run_id      bigint NOT NULL,
+    run_id      bigint,
     task_id     bigint,
     step_name   text,
     kind        text NOT NULL,

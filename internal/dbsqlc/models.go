@@ -23,6 +23,7 @@ type BatonRun struct {
 	Tags            []string
 	Error           *string
 	TasksTotal      int32
+	Attention       *string
 	CreatedAt       time.Time
 	StartedAt       *time.Time
 	FinishedAt      *time.Time
@@ -48,6 +49,9 @@ type BatonRunTask struct {
 	MaxAttempts        int32
 	TimeoutMs          int64
 	PermanentExitCodes []int32
+	Backoff            []byte
+	CircuitBreaker     []byte
+	ManualSkip         bool
 	Attempts           int32
 	RiverJobID         *int64
 	Output             []byte
@@ -62,7 +66,7 @@ type BatonRunTask struct {
 type BatonTaskEvent struct {
 	ID         int64
 	Time       time.Time
-	RunID      int64
+	RunID      *int64
 	TaskID     *int64
 	StepName   *string
 	Kind       string
@@ -87,6 +91,8 @@ type BatonTaskType struct {
 	Priority           int16
 	Queue              string
 	PermanentExitCodes []int32
+	Backoff            []byte
+	CircuitBreaker     []byte
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 }
@@ -116,4 +122,5 @@ type BatonWorkflowStep struct {
 	TimeoutMs  *int64
 	Priority   *int16
 	Optional   bool
+	Backoff    []byte
 }

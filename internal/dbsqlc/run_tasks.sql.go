@@ -59,7 +59,7 @@ func (q *Queries) RunTaskFail(ctx context.Context, db DBTX, arg *RunTaskFailPara
 }
 
 const runTaskListByRun = `-- name: RunTaskListByRun :many
-SELECT id, run_id, step_name, step_index, task_type, executor, status, when_cond, depends_on, deps_pending, optional, params, resolved_params, priority, queue, max_attempts, timeout_ms, permanent_exit_codes, attempts, river_job_id, output, error, error_class, created_at, queued_at, started_at, finished_at FROM baton.run_tasks WHERE run_id = $1 ORDER BY step_index
+SELECT id, run_id, step_name, step_index, task_type, executor, status, when_cond, depends_on, deps_pending, optional, params, resolved_params, priority, queue, max_attempts, timeout_ms, permanent_exit_codes, backoff, circuit_breaker, manual_skip, attempts, river_job_id, output, error, error_class, created_at, queued_at, started_at, finished_at FROM baton.run_tasks WHERE run_id = $1 ORDER BY step_index
 `
 
 func (q *Queries) RunTaskListByRun(ctx context.Context, db DBTX, runID int64) ([]*BatonRunTask, error) {
@@ -90,6 +90,9 @@ func (q *Queries) RunTaskListByRun(ctx context.Context, db DBTX, runID int64) ([
 			&i.MaxAttempts,
 			&i.TimeoutMs,
 			&i.PermanentExitCodes,
+			&i.Backoff,
+			&i.CircuitBreaker,
+			&i.ManualSkip,
 			&i.Attempts,
 			&i.RiverJobID,
 			&i.Output,

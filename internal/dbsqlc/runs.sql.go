@@ -33,7 +33,7 @@ func (q *Queries) RunCountByStatus(ctx context.Context, db DBTX, status string) 
 }
 
 const runGetByID = `-- name: RunGetByID :one
-SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, created_at, started_at, finished_at, updated_at FROM baton.runs WHERE id = $1
+SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at FROM baton.runs WHERE id = $1
 `
 
 func (q *Queries) RunGetByID(ctx context.Context, db DBTX, id int64) (*BatonRun, error) {
@@ -54,6 +54,7 @@ func (q *Queries) RunGetByID(ctx context.Context, db DBTX, id int64) (*BatonRun,
 		&i.Tags,
 		&i.Error,
 		&i.TasksTotal,
+		&i.Attention,
 		&i.CreatedAt,
 		&i.StartedAt,
 		&i.FinishedAt,
@@ -90,7 +91,7 @@ func (q *Queries) RunLatencyStats(ctx context.Context, db DBTX, since time.Time)
 }
 
 const runList = `-- name: RunList :many
-SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, created_at, started_at, finished_at, updated_at FROM baton.runs
+SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at FROM baton.runs
 WHERE ($1::text IS NULL OR status = $1::text)
   AND ($2::text IS NULL OR workflow_name = $2::text)
   AND ($3::bigint IS NULL OR id < $3::bigint)
@@ -134,6 +135,7 @@ func (q *Queries) RunList(ctx context.Context, db DBTX, arg *RunListParams) ([]*
 			&i.Tags,
 			&i.Error,
 			&i.TasksTotal,
+			&i.Attention,
 			&i.CreatedAt,
 			&i.StartedAt,
 			&i.FinishedAt,

@@ -12,7 +12,7 @@ import (
 )
 
 const taskEventListByRun = `-- name: TaskEventListByRun :many
-SELECT id, time, run_id, task_id, step_name, kind, attempt, duration_ms, error, error_class, node, queue, priority, actor, data FROM baton.task_events WHERE run_id = $1 ORDER BY time, id
+SELECT id, time, run_id, task_id, step_name, kind, attempt, duration_ms, error, error_class, node, queue, priority, actor, data FROM baton.task_events WHERE run_id = $1::bigint ORDER BY time, id
 `
 
 func (q *Queries) TaskEventListByRun(ctx context.Context, db DBTX, runID int64) ([]*BatonTaskEvent, error) {

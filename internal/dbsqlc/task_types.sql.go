@@ -39,7 +39,7 @@ func (q *Queries) TaskTypeExecutors(ctx context.Context, db DBTX, names []string
 }
 
 const taskTypeGet = `-- name: TaskTypeGet :one
-SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, created_at, updated_at FROM baton.task_types WHERE name = $1
+SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at FROM baton.task_types WHERE name = $1
 `
 
 func (q *Queries) TaskTypeGet(ctx context.Context, db DBTX, name string) (*BatonTaskType, error) {
@@ -55,6 +55,8 @@ func (q *Queries) TaskTypeGet(ctx context.Context, db DBTX, name string) (*Baton
 		&i.Priority,
 		&i.Queue,
 		&i.PermanentExitCodes,
+		&i.Backoff,
+		&i.CircuitBreaker,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 	)
@@ -62,7 +64,7 @@ func (q *Queries) TaskTypeGet(ctx context.Context, db DBTX, name string) (*Baton
 }
 
 const taskTypeList = `-- name: TaskTypeList :many
-SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, created_at, updated_at FROM baton.task_types ORDER BY name
+SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at FROM baton.task_types ORDER BY name
 `
 
 func (q *Queries) TaskTypeList(ctx context.Context, db DBTX) ([]*BatonTaskType, error) {
@@ -84,6 +86,8 @@ func (q *Queries) TaskTypeList(ctx context.Context, db DBTX) ([]*BatonTaskType, 
 			&i.Priority,
 			&i.Queue,
 			&i.PermanentExitCodes,
+			&i.Backoff,
+			&i.CircuitBreaker,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 		); err != nil {
@@ -110,7 +114,7 @@ ON CONFLICT (name) DO UPDATE SET
     queue = EXCLUDED.queue,
     permanent_exit_codes = EXCLUDED.permanent_exit_codes,
     updated_at = now()
-RETURNING name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, created_at, updated_at
+RETURNING name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at
 `
 
 type TaskTypeUpsertParams struct {
@@ -148,6 +152,8 @@ func (q *Queries) TaskTypeUpsert(ctx context.Context, db DBTX, arg *TaskTypeUpse
 		&i.Priority,
 		&i.Queue,
 		&i.PermanentExitCodes,
+		&i.Backoff,
+		&i.CircuitBreaker,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 	)

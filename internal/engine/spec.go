@@ -68,6 +68,36 @@ type TaskTypeSpec struct {
 	// PermanentExitCodes are exit codes of the exec executor that fail a task
 	// without retry.
 	PermanentExitCodes []int `json:"permanent_exit_codes,omitempty"`
+
+	// Backoff is the wait between attempts (default 1 s doubling to 16 s).
+	Backoff *BackoffSpec `json:"backoff,omitempty"`
+
+	// CircuitBreaker, when set, guards the tasks of this type with a
+	// cluster-wide circuit breaker.
+	CircuitBreaker *CircuitBreakerSpec `json:"circuit_breaker,omitempty"`
+}
+
+// BackoffSpec configures the exponential wait between attempts: after
+// failed attempt n the task waits Base * Factor^(n-1), capped at Max, with
+// up to ±50% random jitter when Jitter is true. Empty fields keep the
+// defaults (1s, 2, 16s, no jitter).
+type BackoffSpec struct {
+	Base   string  `json:"base,omitempty"`
+	Factor float64 `json:"factor,omitempty"`
+	Max    string  `json:"max,omitempty"`
+	Jitter bool    `json:"jitter,omitempty"`
+}
+
+// CircuitBreakerSpec configures a task type's circuit breaker. It opens when
+// more than FailureRate of the last Window attempts failed, lets one probe
+// through after Cooldown, and closes when the probe succeeds. Empty fields
+// keep the defaults (0.5, 10, 30s). PerHost keys the breaker by the target
+// host of http tasks (params.url) instead of by task type.
+type CircuitBreakerSpec struct {
+	FailureRate float64 `json:"failure_rate,omitempty"`
+	Window      int     `json:"window,omitempty"`
+	Cooldown    string  `json:"cooldown,omitempty"`
+	PerHost     bool    `json:"per_host,omitempty"`
 }
 
 // WorkflowSpec is a workflow definition (kind: workflow).
@@ -115,6 +145,9 @@ type StepSpec struct {
 
 	// MaxRetries overrides the task type's retry count.
 	MaxRetries *int `json:"max_retries,omitempty"`
+
+	// Backoff overrides the task type's backoff for this step.
+	Backoff *BackoffSpec `json:"backoff,omitempty"`
 
 	// Timeout overrides the task type's timeout (a Go duration).
 	Timeout string `json:"timeout,omitempty"`

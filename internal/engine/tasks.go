@@ -165,7 +165,7 @@ func (e *Engine) ListEvents(ctx context.Context, runID int64) ([]*Event, error) 
 	out := make([]*Event, len(rows))
 	for i, r := range rows {
 		ev := &Event{
-			ID: r.ID, Time: r.Time, RunID: r.RunID, TaskID: r.TaskID, Step: deref(r.StepName), Kind: r.Kind,
+			ID: r.ID, Time: r.Time, RunID: deref(r.RunID), TaskID: r.TaskID, Step: deref(r.StepName), Kind: r.Kind,
 			DurationMs: r.DurationMs, Error: deref(r.Error), ErrorClass: deref(r.ErrorClass), Node: deref(r.Node),
 			Data: r.Data,
 		}

@@ -141,6 +141,30 @@ func (p *specProblems) checkTimeout(field, value string) {
 }
 
 // checkPriority checks a priority value.
+func (p *specProblems) checkBackoff(field string, b *BackoffSpec) {
+	if b == nil {
+		return
+	}
+	p.checkTimeout(field+".base", b.Base)
+	p.checkTimeout(field+".max", b.Max)
+	if b.Factor != 0 && (b.Factor < 1 || b.Factor > 10) {
+		p.add(field+".factor", "must be between 1 and 10, got %v", b.Factor)
+	}
+}
+
+func (p *specProblems) checkCircuitBreaker(field string, c *CircuitBreakerSpec) {
+	if c == nil {
+		return
+	}
+	if c.FailureRate != 0 && (c.FailureRate <= 0 || c.FailureRate >= 1) {
+		p.add(field+".failure_rate", "must be between 0 and 1 (exclusive), got %v", c.FailureRate)
+	}
+	if c.Window != 0 && (c.Window < 1 || c.Window > 1000) {
+		p.add(field+".window", "must be between 1 and 1000, got %d", c.Window)
+	}
+	p.checkTimeout(field+".cooldown", c.Cooldown)
+}
+
 func (p *specProblems) checkPriority(field string, value *int) {
 	if value != nil && (*value < specMinPriority || *value > specMaxPriority) {
 		p.add(field, "must be between %d (high) and %d (background), not %d", specMinPriority, specMaxPriority, *value)
@@ -191,6 +215,8 @@ func (t *TaskTypeSpec) Validate(knownExecutor func(string) bool) error {
 
 	problems.checkRetries("max_retries", t.MaxRetries)
 	problems.checkTimeout("timeout", t.Timeout)
+	problems.checkBackoff("backoff", t.Backoff)
+	problems.checkCircuitBreaker("circuit_breaker", t.CircuitBreaker)
 	problems.checkPriority("priority", t.Priority)
 
 	if t.Queue != "" {
@@ -308,6 +334,7 @@ func (w *WorkflowSpec) validateStep(i int, graph *specGraph, types TaskTypeLooku
 
 	problems.checkRetries(field+".max_retries", step.MaxRetries)
 	problems.checkTimeout(field+".timeout", step.Timeout)
+	problems.checkBackoff(field+".backoff", step.Backoff)
 	problems.checkPriority(field+".priority", step.Priority)
 
 	paramsField := "steps." + step.Name + ".params"
