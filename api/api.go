@@ -5,7 +5,6 @@
 // HTTP types and calls to internal/engine.
 package api
 
-
 import (
 	"context"
 	"encoding/json"
@@ -20,6 +19,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/baton-run/baton/internal/engine"
+	"github.com/baton-run/baton/internal/resilience"
 )
 
 // DefaultVersion is the info.version of the OpenAPI document when
@@ -31,6 +31,10 @@ type Options struct {
 	// Engine serves every /v1 operation. It may be nil only to build the
 	// OpenAPI document.
 	Engine *engine.Engine
+
+	// Breakers serves the /v1/breakers operations. It may be nil only to
+	// build the OpenAPI document.
+	Breakers *resilience.Breakers
 
 	// Logger receives request logs and internal errors. Defaults to a
 	// discarding logger.
@@ -52,9 +56,10 @@ type Options struct {
 // handlers holds what the operations need. Its methods are the operation
 // handlers, one file per resource.
 type handlers struct {
-	engine *engine.Engine
-	logger *slog.Logger
-	ready  func(ctx context.Context) error
+	engine   *engine.Engine
+	breakers *resilience.Breakers
+	logger   *slog.Logger
+	ready    func(ctx context.Context) error
 }
 
 // New returns the HTTP handler serving the API (wrapped in request logging
@@ -67,7 +72,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	if opts.Version == "" {
 		opts.Version = DefaultVersion
 	}
-	h := &handlers{engine: opts.Engine, logger: opts.Logger, ready: opts.Ready}
+	h := &handlers{engine: opts.Engine, breakers: opts.Breakers, logger: opts.Logger, ready: opts.Ready}
 	if h.ready == nil {
 		h.ready = h.pingDatabase
 	}
@@ -210,6 +215,10 @@ func New(opts Options) (http.Handler, huma.API) {
 		Tags:        []string{tagRuns},
 		Errors:      errorStatuses(http.StatusNotFound, http.StatusUnprocessableEntity),
 	}, h.listRunEvents)
+
+	registerInterventions(v1, h)
+	registerDeadLetters(v1, h)
+	registerBreakers(v1, h)
 
 	router.NotFound(notFound(opts.UI))
 	router.MethodNotAllowed(methodNotAllowed(router))

@@ -18,6 +18,7 @@ import (
 //     located at "body." plus the problem's field;
 //   - engine.ErrNotFound → 404;
 //   - engine.ErrInvalid → 422;
+//   - engine.ErrConflict → 409;
 //   - anything else → 500 with a generic message; the error is logged, never
 //     sent.
 func (h *handlers) problem(ctx context.Context, err error) error {
@@ -37,6 +38,8 @@ func (h *handlers) problem(ctx context.Context, err error) error {
 		return huma.Error404NotFound(err.Error())
 	case errors.Is(err, engine.ErrInvalid):
 		return huma.Error422UnprocessableEntity(invalidText(err))
+	case errors.Is(err, engine.ErrConflict):
+		return huma.Error409Conflict(strings.TrimSuffix(err.Error(), ": "+engine.ErrConflict.Error()))
 	default:
 		h.logger.ErrorContext(ctx, "request failed", slog.String("error", err.Error()))
 		return huma.Error500InternalServerError("internal server error")

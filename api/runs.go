@@ -37,6 +37,7 @@ type Run struct {
 	Owner           string         `json:"owner"`
 	Tags            []string       `json:"tags"`
 	Error           string         `json:"error" doc:"Why the run failed; empty otherwise."`
+	Attention       string         `json:"attention" doc:"Why the run needs an operator (a dead task in the dead-letter queue); empty otherwise."`
 	TasksTotal      int            `json:"tasks_total"`
 	TasksRemaining  int            `json:"tasks_remaining" doc:"Tasks not finished yet."`
 	TaskCounts      map[string]int `json:"task_counts" doc:"The number of tasks in each status, such as {\"succeeded\": 3, \"queued\": 1}."`
@@ -56,6 +57,7 @@ type Task struct {
 	When           string          `json:"when" enum:"on_success,on_failure,always"`
 	DependsOn      []string        `json:"depends_on"`
 	Optional       bool            `json:"optional"`
+	ManualSkip     bool            `json:"manual_skip" doc:"True when an operator skipped the task; its dependents then ran as if it had succeeded."`
 	Params         JSONObject      `json:"params" doc:"The step's params merged over its task type's defaults, before templates are rendered."`
 	ResolvedParams json.RawMessage `json:"resolved_params" doc:"The params the executor received, templates rendered; null until the task starts."`
 	Priority       int             `json:"priority" minimum:"1" maximum:"4"`
@@ -91,6 +93,7 @@ type Event struct {
 	Error      string          `json:"error"`
 	ErrorClass string          `json:"error_class"`
 	Node       string          `json:"node" doc:"The worker node that recorded the event, if any."`
+	Actor      string          `json:"actor" doc:"Who performed a manual action; empty for the engine's own events."`
 	Data       json.RawMessage `json:"data"`
 }
 
@@ -180,8 +183,8 @@ func (h *handlers) getRun(ctx context.Context, in *runIDInput) (*runOutput, erro
 	return &runOutput{Status: http.StatusOK, Body: runFrom(run)}, nil
 }
 
-func (h *handlers) cancelRun(ctx context.Context, in *runIDInput) (*runOutput, error) {
-	cancelled, err := h.engine.CancelRun(ctx, in.ID)
+func (h *handlers) cancelRun(ctx context.Context, in *runActionInput) (*runOutput, error) {
+	cancelled, err := h.engine.CancelRun(ctx, in.ID, in.Actor)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -207,9 +210,13 @@ func (h *handlers) listRunEvents(ctx context.Context, in *runIDInput) (*eventLis
 			return nil, h.problem(ctx, err)
 		}
 	}
-	out := &eventListOutput{Body: EventList{Events: make([]Event, len(events))}}
+	return &eventListOutput{Body: EventList{Events: eventsFrom(events)}}, nil
+}
+
+func eventsFrom(events []*engine.Event) []Event {
+	out := make([]Event, len(events))
 	for i, ev := range events {
-		out.Body.Events[i] = Event{
+		out[i] = Event{
 			ID:         ev.ID,
 			Time:       ev.Time.UTC(),
 			RunID:      ev.RunID,
@@ -221,10 +228,11 @@ func (h *handlers) listRunEvents(ctx context.Context, in *runIDInput) (*eventLis
 			Error:      ev.Error,
 			ErrorClass: ev.ErrorClass,
 			Node:       ev.Node,
+			Actor:      ev.Actor,
 			Data:       ev.Data,
 		}
 	}
-	return out, nil
+	return out
 }
 
 func runFrom(run *engine.Run) Run {
@@ -241,6 +249,7 @@ func runFrom(run *engine.Run) Run {
 		Owner:           run.Owner,
 		Tags:            nonNil(run.Tags),
 		Error:           run.Error,
+		Attention:       run.Attention,
 		TasksTotal:      run.TasksTotal,
 		TasksRemaining:  run.TasksRemaining,
 		TaskCounts:      run.TaskCounts,
@@ -270,6 +279,7 @@ func taskFrom(t *engine.Task) Task {
 		When:           t.When,
 		DependsOn:      nonNil(t.DependsOn),
 		Optional:       t.Optional,
+		ManualSkip:     t.ManualSkip,
 		Params:         JSONObject(t.Params),
 		ResolvedParams: t.ResolvedParams,
 		Priority:       t.Priority,

@@ -9,32 +9,80 @@ import (
 
 // TaskTypeSpec is the body of apply-task-type.
 type TaskTypeSpec struct {
-	Kind               string     `json:"kind,omitempty" enum:"task_type" doc:"Optional; \"task_type\" when given, as in definition files."`
-	Name               string     `json:"name" example:"resize-image" doc:"Identifies the task type; steps refer to it by this name. 1 to 100 lowercase letters, digits, '_', '.' or '-'."`
-	Executor           string     `json:"executor" example:"http" doc:"The executor that runs tasks of this type: http, exec, go, sleep or sim."`
-	Description        string     `json:"description,omitempty" doc:"Free text for people."`
-	Defaults           JSONObject `json:"defaults,omitempty" doc:"Default params, shallow-merged under each step's params (top-level keys of the step win)."`
-	MaxRetries         *int       `json:"max_retries,omitempty" minimum:"0" doc:"How many times a failed task is retried. Default 3."`
-	Timeout            string     `json:"timeout,omitempty" example:"30s" doc:"Go duration bounding one attempt. Default \"5m\"."`
-	Priority           *int       `json:"priority,omitempty" minimum:"1" maximum:"4" doc:"1 (high) to 4 (background). Default 2."`
-	Queue              string     `json:"queue,omitempty" example:"default" doc:"The River queue tasks of this type go to. Default \"default\"."`
-	PermanentExitCodes []int      `json:"permanent_exit_codes,omitempty" doc:"Exit codes of the exec executor that fail a task without retry."`
+	Kind               string                `json:"kind,omitempty" enum:"task_type" doc:"Optional; \"task_type\" when given, as in definition files."`
+	Name               string                `json:"name" example:"resize-image" doc:"Identifies the task type; steps refer to it by this name. 1 to 100 lowercase letters, digits, '_', '.' or '-'."`
+	Executor           string                `json:"executor" example:"http" doc:"The executor that runs tasks of this type: http, exec, go, sleep or sim."`
+	Description        string                `json:"description,omitempty" doc:"Free text for people."`
+	Defaults           JSONObject            `json:"defaults,omitempty" doc:"Default params, shallow-merged under each step's params (top-level keys of the step win)."`
+	MaxRetries         *int                  `json:"max_retries,omitempty" minimum:"0" doc:"How many times a failed task is retried. Default 3."`
+	Timeout            string                `json:"timeout,omitempty" example:"30s" doc:"Go duration bounding one attempt. Default \"5m\"."`
+	Priority           *int                  `json:"priority,omitempty" minimum:"1" maximum:"4" doc:"1 (high) to 4 (background). Default 2."`
+	Queue              string                `json:"queue,omitempty" example:"default" doc:"The River queue tasks of this type go to. Default \"default\"."`
+	PermanentExitCodes []int                 `json:"permanent_exit_codes,omitempty" doc:"Exit codes of the exec executor that fail a task without retry."`
+	Backoff            *Backoff              `json:"backoff,omitempty" doc:"Wait between attempts. Default 1 s doubling to 16 s, no jitter."`
+	CircuitBreaker     *CircuitBreakerPolicy `json:"circuit_breaker,omitempty" doc:"Guard the type's tasks with a cluster-wide circuit breaker; omit for none."`
+}
+
+// Backoff is an exponential retry schedule.
+type Backoff struct {
+	Base   string  `json:"base,omitempty" example:"1s" doc:"Wait after the first failed attempt (Go duration). Default 1s."`
+	Factor float64 `json:"factor,omitempty" minimum:"1" maximum:"10" doc:"Multiplier per attempt. Default 2."`
+	Max    string  `json:"max,omitempty" example:"16s" doc:"Longest wait. Default 16s."`
+	Jitter bool    `json:"jitter,omitempty" doc:"Randomise each wait between half and one and a half times its value."`
+}
+
+// CircuitBreakerPolicy configures a task type's circuit breaker.
+type CircuitBreakerPolicy struct {
+	FailureRate float64 `json:"failure_rate,omitempty" doc:"Opens when more than this share of the last window attempts failed. Default 0.5."`
+	Window      int     `json:"window,omitempty" minimum:"1" maximum:"1000" doc:"How many recent attempts count. Default 10."`
+	Cooldown    string  `json:"cooldown,omitempty" example:"30s" doc:"How long it stays open before letting one probe through. Default 30s."`
+	PerHost     bool    `json:"per_host,omitempty" doc:"One breaker per target host of http tasks (params.url) instead of one per task type."`
+}
+
+func (b *Backoff) spec() *engine.BackoffSpec {
+	if b == nil {
+		return nil
+	}
+	return &engine.BackoffSpec{Base: b.Base, Factor: b.Factor, Max: b.Max, Jitter: b.Jitter}
+}
+
+func backoffFrom(s *engine.BackoffSpec) *Backoff {
+	if s == nil {
+		return nil
+	}
+	return &Backoff{Base: s.Base, Factor: s.Factor, Max: s.Max, Jitter: s.Jitter}
+}
+
+func (c *CircuitBreakerPolicy) spec() *engine.CircuitBreakerSpec {
+	if c == nil {
+		return nil
+	}
+	return &engine.CircuitBreakerSpec{FailureRate: c.FailureRate, Window: c.Window, Cooldown: c.Cooldown, PerHost: c.PerHost}
+}
+
+func circuitBreakerFrom(s *engine.CircuitBreakerSpec) *CircuitBreakerPolicy {
+	if s == nil {
+		return nil
+	}
+	return &CircuitBreakerPolicy{FailureRate: s.FailureRate, Window: s.Window, Cooldown: s.Cooldown, PerHost: s.PerHost}
 }
 
 // TaskType is a stored task type.
 type TaskType struct {
-	Name               string     `json:"name" example:"resize-image"`
-	Executor           string     `json:"executor" example:"http"`
-	Description        string     `json:"description"`
-	Defaults           JSONObject `json:"defaults" doc:"Default params of the type's tasks."`
-	MaxRetries         int        `json:"max_retries"`
-	Timeout            string     `json:"timeout" example:"5m0s" doc:"Timeout of one attempt, as a Go duration."`
-	TimeoutMs          int64      `json:"timeout_ms" example:"300000" doc:"Timeout of one attempt in milliseconds."`
-	Priority           int        `json:"priority" minimum:"1" maximum:"4"`
-	Queue              string     `json:"queue"`
-	PermanentExitCodes []int      `json:"permanent_exit_codes"`
-	CreatedAt          time.Time  `json:"created_at"`
-	UpdatedAt          time.Time  `json:"updated_at"`
+	Name               string                `json:"name" example:"resize-image"`
+	Executor           string                `json:"executor" example:"http"`
+	Description        string                `json:"description"`
+	Defaults           JSONObject            `json:"defaults" doc:"Default params of the type's tasks."`
+	MaxRetries         int                   `json:"max_retries"`
+	Timeout            string                `json:"timeout" example:"5m0s" doc:"Timeout of one attempt, as a Go duration."`
+	TimeoutMs          int64                 `json:"timeout_ms" example:"300000" doc:"Timeout of one attempt in milliseconds."`
+	Priority           int                   `json:"priority" minimum:"1" maximum:"4"`
+	Queue              string                `json:"queue"`
+	PermanentExitCodes []int                 `json:"permanent_exit_codes"`
+	Backoff            *Backoff              `json:"backoff" doc:"Null: the default schedule."`
+	CircuitBreaker     *CircuitBreakerPolicy `json:"circuit_breaker" doc:"Null: no circuit breaker."`
+	CreatedAt          time.Time             `json:"created_at"`
+	UpdatedAt          time.Time             `json:"updated_at"`
 }
 
 // TaskTypeList is the body of list-task-types.
@@ -71,6 +119,8 @@ func (h *handlers) applyTaskType(ctx context.Context, in *applyTaskTypeInput) (*
 		Priority:           b.Priority,
 		Queue:              b.Queue,
 		PermanentExitCodes: b.PermanentExitCodes,
+		Backoff:            b.Backoff.spec(),
+		CircuitBreaker:     b.CircuitBreaker.spec(),
 	})
 	if err != nil {
 		return nil, h.problem(ctx, err)
@@ -110,6 +160,8 @@ func taskTypeFrom(tt *engine.TaskType) TaskType {
 		Priority:           tt.Priority,
 		Queue:              tt.Queue,
 		PermanentExitCodes: nonNil(tt.PermanentExitCodes),
+		Backoff:            backoffFrom(tt.Backoff),
+		CircuitBreaker:     circuitBreakerFrom(tt.CircuitBreaker),
 		CreatedAt:          tt.CreatedAt.UTC(),
 		UpdatedAt:          tt.UpdatedAt.UTC(),
 	}

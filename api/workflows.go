@@ -28,6 +28,7 @@ type StepDefinition struct {
 	DependsOn  []string   `json:"depends_on,omitempty" doc:"Steps that must finish before this one runs."`
 	When       string     `json:"when,omitempty" enum:"on_success,on_failure,always" doc:"When the step runs once its dependencies finished. Default on_success."`
 	MaxRetries *int       `json:"max_retries,omitempty" minimum:"0" doc:"Overrides the task type's retry count."`
+	Backoff    *Backoff   `json:"backoff,omitempty" doc:"Overrides the task type's wait between attempts."`
 	Timeout    string     `json:"timeout,omitempty" example:"30s" doc:"Overrides the task type's timeout (a Go duration)."`
 	Priority   *int       `json:"priority,omitempty" minimum:"1" maximum:"4" doc:"Overrides the workflow's and task type's priority."`
 	Optional   bool       `json:"optional,omitempty" doc:"A failure of this step does not fail the run."`
@@ -132,6 +133,7 @@ func workflowSpecFrom(d *WorkflowDefinition) *engine.WorkflowSpec {
 			DependsOn:  s.DependsOn,
 			When:       s.When,
 			MaxRetries: s.MaxRetries,
+			Backoff:    s.Backoff.spec(),
 			Timeout:    s.Timeout,
 			Priority:   s.Priority,
 			Optional:   s.Optional,
@@ -174,6 +176,7 @@ func definitionFrom(spec *engine.WorkflowSpec) *WorkflowDefinition {
 			DependsOn:  s.DependsOn,
 			When:       s.When,
 			MaxRetries: s.MaxRetries,
+			Backoff:    backoffFrom(s.Backoff),
 			Timeout:    s.Timeout,
 			Priority:   s.Priority,
 			Optional:   s.Optional,

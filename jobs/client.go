@@ -14,13 +14,16 @@ import (
 
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
+	"github.com/baton-run/baton/internal/resilience"
 )
 
 // ClientOptions configures the River client that runs Baton's jobs.
 type ClientOptions struct {
 	Engine    *engine.Engine
 	Executors *executor.Registry
-	Logger    *slog.Logger
+	// Breakers guards task types that have a circuit breaker (nil: none are guarded).
+	Breakers *resilience.Breakers
+	Logger   *slog.Logger
 	// Workers is the number of tasks worked at once on the default queue
 	// (default 100). Zero with InsertOnly builds a client that only inserts.
 	Workers int
@@ -33,6 +36,8 @@ type ClientOptions struct {
 	FetchPollInterval time.Duration
 	// EventRetention is how long task_events partitions are kept (default 30 days).
 	EventRetention time.Duration
+	// DeadLetterRetention is how long dead-letter entries are kept (default 30 days).
+	DeadLetterRetention time.Duration
 	// Node names this process in task events (default hostname:pid).
 	Node string
 	// RescueAfter is how long a task may stay running before River's rescuer
@@ -95,12 +100,15 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 			node = fmt.Sprintf("%s:%d", host, os.Getpid())
 		}
 		taskWorker = NewTaskWorker(TaskWorkerOptions{
-			Engine: opts.Engine, Executors: opts.Executors, Logger: logger, Node: node,
+			Engine: opts.Engine, Executors: opts.Executors, Breakers: opts.Breakers, Logger: logger, Node: node,
 		})
 		workers := river.NewWorkers()
 		river.AddWorker(workers, taskWorker)
 		river.AddWorker(workers, &PartitionMaintenanceWorker{
 			Engine: opts.Engine, Logger: logger, DaysAhead: 7, Retention: orDefault(opts.EventRetention, 30*24*time.Hour),
+		})
+		river.AddWorker(workers, &DeadLetterPurgeWorker{
+			Engine: opts.Engine, Logger: logger, Retention: orDefault(opts.DeadLetterRetention, 30*24*time.Hour),
 		})
 		maxWorkers := opts.Workers
 		if maxWorkers == 0 {
@@ -111,6 +119,9 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 		cfg.PeriodicJobs = []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
 				return PartitionMaintenanceArgs{}, nil
+			}, &river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
+				return DeadLetterPurgeArgs{}, nil
 			}, &river.PeriodicJobOpts{RunOnStart: true}),
 		}
 	}

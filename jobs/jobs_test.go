@@ -178,7 +178,7 @@ steps:
 	require.Equal(t, engine.RunFailed, final.Status)
 	require.EqualValues(t, 1, calls.Load(), "a permanent error is not retried")
 	deploy := taskByStep(final, "deploy")
-	require.Equal(t, engine.TaskFailed, deploy.Status)
+	require.Equal(t, engine.TaskDead, deploy.Status)
 	require.Equal(t, "permanent", deploy.ErrorClass)
 	require.Contains(t, deploy.Error, "400")
 	require.Equal(t, engine.TaskSkipped, taskByStep(final, "smoke").Status)

@@ -43,3 +43,36 @@ func (w *PartitionMaintenanceWorker) Work(ctx context.Context, _ *river.Job[Part
 	}
 	return nil
 }
+
+// DeadLetterPurgeArgs are the arguments of the periodic job that removes
+// dead-letter entries older than the retention.
+type DeadLetterPurgeArgs struct{}
+
+// Kind implements river.JobArgs.
+func (DeadLetterPurgeArgs) Kind() string { return "baton_dead_letter_purge" }
+
+// InsertOpts makes the job unique per hour so that many nodes schedule it once.
+func (DeadLetterPurgeArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: time.Hour}}
+}
+
+// DeadLetterPurgeWorker runs engine.PurgeDeadLetters.
+type DeadLetterPurgeWorker struct {
+	river.WorkerDefaults[DeadLetterPurgeArgs]
+
+	Engine    *engine.Engine
+	Logger    *slog.Logger
+	Retention time.Duration
+}
+
+// Work implements river.Worker.
+func (w *DeadLetterPurgeWorker) Work(ctx context.Context, _ *river.Job[DeadLetterPurgeArgs]) error {
+	n, err := w.Engine.PurgeDeadLetters(ctx, w.Retention)
+	if err != nil {
+		return err
+	}
+	if n > 0 && w.Logger != nil {
+		w.Logger.InfoContext(ctx, "dead letters purged", slog.Int("purged", n), slog.Duration("retention", w.Retention))
+	}
+	return nil
+}

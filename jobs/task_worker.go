@@ -5,9 +5,11 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
+	"github.com/baton-run/baton/internal/resilience"
 )
 
 // TaskWorker runs one attempt of a workflow step: it renders the step's
@@ -28,9 +31,12 @@ type TaskWorker struct {
 
 	engine    *engine.Engine
 	executors *executor.Registry
+	breakers  *resilience.Breakers
 	logger    *slog.Logger
 	node      string
-	backoff   engine.Backoff
+	// nextRetry holds, per job id, when the job's retry was scheduled by
+	// Work, for NextRetry (River calls it right after Work returns the error).
+	nextRetry sync.Map
 
 	started   *batcher[engine.Started]
 	succeeded *batcher[success]
@@ -70,6 +76,8 @@ type TaskWorkerOptions struct {
 	Logger    *slog.Logger
 	// Node names this worker process in task events.
 	Node string
+	// Breakers guards task types that have a circuit breaker (nil: none are guarded).
+	Breakers *resilience.Breakers
 }
 
 // maxBatch caps how many attempts one transaction records.
@@ -93,9 +101,9 @@ func NewTaskWorker(opts TaskWorkerOptions) *TaskWorker {
 	w := &TaskWorker{
 		engine:    opts.Engine,
 		executors: opts.Executors,
+		breakers:  opts.Breakers,
 		logger:    logger,
 		node:      opts.Node,
-		backoff:   engine.DefaultBackoff(),
 	}
 	w.started = newBatcher(maxBatch, 1, w.flushStarted)
 	w.succeeded = newBatcher(maxBatch, successFlushers, w.flushSucceeded)
@@ -119,10 +127,30 @@ func (w *TaskWorker) stop() {
 // timeout itself.
 func (w *TaskWorker) Timeout(*river.Job[engine.TaskArgs]) time.Duration { return -1 }
 
-// NextRetry schedules the retry after a transient failure on the task's
-// backoff schedule.
+// NextRetry schedules the retry after a transient failure: the time Work
+// chose (the task's backoff, or a later retry-after hint from the error).
 func (w *TaskWorker) NextRetry(job *river.Job[engine.TaskArgs]) time.Time {
-	return time.Now().Add(w.backoff.Delay(job.Attempt))
+	if at, ok := w.nextRetry.LoadAndDelete(job.ID); ok {
+		return at.(time.Time)
+	}
+	return time.Now().Add(retryDelay(job.Args, job.Attempt, nil))
+}
+
+// maxRetryAfter caps how long a retry-after hint may delay a retry.
+const maxRetryAfter = time.Hour
+
+// retryDelay is the wait before retrying after failed attempt n: the task's
+// backoff, or the error's retry-after hint when that is longer.
+func retryDelay(args engine.TaskArgs, attempt int, err error) time.Duration {
+	backoff, berr := engine.BackoffFrom(args.Backoff)
+	if berr != nil {
+		backoff = engine.DefaultBackoff()
+	}
+	delay := backoff.Next(attempt, nil)
+	if hint := executor.RetryAfterOf(err); hint > delay {
+		delay = min(hint, maxRetryAfter)
+	}
+	return delay
 }
 
 // Work implements river.Worker.
@@ -140,18 +168,33 @@ func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) 
 			return nil
 		}
 	}
+	params, resolved, err := w.render(ctx, args)
+	if err != nil {
+		return w.fail(ctx, job, engine.Attempt{TaskID: args.TaskID, Attempt: job.Attempt, Node: w.node, StartedAt: time.Now()}, err)
+	}
+	guard, err := w.acquireBreaker(ctx, args, params)
+	if err != nil {
+		return err
+	}
+	if guard != nil && !guard.decision.Allowed {
+		// The circuit is open: wait for it to half-open without failing
+		// and without using an attempt.
+		return river.JobSnooze(max(time.Until(guard.decision.RetryAt), 100*time.Millisecond))
+	}
+
 	start := time.Now()
 	// Show the task as running only if it runs long enough for anyone to
 	// see it; quick tasks go straight to their outcome, saving a write.
 	markStarted := time.AfterFunc(startedMarkDelay, func() {
 		w.started.add(engine.Started{TaskID: args.TaskID, Attempt: job.Attempt, StartedAt: start})
 	})
-	params, output, execErr := w.execute(ctx, job)
+	output, execErr := w.execute(ctx, job, params)
 	markStarted.Stop()
+	w.recordBreaker(ctx, guard, execErr)
 	attempt := engine.Attempt{
 		TaskID:         args.TaskID,
 		Attempt:        job.Attempt,
-		ResolvedParams: params,
+		ResolvedParams: resolved,
 		StartedAt:      start,
 		Duration:       time.Since(start),
 		Node:           w.node,
@@ -162,47 +205,101 @@ func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) 
 		return w.succeeded.submit(ctx, success{attempt: attempt})
 	}
 
+	return w.fail(ctx, job, attempt, execErr)
+}
+
+// fail records a failed attempt and tells River what to do next: retry
+// after the task's backoff (or the error's retry-after hint), or stop.
+func (w *TaskWorker) fail(ctx context.Context, job *river.Job[engine.TaskArgs], attempt engine.Attempt, execErr error) error {
+	args := job.Args
 	class := executor.ClassOf(execErr)
 	attempt.Error = execErr.Error()
 	attempt.ErrorClass = string(class)
 	attempt.Final = class == executor.ClassPermanent || job.Attempt >= job.MaxAttempts
 	if !attempt.Final {
-		next := time.Now().Add(w.backoff.Delay(job.Attempt))
+		next := time.Now().Add(retryDelay(args, job.Attempt, execErr))
 		attempt.NextRetryAt = &next
+		w.nextRetry.Store(job.ID, next)
 	}
 	if _, err := w.engine.FailTask(ctx, attempt); err != nil {
+		w.nextRetry.Delete(job.ID)
 		return fmt.Errorf("record failure of task %d (%w): %w", args.TaskID, execErr, err)
 	}
 	w.logger.InfoContext(ctx, "task attempt failed",
 		slog.Int64("run_id", args.RunID), slog.String("step", args.Step), slog.Int("attempt", job.Attempt),
 		slog.String("error_class", string(class)), slog.Bool("final", attempt.Final), slog.String("error", attempt.Error))
 	if attempt.Final {
-		// The task's failure is recorded; stop River from retrying it.
+		// The task is dead and recorded; stop River from retrying it.
 		return river.JobCancel(execErr)
 	}
 	return execErr
 }
 
-// execute renders the task's params and runs its executor. It returns the
-// rendered params (nil when no rendering was needed) and the output.
-func (w *TaskWorker) execute(ctx context.Context, job *river.Job[engine.TaskArgs]) (resolved, output []byte, err error) {
-	args := job.Args
-	params := args.Params
-	if engine.ParamsNeedRender(params) {
-		data, err := w.engine.TemplateDataFor(ctx, args.RunID)
-		if err != nil {
-			return nil, nil, err
-		}
-		rendered, err := engine.RenderParams(params, data)
-		if err != nil {
-			return nil, nil, executor.Permanent(fmt.Errorf("render params: %w", err))
-		}
-		params, resolved = rendered, rendered
-	}
+// breakerGuard is an attempt's circuit breaker and its decision.
+type breakerGuard struct {
+	key      string
+	settings resilience.Settings
+	decision resilience.Decision
+}
 
+// acquireBreaker asks the task type's circuit breaker, if it has one,
+// whether the attempt may run.
+func (w *TaskWorker) acquireBreaker(ctx context.Context, args engine.TaskArgs, params json.RawMessage) (*breakerGuard, error) {
+	if args.CircuitBreaker == nil || w.breakers == nil {
+		return nil, nil
+	}
+	settings, err := resilience.SettingsFrom(args.CircuitBreaker)
+	if err != nil {
+		return nil, fmt.Errorf("circuit breaker of %s: %w", args.TaskType, err)
+	}
+	key := args.TaskType
+	if args.CircuitBreaker.PerHost {
+		key = resilience.HostKey(args.TaskType, params)
+	}
+	decision, err := w.breakers.Acquire(ctx, key, settings)
+	if err != nil {
+		return nil, err
+	}
+	return &breakerGuard{key: key, settings: settings, decision: decision}, nil
+}
+
+// recordBreaker reports an attempt's outcome to its breaker. Only transient
+// errors count as failures: a permanent error (a 4xx, bad params) means the
+// target answered.
+func (w *TaskWorker) recordBreaker(ctx context.Context, guard *breakerGuard, execErr error) {
+	if guard == nil {
+		return
+	}
+	success := execErr == nil || executor.ClassOf(execErr) == executor.ClassPermanent
+	if err := w.breakers.Record(ctx, guard.key, guard.settings, guard.decision, success); err != nil {
+		w.logger.WarnContext(ctx, "record circuit breaker outcome", slog.String("breaker", guard.key), slog.String("error", err.Error()))
+	}
+}
+
+// render renders the task's params when they hold templates. It returns the
+// params to execute with and the rendered params to record (nil when no
+// rendering was needed).
+func (w *TaskWorker) render(ctx context.Context, args engine.TaskArgs) (params, resolved json.RawMessage, err error) {
+	if !engine.ParamsNeedRender(args.Params) {
+		return args.Params, nil, nil
+	}
+	data, err := w.engine.TemplateDataFor(ctx, args.RunID)
+	if err != nil {
+		return nil, nil, err
+	}
+	rendered, err := engine.RenderParams(args.Params, data)
+	if err != nil {
+		return nil, nil, executor.Permanent(fmt.Errorf("render params: %w", err))
+	}
+	return rendered, rendered, nil
+}
+
+// execute runs the task's executor under the task's timeout.
+func (w *TaskWorker) execute(ctx context.Context, job *river.Job[engine.TaskArgs], params json.RawMessage) (json.RawMessage, error) {
+	args := job.Args
 	ex, err := w.executors.Get(args.Executor)
 	if err != nil {
-		return resolved, nil, executor.Permanent(err)
+		return nil, executor.Permanent(err)
 	}
 	timeout := args.Timeout()
 	execCtx, cancel := context.WithTimeout(ctx, timeout)
@@ -220,9 +317,9 @@ func (w *TaskWorker) execute(ctx context.Context, job *river.Job[engine.TaskArgs
 		if errors.Is(execCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			err = executor.Transient(fmt.Errorf("timed out after %s: %w", timeout, err))
 		}
-		return resolved, nil, err
+		return nil, err
 	}
-	return resolved, res.Output, nil
+	return res.Output, nil
 }
 
 // flushStarted records a batch of attempt starts. It is a status hint, so a

@@ -22,3 +22,15 @@ SELECT input FROM baton.runs WHERE id = @id;
 
 -- name: RunTaskStatusGet :one
 SELECT status FROM baton.run_tasks WHERE id = @id;
+
+-- name: RunTaskGetByStep :one
+SELECT * FROM baton.run_tasks WHERE run_id = @run_id AND step_name = @step_name;
+
+-- name: RunTaskRetry :one
+SELECT baton.retry_task(@id::bigint, sqlc.narg('params')::jsonb, @actor::text)::boolean AS retried;
+
+-- name: RunTaskSkip :one
+SELECT baton.skip_task(@id::bigint, @actor::text)::boolean AS skipped;
+
+-- name: RunTaskCancel :one
+SELECT baton.cancel_task(@id::bigint, @actor::text)::boolean AS cancelled;

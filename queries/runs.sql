@@ -2,7 +2,20 @@
 SELECT run_id, created FROM baton._start_run(@workflow::text, @input::jsonb, @opts::jsonb);
 
 -- name: RunCancel :one
-SELECT baton.cancel_run(@id::bigint)::boolean AS cancelled;
+SELECT baton.cancel_run(@id::bigint, @actor::text)::boolean AS cancelled;
+
+-- name: RunPause :one
+SELECT baton.pause_run(@id::bigint, @actor::text)::boolean AS paused;
+
+-- name: RunResume :one
+SELECT baton.resume_run(@id::bigint, @actor::text)::boolean AS resumed;
+
+-- name: RunListAttention :many
+SELECT * FROM baton.runs
+WHERE attention IS NOT NULL
+  AND (sqlc.narg('before_id')::bigint IS NULL OR id < sqlc.narg('before_id')::bigint)
+ORDER BY id DESC
+LIMIT @max_rows;
 
 -- name: RunGetByID :one
 SELECT * FROM baton.runs WHERE id = @id;

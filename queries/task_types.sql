@@ -1,6 +1,8 @@
 -- name: TaskTypeUpsert :one
-INSERT INTO baton.task_types (name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes)
-VALUES (@name, @executor, @description, @defaults, @max_retries, @timeout_ms, @priority, @queue, @permanent_exit_codes)
+INSERT INTO baton.task_types (name, executor, description, defaults, max_retries, timeout_ms, priority, queue,
+                              permanent_exit_codes, backoff, circuit_breaker)
+VALUES (@name, @executor, @description, @defaults, @max_retries, @timeout_ms, @priority, @queue,
+        @permanent_exit_codes, @backoff, @circuit_breaker)
 ON CONFLICT (name) DO UPDATE SET
     executor = EXCLUDED.executor,
     description = EXCLUDED.description,
@@ -10,6 +12,8 @@ ON CONFLICT (name) DO UPDATE SET
     priority = EXCLUDED.priority,
     queue = EXCLUDED.queue,
     permanent_exit_codes = EXCLUDED.permanent_exit_codes,
+    backoff = EXCLUDED.backoff,
+    circuit_breaker = EXCLUDED.circuit_breaker,
     updated_at = now()
 RETURNING *;
 
@@ -21,3 +25,6 @@ SELECT * FROM baton.task_types ORDER BY name;
 
 -- name: TaskTypeExecutors :many
 SELECT name, executor FROM baton.task_types WHERE name = ANY (@names::text[]);
+
+-- name: TaskTypeMaxTimeout :one
+SELECT coalesce(max(timeout_ms), 0)::bigint AS max_timeout_ms FROM baton.task_types;

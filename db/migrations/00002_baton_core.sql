@@ -116,6 +116,30 @@ CREATE TABLE baton.run_tasks (
     UNIQUE (run_id, step_name)
 );
 
+-- dead_letters holds the tasks that failed for good (a permanent error, or
+-- retries exhausted) until an operator resubmits or discards them, or they
+-- age out (a periodic job purges entries older than the retention).
+CREATE TABLE baton.dead_letters (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    task_id          bigint NOT NULL UNIQUE REFERENCES baton.run_tasks (id) ON DELETE CASCADE,
+    run_id           bigint NOT NULL REFERENCES baton.runs (id) ON DELETE CASCADE,
+    workflow_name    text NOT NULL,
+    workflow_version integer NOT NULL,
+    step_name        text NOT NULL,
+    task_type        text NOT NULL,
+    params           jsonb NOT NULL,
+    error            text NOT NULL,
+    error_class      text NOT NULL,
+    attempts         integer NOT NULL,
+    first_failed_at  timestamptz NOT NULL,
+    last_failed_at   timestamptz NOT NULL,
+    created_at       timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX dead_letters_created_idx ON baton.dead_letters (created_at);
+CREATE INDEX dead_letters_workflow_idx ON baton.dead_letters (workflow_name, created_at);
+CREATE INDEX dead_letters_task_type_idx ON baton.dead_letters (task_type, created_at);
+
 -- task_events is the append-only event log: the retry audit trail, the live
 -- feed's replay source and the analytics base. It is declared here as a plain
 -- table so that sqlc sees its columns; the block below turns it into a
@@ -225,6 +249,7 @@ SELECT baton.maintain_event_partitions();
 
 -- +goose Down
 DROP FUNCTION IF EXISTS baton.maintain_event_partitions(integer, interval);
+DROP TABLE IF EXISTS baton.dead_letters;
 DROP TABLE IF EXISTS baton.task_events CASCADE;
 DROP SEQUENCE IF EXISTS baton.task_events_id_seq;
 DROP TABLE IF EXISTS baton.run_tasks;

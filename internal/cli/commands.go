@@ -20,6 +20,7 @@ import (
 	"github.com/baton-run/baton/db/devcluster"
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
+	"github.com/baton-run/baton/internal/resilience"
 	"github.com/baton-run/baton/jobs"
 	"github.com/baton-run/baton/web"
 )
@@ -29,6 +30,7 @@ type runtime struct {
 	pool      *pgxpool.Pool
 	engine    *engine.Engine
 	executors *executor.Registry
+	breakers  *resilience.Breakers
 }
 
 func (env *environment) open(ctx context.Context, url string, maxConns int32) (*runtime, error) {
@@ -51,7 +53,8 @@ func (env *environment) open(ctx context.Context, url string, maxConns int32) (*
 			return ex.Validate(params)
 		},
 	})
-	return &runtime{pool: pool, engine: eng, executors: executors}, nil
+	breakers := resilience.NewBreakers(pool, resilience.Options{Logger: env.logger})
+	return &runtime{pool: pool, engine: eng, executors: executors, breakers: breakers}, nil
 }
 
 func (r *runtime) close() {
@@ -219,8 +222,16 @@ func (env *environment) dev(ctx context.Context, args []string) error {
 func (env *environment) run(ctx context.Context, rt *runtime, addr string, workers int) error {
 	group, ctx := errgroup.WithContext(ctx)
 	if workers > 0 {
+		// A task running longer than the longest task timeout (plus a
+		// margin) has lost its worker: River's rescuer hands it to another.
+		longest, err := rt.engine.MaxTaskTimeout(ctx)
+		if err != nil {
+			return err
+		}
+		rescueAfter := max(longest+time.Minute, 2*time.Minute)
 		client, err := jobs.NewClient(rt.pool, jobs.ClientOptions{
-			Engine: rt.engine, Executors: rt.executors, Logger: env.logger, Workers: workers,
+			Engine: rt.engine, Executors: rt.executors, Breakers: rt.breakers, Logger: env.logger, Workers: workers,
+			RescueAfter: rescueAfter,
 		})
 		if err != nil {
 			return err
@@ -228,11 +239,11 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		if err := client.Start(ctx); err != nil {
 			return fmt.Errorf("start workers: %w", err)
 		}
-		env.logger.Info("workers started", slog.Int("workers", workers))
+		env.logger.Info("workers started", slog.Int("workers", workers), slog.Duration("rescue_after", rescueAfter))
 		group.Go(func() error { return stopRiver(ctx, client) })
 	}
 	if addr != "" {
-		handler, _ := api.New(api.Options{Engine: rt.engine, Logger: env.logger, UI: web.Handler(), Version: Version})
+		handler, _ := api.New(api.Options{Engine: rt.engine, Breakers: rt.breakers, Logger: env.logger, UI: web.Handler(), Version: Version})
 		srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {

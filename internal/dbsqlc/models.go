@@ -8,6 +8,39 @@ import (
 	"time"
 )
 
+type BatonCircuitBreaker struct {
+	Key            string
+	State          string
+	Recent         []bool
+	FailureRate    float64
+	WindowSize     int32
+	CooldownMs     int64
+	Forced         bool
+	OpenedAt       *time.Time
+	HalfOpenAt     *time.Time
+	ProbeID        *int64
+	ProbeExpiresAt *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+type BatonDeadLetter struct {
+	ID              int64
+	TaskID          int64
+	RunID           int64
+	WorkflowName    string
+	WorkflowVersion int32
+	StepName        string
+	TaskType        string
+	Params          []byte
+	Error           string
+	ErrorClass      string
+	Attempts        int32
+	FirstFailedAt   time.Time
+	LastFailedAt    time.Time
+	CreatedAt       time.Time
+}
+
 type BatonRun struct {
 	ID              int64
 	WorkflowID      int64

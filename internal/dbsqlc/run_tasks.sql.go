@@ -21,6 +21,22 @@ func (q *Queries) RunInputGet(ctx context.Context, db DBTX, id int64) ([]byte, e
 	return input, err
 }
 
+const runTaskCancel = `-- name: RunTaskCancel :one
+SELECT baton.cancel_task($1::bigint, $2::text)::boolean AS cancelled
+`
+
+type RunTaskCancelParams struct {
+	ID    int64
+	Actor string
+}
+
+func (q *Queries) RunTaskCancel(ctx context.Context, db DBTX, arg *RunTaskCancelParams) (bool, error) {
+	row := db.QueryRow(ctx, runTaskCancel, arg.ID, arg.Actor)
+	var cancelled bool
+	err := row.Scan(&cancelled)
+	return cancelled, err
+}
+
 const runTaskFail = `-- name: RunTaskFail :one
 SELECT baton.task_fail($1::bigint, $2::integer, $3::text, $4::text, $5::boolean,
                        $6::timestamptz, $7::jsonb,
@@ -56,6 +72,53 @@ func (q *Queries) RunTaskFail(ctx context.Context, db DBTX, arg *RunTaskFailPara
 	var recorded bool
 	err := row.Scan(&recorded)
 	return recorded, err
+}
+
+const runTaskGetByStep = `-- name: RunTaskGetByStep :one
+SELECT id, run_id, step_name, step_index, task_type, executor, status, when_cond, depends_on, deps_pending, optional, params, resolved_params, priority, queue, max_attempts, timeout_ms, permanent_exit_codes, backoff, circuit_breaker, manual_skip, attempts, river_job_id, output, error, error_class, created_at, queued_at, started_at, finished_at FROM baton.run_tasks WHERE run_id = $1 AND step_name = $2
+`
+
+type RunTaskGetByStepParams struct {
+	RunID    int64
+	StepName string
+}
+
+func (q *Queries) RunTaskGetByStep(ctx context.Context, db DBTX, arg *RunTaskGetByStepParams) (*BatonRunTask, error) {
+	row := db.QueryRow(ctx, runTaskGetByStep, arg.RunID, arg.StepName)
+	var i BatonRunTask
+	err := row.Scan(
+		&i.ID,
+		&i.RunID,
+		&i.StepName,
+		&i.StepIndex,
+		&i.TaskType,
+		&i.Executor,
+		&i.Status,
+		&i.WhenCond,
+		&i.DependsOn,
+		&i.DepsPending,
+		&i.Optional,
+		&i.Params,
+		&i.ResolvedParams,
+		&i.Priority,
+		&i.Queue,
+		&i.MaxAttempts,
+		&i.TimeoutMs,
+		&i.PermanentExitCodes,
+		&i.Backoff,
+		&i.CircuitBreaker,
+		&i.ManualSkip,
+		&i.Attempts,
+		&i.RiverJobID,
+		&i.Output,
+		&i.Error,
+		&i.ErrorClass,
+		&i.CreatedAt,
+		&i.QueuedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+	)
+	return &i, err
 }
 
 const runTaskListByRun = `-- name: RunTaskListByRun :many
@@ -141,6 +204,39 @@ func (q *Queries) RunTaskResultsByRun(ctx context.Context, db DBTX, runID int64)
 		return nil, err
 	}
 	return items, nil
+}
+
+const runTaskRetry = `-- name: RunTaskRetry :one
+SELECT baton.retry_task($1::bigint, $2::jsonb, $3::text)::boolean AS retried
+`
+
+type RunTaskRetryParams struct {
+	ID     int64
+	Params []byte
+	Actor  string
+}
+
+func (q *Queries) RunTaskRetry(ctx context.Context, db DBTX, arg *RunTaskRetryParams) (bool, error) {
+	row := db.QueryRow(ctx, runTaskRetry, arg.ID, arg.Params, arg.Actor)
+	var retried bool
+	err := row.Scan(&retried)
+	return retried, err
+}
+
+const runTaskSkip = `-- name: RunTaskSkip :one
+SELECT baton.skip_task($1::bigint, $2::text)::boolean AS skipped
+`
+
+type RunTaskSkipParams struct {
+	ID    int64
+	Actor string
+}
+
+func (q *Queries) RunTaskSkip(ctx context.Context, db DBTX, arg *RunTaskSkipParams) (bool, error) {
+	row := db.QueryRow(ctx, runTaskSkip, arg.ID, arg.Actor)
+	var skipped bool
+	err := row.Scan(&skipped)
+	return skipped, err
 }
 
 const runTaskStatusGet = `-- name: RunTaskStatusGet :one

@@ -11,11 +11,16 @@ import (
 )
 
 const runCancel = `-- name: RunCancel :one
-SELECT baton.cancel_run($1::bigint)::boolean AS cancelled
+SELECT baton.cancel_run($1::bigint, $2::text)::boolean AS cancelled
 `
 
-func (q *Queries) RunCancel(ctx context.Context, db DBTX, id int64) (bool, error) {
-	row := db.QueryRow(ctx, runCancel, id)
+type RunCancelParams struct {
+	ID    int64
+	Actor string
+}
+
+func (q *Queries) RunCancel(ctx context.Context, db DBTX, arg *RunCancelParams) (bool, error) {
+	row := db.QueryRow(ctx, runCancel, arg.ID, arg.Actor)
 	var cancelled bool
 	err := row.Scan(&cancelled)
 	return cancelled, err
@@ -149,6 +154,91 @@ func (q *Queries) RunList(ctx context.Context, db DBTX, arg *RunListParams) ([]*
 		return nil, err
 	}
 	return items, nil
+}
+
+const runListAttention = `-- name: RunListAttention :many
+SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at FROM baton.runs
+WHERE attention IS NOT NULL
+  AND ($1::bigint IS NULL OR id < $1::bigint)
+ORDER BY id DESC
+LIMIT $2
+`
+
+type RunListAttentionParams struct {
+	BeforeID *int64
+	MaxRows  int32
+}
+
+func (q *Queries) RunListAttention(ctx context.Context, db DBTX, arg *RunListAttentionParams) ([]*BatonRun, error) {
+	rows, err := db.Query(ctx, runListAttention, arg.BeforeID, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*BatonRun
+	for rows.Next() {
+		var i BatonRun
+		if err := rows.Scan(
+			&i.ID,
+			&i.WorkflowID,
+			&i.WorkflowName,
+			&i.WorkflowVersion,
+			&i.Status,
+			&i.Priority,
+			&i.Input,
+			&i.Trigger,
+			&i.TriggerRef,
+			&i.IdempotencyKey,
+			&i.Owner,
+			&i.Tags,
+			&i.Error,
+			&i.TasksTotal,
+			&i.Attention,
+			&i.CreatedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const runPause = `-- name: RunPause :one
+SELECT baton.pause_run($1::bigint, $2::text)::boolean AS paused
+`
+
+type RunPauseParams struct {
+	ID    int64
+	Actor string
+}
+
+func (q *Queries) RunPause(ctx context.Context, db DBTX, arg *RunPauseParams) (bool, error) {
+	row := db.QueryRow(ctx, runPause, arg.ID, arg.Actor)
+	var paused bool
+	err := row.Scan(&paused)
+	return paused, err
+}
+
+const runResume = `-- name: RunResume :one
+SELECT baton.resume_run($1::bigint, $2::text)::boolean AS resumed
+`
+
+type RunResumeParams struct {
+	ID    int64
+	Actor string
+}
+
+func (q *Queries) RunResume(ctx context.Context, db DBTX, arg *RunResumeParams) (bool, error) {
+	row := db.QueryRow(ctx, runResume, arg.ID, arg.Actor)
+	var resumed bool
+	err := row.Scan(&resumed)
+	return resumed, err
 }
 
 const runStart = `-- name: RunStart :one

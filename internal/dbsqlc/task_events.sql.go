@@ -51,6 +51,46 @@ func (q *Queries) TaskEventListByRun(ctx context.Context, db DBTX, runID int64) 
 	return items, nil
 }
 
+const taskEventListByTask = `-- name: TaskEventListByTask :many
+SELECT id, time, run_id, task_id, step_name, kind, attempt, duration_ms, error, error_class, node, queue, priority, actor, data FROM baton.task_events WHERE task_id = $1::bigint ORDER BY time, id
+`
+
+func (q *Queries) TaskEventListByTask(ctx context.Context, db DBTX, taskID int64) ([]*BatonTaskEvent, error) {
+	rows, err := db.Query(ctx, taskEventListByTask, taskID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*BatonTaskEvent
+	for rows.Next() {
+		var i BatonTaskEvent
+		if err := rows.Scan(
+			&i.ID,
+			&i.Time,
+			&i.RunID,
+			&i.TaskID,
+			&i.StepName,
+			&i.Kind,
+			&i.Attempt,
+			&i.DurationMs,
+			&i.Error,
+			&i.ErrorClass,
+			&i.Node,
+			&i.Queue,
+			&i.Priority,
+			&i.Actor,
+			&i.Data,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const taskEventMaintainPartitions = `-- name: TaskEventMaintainPartitions :one
 SELECT baton.maintain_event_partitions($1::integer, $2::interval)::integer AS changed
 `

@@ -101,9 +101,22 @@ func (q *Queries) TaskTypeList(ctx context.Context, db DBTX) ([]*BatonTaskType, 
 	return items, nil
 }
 
+const taskTypeMaxTimeout = `-- name: TaskTypeMaxTimeout :one
+SELECT coalesce(max(timeout_ms), 0)::bigint AS max_timeout_ms FROM baton.task_types
+`
+
+func (q *Queries) TaskTypeMaxTimeout(ctx context.Context, db DBTX) (int64, error) {
+	row := db.QueryRow(ctx, taskTypeMaxTimeout)
+	var max_timeout_ms int64
+	err := row.Scan(&max_timeout_ms)
+	return max_timeout_ms, err
+}
+
 const taskTypeUpsert = `-- name: TaskTypeUpsert :one
-INSERT INTO baton.task_types (name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO baton.task_types (name, executor, description, defaults, max_retries, timeout_ms, priority, queue,
+                              permanent_exit_codes, backoff, circuit_breaker)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+        $9, $10, $11)
 ON CONFLICT (name) DO UPDATE SET
     executor = EXCLUDED.executor,
     description = EXCLUDED.description,
@@ -113,6 +126,8 @@ ON CONFLICT (name) DO UPDATE SET
     priority = EXCLUDED.priority,
     queue = EXCLUDED.queue,
     permanent_exit_codes = EXCLUDED.permanent_exit_codes,
+    backoff = EXCLUDED.backoff,
+    circuit_breaker = EXCLUDED.circuit_breaker,
     updated_at = now()
 RETURNING name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at
 `
@@ -127,6 +142,8 @@ type TaskTypeUpsertParams struct {
 	Priority           int16
 	Queue              string
 	PermanentExitCodes []int32
+	Backoff            []byte
+	CircuitBreaker     []byte
 }
 
 func (q *Queries) TaskTypeUpsert(ctx context.Context, db DBTX, arg *TaskTypeUpsertParams) (*BatonTaskType, error) {
@@ -140,6 +157,8 @@ func (q *Queries) TaskTypeUpsert(ctx context.Context, db DBTX, arg *TaskTypeUpse
 		arg.Priority,
 		arg.Queue,
 		arg.PermanentExitCodes,
+		arg.Backoff,
+		arg.CircuitBreaker,
 	)
 	var i BatonTaskType
 	err := row.Scan(

@@ -177,4 +177,5 @@ type WorkflowStepInsertParams struct {
 	TimeoutMs  *int64
 	Priority   *int16
 	Optional   bool
+	Backoff    []byte
 }

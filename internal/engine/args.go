@@ -21,6 +21,10 @@ type TaskArgs struct {
 	Params             json.RawMessage `json:"params"`
 	TimeoutMs          int64           `json:"timeout_ms"`
 	PermanentExitCodes []int           `json:"permanent_exit_codes"`
+	// Backoff is the task's retry schedule (nil: the default).
+	Backoff *BackoffSpec `json:"backoff"`
+	// CircuitBreaker guards the task's type (nil: no breaker).
+	CircuitBreaker *CircuitBreakerSpec `json:"circuit_breaker"`
 }
 
 // Kind implements river.JobArgs.

@@ -38,6 +38,13 @@ func (e *Engine) ApplyTaskType(ctx context.Context, spec *TaskTypeSpec) (*TaskTy
 		Queue:              defaultQueue,
 		PermanentExitCodes: toInt32s(spec.PermanentExitCodes),
 	}
+	var err error
+	if params.Backoff, err = marshalOptional(spec.Backoff); err != nil {
+		return nil, err
+	}
+	if params.CircuitBreaker, err = marshalOptional(spec.CircuitBreaker); err != nil {
+		return nil, err
+	}
 	if spec.MaxRetries != nil {
 		params.MaxRetries = int32(*spec.MaxRetries)
 	}
@@ -204,6 +211,11 @@ func stepRows(workflowID int64, spec *WorkflowSpec) ([]*dbsqlc.WorkflowStepInser
 			WhenCond:   step.When,
 			Optional:   step.Optional,
 		}
+		backoff, err := marshalOptional(step.Backoff)
+		if err != nil {
+			return nil, err
+		}
+		row.Backoff = backoff
 		if row.WhenCond == "" {
 			row.WhenCond = WhenOnSuccess
 		}
@@ -277,9 +289,36 @@ func taskTypeFromRow(row *dbsqlc.BatonTaskType) *TaskType {
 		Priority:           int(row.Priority),
 		Queue:              row.Queue,
 		PermanentExitCodes: toInts(row.PermanentExitCodes),
+		Backoff:            unmarshalOptional[BackoffSpec](row.Backoff),
+		CircuitBreaker:     unmarshalOptional[CircuitBreakerSpec](row.CircuitBreaker),
 		CreatedAt:          row.CreatedAt,
 		UpdatedAt:          row.UpdatedAt,
 	}
+}
+
+// marshalOptional encodes v as JSON, or returns nil for a nil pointer.
+func marshalOptional[T any](v *T) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %w", v, err)
+	}
+	return b, nil
+}
+
+// unmarshalOptional decodes stored JSON written by marshalOptional; nil or
+// undecodable JSON gives nil.
+func unmarshalOptional[T any](raw []byte) *T {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	v := new(T)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil
+	}
+	return v
 }
 
 // workflowFromRow decodes a stored workflow; stepCount < 0 counts the steps
@@ -333,4 +372,14 @@ func nonNilStrings(in []string) []string {
 		return []string{}
 	}
 	return in
+}
+
+// MaxTaskTimeout returns the longest timeout of any task type (0 when there
+// are none). Workers derive how long a task may look stuck from it.
+func (e *Engine) MaxTaskTimeout(ctx context.Context) (time.Duration, error) {
+	ms, err := e.queries.TaskTypeMaxTimeout(ctx, e.pool)
+	if err != nil {
+		return 0, translateError(err, "longest task timeout")
+	}
+	return msToDuration(ms), nil
 }

@@ -24,6 +24,10 @@ import (
 // ErrNotFound is returned when a task type, workflow or run does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrConflict is returned when an action does not apply to the current state
+// of a run or task (retrying a running task, pausing a finished run, ...).
+var ErrConflict = errors.New("conflict")
+
 // ErrInvalid wraps errors caused by bad input (as opposed to a failure of
 // the engine or the database).
 var ErrInvalid = errors.New("invalid input")
@@ -87,6 +91,8 @@ func translateError(err error, what string) error {
 			return fmt.Errorf("%s: %w", trimBatonPrefix(pgErr.Message), ErrNotFound)
 		case "22023", "22P02", "23514": // invalid_parameter_value, invalid_text_representation, check_violation
 			return fmt.Errorf("%s: %w", trimBatonPrefix(pgErr.Message), ErrInvalid)
+		case "55000": // object_not_in_prerequisite_state
+			return fmt.Errorf("%s: %w", trimBatonPrefix(pgErr.Message), ErrConflict)
 		}
 	}
 	return fmt.Errorf("%s: %w", what, err)

@@ -118,7 +118,7 @@ steps:
 		final := finish(t, eng, run.ID, map[string]bool{"build": true})
 		require.Equal(t, engine.RunFailed, final.Status)
 		require.Equal(t, map[string]string{
-			"build": "failed", "deploy": "skipped", "after-deploy": "skipped", "rollback": "succeeded", "notify": "succeeded",
+			"build": "dead", "deploy": "skipped", "after-deploy": "skipped", "rollback": "succeeded", "notify": "succeeded",
 		}, statuses(final))
 		require.Contains(t, final.Error, "build: boom")
 	})
@@ -190,7 +190,7 @@ func TestCancelRun(t *testing.T) {
 	applyWorkflow(t, eng, "name: two\nsteps: [{name: a, type: noop}, {name: b, type: noop, depends_on: [a]}]\n")
 	run, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "two"})
 	require.NoError(t, err)
-	ok, err := eng.CancelRun(ctx, run.ID)
+	ok, err := eng.CancelRun(ctx, run.ID, "test")
 	require.NoError(t, err)
 	require.True(t, ok)
 	got, err := eng.GetRun(ctx, run.ID)
@@ -201,10 +201,10 @@ func TestCancelRun(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, recorded, "a cancelled task's late success is ignored")
 
-	ok, err = eng.CancelRun(ctx, run.ID)
+	ok, err = eng.CancelRun(ctx, run.ID, "test")
 	require.NoError(t, err)
 	require.False(t, ok, "cancelling a finished run is a no-op")
-	_, err = eng.CancelRun(ctx, 999999)
+	_, err = eng.CancelRun(ctx, 999999, "test")
 	require.ErrorIs(t, err, engine.ErrNotFound)
 }
 

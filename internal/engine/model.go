@@ -38,6 +38,8 @@ type TaskType struct {
 	Priority           int
 	Queue              string
 	PermanentExitCodes []int
+	Backoff            *BackoffSpec
+	CircuitBreaker     *CircuitBreakerSpec
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 }
@@ -70,13 +72,16 @@ type Run struct {
 	Owner           string
 	Tags            []string
 	Error           string
-	TasksTotal      int
-	TasksRemaining  int
-	TaskCounts      map[string]int
-	CreatedAt       time.Time
-	StartedAt       *time.Time
-	FinishedAt      *time.Time
-	Tasks           []*Task // filled by GetRun only
+	// Attention says why the run needs an operator (a dead task waiting in
+	// the dead-letter queue); empty otherwise.
+	Attention      string
+	TasksTotal     int
+	TasksRemaining int
+	TaskCounts     map[string]int
+	CreatedAt      time.Time
+	StartedAt      *time.Time
+	FinishedAt     *time.Time
+	Tasks          []*Task // filled by GetRun only
 }
 
 // Task is one step of a run.
@@ -91,6 +96,7 @@ type Task struct {
 	When               string
 	DependsOn          []string
 	Optional           bool
+	ManualSkip         bool
 	Params             json.RawMessage
 	ResolvedParams     json.RawMessage
 	Priority           int
@@ -122,5 +128,24 @@ type Event struct {
 	Error      string
 	ErrorClass string
 	Node       string
+	Actor      string
 	Data       json.RawMessage
+}
+
+// DeadLetter is a task that failed for good, waiting for an operator.
+type DeadLetter struct {
+	ID              int64
+	TaskID          int64
+	RunID           int64
+	Workflow        string
+	WorkflowVersion int
+	Step            string
+	TaskType        string
+	Params          json.RawMessage
+	Error           string
+	ErrorClass      string
+	Attempts        int
+	FirstFailedAt   time.Time
+	LastFailedAt    time.Time
+	CreatedAt       time.Time
 }

@@ -119,16 +119,6 @@ func (e *Engine) StartRun(ctx context.Context, p StartParams) (*Run, bool, error
 	return run, created, nil
 }
 
-// CancelRun cancels a run that has not finished. It returns false when the
-// run had already finished.
-func (e *Engine) CancelRun(ctx context.Context, id int64) (bool, error) {
-	cancelled, err := e.queries.RunCancel(ctx, e.pool, id)
-	if err != nil {
-		return false, translateError(err, fmt.Sprintf("cancel run %d", id))
-	}
-	return cancelled, nil
-}
-
 // GetRun returns a run with its tasks.
 func (e *Engine) GetRun(ctx context.Context, id int64) (*Run, error) {
 	row, err := e.queries.RunGetByID(ctx, e.pool, id)
@@ -259,6 +249,7 @@ func runFromRow(row *dbsqlc.BatonRun) *Run {
 		Owner:           row.Owner,
 		Tags:            row.Tags,
 		Error:           deref(row.Error),
+		Attention:       deref(row.Attention),
 		TasksTotal:      int(row.TasksTotal),
 		CreatedAt:       row.CreatedAt,
 		StartedAt:       row.StartedAt,
@@ -278,6 +269,7 @@ func taskFromRow(row *dbsqlc.BatonRunTask) *Task {
 		When:               row.WhenCond,
 		DependsOn:          row.DependsOn,
 		Optional:           row.Optional,
+		ManualSkip:         row.ManualSkip,
 		Params:             row.Params,
 		ResolvedParams:     row.ResolvedParams,
 		Priority:           int(row.Priority),

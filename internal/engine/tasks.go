@@ -164,16 +164,7 @@ func (e *Engine) ListEvents(ctx context.Context, runID int64) ([]*Event, error) 
 	}
 	out := make([]*Event, len(rows))
 	for i, r := range rows {
-		ev := &Event{
-			ID: r.ID, Time: r.Time, RunID: deref(r.RunID), TaskID: r.TaskID, Step: deref(r.StepName), Kind: r.Kind,
-			DurationMs: r.DurationMs, Error: deref(r.Error), ErrorClass: deref(r.ErrorClass), Node: deref(r.Node),
-			Data: r.Data,
-		}
-		if r.Attempt != nil {
-			n := int(*r.Attempt)
-			ev.Attempt = &n
-		}
-		out[i] = ev
+		out[i] = eventFromRow(r)
 	}
 	return out, nil
 }
@@ -217,4 +208,17 @@ func (e *Engine) TaskFinished(ctx context.Context, taskID int64) (bool, error) {
 		return false, nil
 	}
 	return true, nil
+}
+
+func eventFromRow(r *dbsqlc.BatonTaskEvent) *Event {
+	ev := &Event{
+		ID: r.ID, Time: r.Time, RunID: deref(r.RunID), TaskID: r.TaskID, Step: deref(r.StepName), Kind: r.Kind,
+		DurationMs: r.DurationMs, Error: deref(r.Error), ErrorClass: deref(r.ErrorClass), Node: deref(r.Node),
+		Actor: deref(r.Actor), Data: r.Data,
+	}
+	if r.Attempt != nil {
+		n := int(*r.Attempt)
+		ev.Attempt = &n
+	}
+	return ev
 }

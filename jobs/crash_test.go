@@ -1,0 +1,252 @@
+package jobs_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/baton-run/baton/db"
+	"github.com/baton-run/baton/internal/engine"
+	"github.com/baton-run/baton/internal/executor"
+	"github.com/baton-run/baton/internal/testdb"
+	"github.com/baton-run/baton/jobs"
+)
+
+// Environment of the helper process that TestWorkerKilledMidTaskLosesNothing
+// starts and kills.
+const (
+	crashHelperEnv = "BATON_CRASH_HELPER"
+	crashDBEnv     = "BATON_CRASH_DB"
+)
+
+// crashHoldFunc is the go function of the step that is running when the
+// worker dies. It blocks in the helper process and returns at once in the
+// test process, so the re-delivered attempt finishes quickly.
+const crashHoldFunc = "crash.hold"
+
+// Names of the two worker processes in task events.
+const (
+	crashVictimNode  = "crash-victim"
+	crashRescuerNode = "crash-rescuer"
+)
+
+// TestCrashHelperProcess is not a test: TestWorkerKilledMidTaskLosesNothing
+// runs the test binary again with this test selected and crashHelperEnv set,
+// to get a worker process it can kill. It works tasks until it is killed.
+func TestCrashHelperProcess(t *testing.T) {
+	if os.Getenv(crashHelperEnv) != "1" {
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Should the parent die without killing us, don't outlive it for long.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+
+	pool, err := db.Open(ctx, os.Getenv(crashDBEnv), db.PoolOptions{MaxConns: 5, ApplicationName: "baton-crash-helper"})
+	require.NoError(t, err)
+	defer pool.Close()
+	executors := executor.NewRegistry(executor.Options{})
+	defer executors.Close()
+	require.NoError(t, executors.RegisterFunc(crashHoldFunc, func(ctx context.Context, _ json.RawMessage) (any, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}))
+	eng := engine.New(pool, engine.Options{})
+	client, err := jobs.NewClient(pool, jobs.ClientOptions{Engine: eng, Executors: executors, Workers: 4, Node: crashVictimNode})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	t.Log("crash helper: worker started")
+	<-ctx.Done()
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stopCancel()
+	_ = client.StopAndCancel(stopCtx)
+}
+
+// TestWorkerKilledMidTaskLosesNothing kills a worker process with SIGKILL
+// while it runs a task, then starts another worker: River's rescuer hands the
+// stuck job to it, and the run completes with the task's second attempt.
+//
+// Most of the test's time is River's leader lease: the rescuer runs only on
+// the leader, and the killed process held the lease, which expires 10–15 s
+// later (ElectInterval 5 s + 10 s TTL padding in river v0.51.2). The new
+// leader's rescuer runs at once (then every 30 s), and its scheduler makes
+// the rescued job available within 5 s.
+func TestWorkerKilledMidTaskLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test waits ~20 s for River's leader lease to expire; skipped with -short")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	url := testdb.New(t)
+	pool, err := db.Open(ctx, url, db.PoolOptions{MaxConns: 10, ApplicationName: "baton-crash-test"})
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	eng := engine.New(pool, engine.Options{})
+
+	for _, tt := range []engine.TaskTypeSpec{
+		{Name: "quick", Executor: "sleep", Defaults: json.RawMessage(`{"duration":"10ms"}`)},
+		// A timeout well under the leader lease, so that waiting for it (River
+		// leaves a job alone until its timeout passed) costs nothing.
+		{Name: "hold", Executor: "go", MaxRetries: ptr(3), Timeout: "5s"},
+	} {
+		_, err := eng.ApplyTaskType(ctx, &tt)
+		require.NoError(t, err)
+	}
+	spec, err := engine.ParseSpec([]byte(`
+name: crash
+steps:
+  - {name: a, type: quick}
+  - {name: slow, type: hold, depends_on: [a], params: {function: ` + crashHoldFunc + `}}
+  - {name: c, type: quick, depends_on: [slow]}
+`))
+	require.NoError(t, err)
+	_, _, err = eng.ApplyWorkflow(ctx, spec.(*engine.WorkflowSpec))
+	require.NoError(t, err)
+
+	victim := crashStartHelper(t, url)
+	run, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "crash"})
+	require.NoError(t, err)
+
+	// The worker marks a task running once it has run for 50 ms.
+	crashWaitStep(t, eng, run.ID, "slow", engine.TaskRunning, 30*time.Second, victim)
+	victim.kill(t)
+	killedAt := time.Now()
+
+	executors := executor.NewRegistry(executor.Options{})
+	t.Cleanup(executors.Close)
+	require.NoError(t, executors.RegisterFunc(crashHoldFunc, func(context.Context, json.RawMessage) (any, error) {
+		return map[string]bool{"resumed": true}, nil
+	}))
+	client, err := jobs.NewClient(pool, jobs.ClientOptions{
+		Engine: eng, Executors: executors, Workers: 4, Node: crashRescuerNode, RescueAfter: 2 * time.Second,
+	})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, client.Stop(stopCtx))
+	})
+
+	final := (&harness{eng: eng}).waitRun(t, run.ID, 90*time.Second)
+	t.Logf("crash: worker killed mid-task; run %s %.1fs after the kill", final.Status, time.Since(killedAt).Seconds())
+	require.Equal(t, engine.RunSucceeded, final.Status, final.Error)
+
+	slow := taskByStep(final, "slow")
+	require.Equal(t, engine.TaskSucceeded, slow.Status)
+	require.Equal(t, 2, slow.Attempts)
+	require.JSONEq(t, `{"resumed":true}`, string(slow.Output))
+
+	// The event log shows the first step done by the killed worker and the
+	// re-delivered attempt done by the other; the crash itself recorded no
+	// failure (nobody was left to record it).
+	events, err := eng.ListEvents(ctx, run.ID)
+	require.NoError(t, err)
+	type taskEvent struct {
+		Step, Kind, Node string
+		Attempt          int
+	}
+	var got []taskEvent
+	for _, ev := range events {
+		if ev.TaskID == nil {
+			continue
+		}
+		te := taskEvent{Step: ev.Step, Kind: ev.Kind, Node: ev.Node}
+		if ev.Attempt != nil {
+			te.Attempt = *ev.Attempt
+		}
+		got = append(got, te)
+	}
+	require.Equal(t, []taskEvent{
+		{Step: "a", Kind: "task_succeeded", Node: crashVictimNode, Attempt: 1},
+		{Step: "slow", Kind: "task_succeeded", Node: crashRescuerNode, Attempt: 2},
+		{Step: "c", Kind: "task_succeeded", Node: crashRescuerNode, Attempt: 1},
+	}, got)
+
+	// River's job row records why it was delivered again.
+	var (
+		attempt  int
+		firstErr string
+	)
+	require.NoError(t, pool.QueryRow(ctx, `
+		SELECT attempt, coalesce(errors[1]->>'error', '')
+		FROM river_job WHERE kind = $1 AND (args->>'task_id')::bigint = $2`,
+		engine.TaskKind, slow.ID).Scan(&attempt, &firstErr))
+	require.Equal(t, 2, attempt)
+	require.Contains(t, firstErr, "rescued")
+}
+
+// crashHelper is the worker process that the crash test kills.
+type crashHelper struct {
+	cmd    *exec.Cmd
+	out    bytes.Buffer
+	waited bool
+}
+
+// crashStartHelper starts TestCrashHelperProcess in a child process working
+// on the database at url. The child is killed when t ends, whatever happens.
+func crashStartHelper(t *testing.T, url string) *crashHelper {
+	t.Helper()
+	h := &crashHelper{}
+	h.cmd = exec.Command(os.Args[0], "-test.run=^TestCrashHelperProcess$", "-test.v")
+	h.cmd.Env = append(os.Environ(), crashHelperEnv+"=1", crashDBEnv+"="+url)
+	h.cmd.Stdout = &h.out
+	h.cmd.Stderr = &h.out
+	require.NoError(t, h.cmd.Start())
+	t.Cleanup(func() {
+		h.kill(t)
+		if t.Failed() {
+			t.Logf("helper process output:\n%s", h.out.String())
+		}
+	})
+	return h
+}
+
+// kill sends SIGKILL to the helper and reaps it.
+func (h *crashHelper) kill(t *testing.T) {
+	t.Helper()
+	if h.waited {
+		return
+	}
+	h.waited = true
+	if err := h.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Errorf("kill helper process: %v", err)
+	}
+	err := h.cmd.Wait()
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) {
+		t.Errorf("helper process: expected to be killed, got %v", err)
+	}
+}
+
+// crashWaitStep polls the run until its step reaches status. On timeout it
+// shows the output of helper, the process expected to get it there.
+func crashWaitStep(t *testing.T, eng *engine.Engine, runID int64, step, status string, within time.Duration, helper *crashHelper) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		run, err := eng.GetRun(context.Background(), runID)
+		require.NoError(t, err)
+		task := taskByStep(run, step)
+		require.NotNil(t, task, "step %s", step)
+		if task.Status == status {
+			return
+		}
+		if time.Now().After(deadline) {
+			helper.kill(t)
+			t.Logf("helper process output:\n%s", helper.out.String())
+			t.Fatalf("step %s of run %d still %s after %s (run %s)", step, runID, task.Status, within, run.Status)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not a wait for work
+	}
+}
