@@ -87,8 +87,9 @@ type deadLetterIDInput struct {
 }
 
 type resubmitInput struct {
-	deadLetterIDInput
-	Body *ResubmitRequest `required:"false"`
+	ID    int64            `path:"id" minimum:"1" doc:"The dead-letter entry's id."`
+	Actor string           `header:"X-Baton-Actor" maxLength:"200" doc:"Who performs the action (default \"api\")."`
+	Body  *ResubmitRequest `required:"false"`
 }
 
 type bulkResubmitInput struct {

@@ -28,8 +28,10 @@ type RetryTaskRequest struct {
 }
 
 type retryTaskInput struct {
-	taskActionInput
-	Body *RetryTaskRequest `required:"false"`
+	ID    int64             `path:"id" minimum:"1" doc:"The run's id."`
+	Step  string            `path:"step" maxLength:"100" doc:"The step's name."`
+	Actor string            `header:"X-Baton-Actor" maxLength:"200" doc:"Who performs the action, recorded in the run's events (default \"api\")."`
+	Body  *RetryTaskRequest `required:"false"`
 }
 
 // AttemptList is the body of list-task-attempts.

@@ -81,8 +81,9 @@ RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT CASE p_when
         WHEN 'always' THEN true
-        WHEN 'on_failure' THEN bool_or(t.status IN ('failed', 'dead'))
-        ELSE bool_and(t.status = 'succeeded' OR (t.status = 'skipped' AND t.manual_skip))
+        WHEN 'on_failure' THEN coalesce(bool_or(t.status IN ('failed', 'dead')), false)
+        -- A step without dependencies (a root being retried) may always run.
+        ELSE coalesce(bool_and(t.status = 'succeeded' OR (t.status = 'skipped' AND t.manual_skip)), true)
     END
     FROM baton.run_tasks t
     WHERE t.run_id = p_run_id AND t.step_name = ANY (p_parents);
