@@ -40,9 +40,9 @@ type ClientOptions struct {
 	DeadLetterRetention time.Duration
 	// Node names this process in task events (default hostname:pid).
 	Node string
-	// RescueAfter is how long a task may stay running before River's rescuer
-	// hands it to another worker (its process presumably died). It should
-	// exceed the longest task timeout; default 1 hour.
+	// RescueAfter is how long a job may stay running before River's rescuer
+	// hands it to another worker (its process presumably died); a task is
+	// rescued only once its own timeout has passed too. Default 1 hour.
 	RescueAfter time.Duration
 }
 
@@ -91,6 +91,9 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 		FetchCooldown:        orDefault(opts.FetchCooldown, 2*time.Millisecond),
 		FetchPollInterval:    orDefault(opts.FetchPollInterval, 50*time.Millisecond),
 		RescueStuckJobsAfter: orDefault(opts.RescueAfter, time.Hour),
+		// The default timeout of workers without their own (housekeeping
+		// jobs); River requires it not to exceed RescueStuckJobsAfter.
+		JobTimeout: min(orDefault(opts.RescueAfter, time.Hour), time.Minute),
 	}
 	var taskWorker *TaskWorker
 	if !opts.InsertOnly {

@@ -123,9 +123,16 @@ func (w *TaskWorker) stop() {
 	}
 }
 
-// Timeout disables River's own job timeout: the worker applies each task's
-// timeout itself.
-func (w *TaskWorker) Timeout(*river.Job[engine.TaskArgs]) time.Duration { return -1 }
+// Timeout is River's deadline for a job: the task's own timeout, which the
+// worker applies to the executor, plus a grace period for recording the
+// outcome. River's rescuer also uses it: a job still running past it (its
+// worker died) is handed to another worker.
+func (w *TaskWorker) Timeout(job *river.Job[engine.TaskArgs]) time.Duration {
+	return job.Args.Timeout() + timeoutGrace
+}
+
+// timeoutGrace is how long past a task's timeout River lets its job run.
+const timeoutGrace = 5 * time.Second
 
 // NextRetry schedules the retry after a transient failure: the time Work
 // chose (the task's backoff, or a later retry-after hint from the error).

@@ -25,6 +25,3 @@ SELECT * FROM baton.task_types ORDER BY name;
 
 -- name: TaskTypeExecutors :many
 SELECT name, executor FROM baton.task_types WHERE name = ANY (@names::text[]);
-
--- name: TaskTypeMaxTimeout :one
-SELECT coalesce(max(timeout_ms), 0)::bigint AS max_timeout_ms FROM baton.task_types;

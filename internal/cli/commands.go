@@ -222,13 +222,9 @@ func (env *environment) dev(ctx context.Context, args []string) error {
 func (env *environment) run(ctx context.Context, rt *runtime, addr string, workers int) error {
 	group, ctx := errgroup.WithContext(ctx)
 	if workers > 0 {
-		// A task running longer than the longest task timeout (plus a
-		// margin) has lost its worker: River's rescuer hands it to another.
-		longest, err := rt.engine.MaxTaskTimeout(ctx)
-		if err != nil {
-			return err
-		}
-		rescueAfter := max(longest+time.Minute, 2*time.Minute)
+		// A job still running a minute after it started and past its task's
+		// timeout has lost its worker: River's rescuer hands it to another.
+		const rescueAfter = time.Minute
 		client, err := jobs.NewClient(rt.pool, jobs.ClientOptions{
 			Engine: rt.engine, Executors: rt.executors, Breakers: rt.breakers, Logger: env.logger, Workers: workers,
 			RescueAfter: rescueAfter,

@@ -155,7 +155,8 @@ func (q *Queries) CircuitBreakerList(ctx context.Context, db DBTX) ([]*BatonCirc
 const circuitBreakerRecord = `-- name: CircuitBreakerRecord :one
 SELECT coalesce(baton.breaker_record($1::text, $2::float8, $3::integer, $4::bigint,
                                      $5::bigint, $6::boolean,
-                                     $7::timestamptz), '')::text AS transition
+                                     $7::timestamptz), '')::text AS transition,
+       set_config('synchronous_commit', 'off', true) AS synchronous_commit
 `
 
 type CircuitBreakerRecordParams struct {
@@ -168,7 +169,16 @@ type CircuitBreakerRecordParams struct {
 	Now         *time.Time
 }
 
-func (q *Queries) CircuitBreakerRecord(ctx context.Context, db DBTX, arg *CircuitBreakerRecordParams) (string, error) {
+type CircuitBreakerRecordRow struct {
+	Transition        string
+	SynchronousCommit string
+}
+
+// Records an outcome in its own transaction, committed asynchronously: a
+// crash may lose the last outcomes (harmless for a breaker), and the hot row
+// is unlocked without waiting for the WAL flush, which about doubles the
+// outcomes one breaker can take per second.
+func (q *Queries) CircuitBreakerRecord(ctx context.Context, db DBTX, arg *CircuitBreakerRecordParams) (*CircuitBreakerRecordRow, error) {
 	row := db.QueryRow(ctx, circuitBreakerRecord,
 		arg.Key,
 		arg.FailureRate,
@@ -178,7 +188,7 @@ func (q *Queries) CircuitBreakerRecord(ctx context.Context, db DBTX, arg *Circui
 		arg.Failed,
 		arg.Now,
 	)
-	var transition string
-	err := row.Scan(&transition)
-	return transition, err
+	var i CircuitBreakerRecordRow
+	err := row.Scan(&i.Transition, &i.SynchronousCommit)
+	return &i, err
 }

@@ -101,17 +101,6 @@ func (q *Queries) TaskTypeList(ctx context.Context, db DBTX) ([]*BatonTaskType, 
 	return items, nil
 }
 
-const taskTypeMaxTimeout = `-- name: TaskTypeMaxTimeout :one
-SELECT coalesce(max(timeout_ms), 0)::bigint AS max_timeout_ms FROM baton.task_types
-`
-
-func (q *Queries) TaskTypeMaxTimeout(ctx context.Context, db DBTX) (int64, error) {
-	row := db.QueryRow(ctx, taskTypeMaxTimeout)
-	var max_timeout_ms int64
-	err := row.Scan(&max_timeout_ms)
-	return max_timeout_ms, err
-}
-
 const taskTypeUpsert = `-- name: TaskTypeUpsert :one
 INSERT INTO baton.task_types (name, executor, description, defaults, max_retries, timeout_ms, priority, queue,
                               permanent_exit_codes, backoff, circuit_breaker)

@@ -373,13 +373,3 @@ func nonNilStrings(in []string) []string {
 	}
 	return in
 }
-
-// MaxTaskTimeout returns the longest timeout of any task type (0 when there
-// are none). Workers derive how long a task may look stuck from it.
-func (e *Engine) MaxTaskTimeout(ctx context.Context) (time.Duration, error) {
-	ms, err := e.queries.TaskTypeMaxTimeout(ctx, e.pool)
-	if err != nil {
-		return 0, translateError(err, "longest task timeout")
-	}
-	return msToDuration(ms), nil
-}

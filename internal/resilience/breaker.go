@@ -157,7 +157,9 @@ func (b *Breakers) Acquire(ctx context.Context, key string, s Settings) (Decisio
 // back the Decision Acquire returned (outcomes of refused attempts are
 // ignored). Outcomes count while the breaker is closed; a probe's outcome
 // closes the breaker or opens it again, unless the probe's lease ran out
-// and another probe went meanwhile.
+// and another probe went meanwhile. It is one statement in its own
+// transaction, committed asynchronously: a crash may lose the last outcomes,
+// which only delays a transition.
 func (b *Breakers) Record(ctx context.Context, key string, s Settings, d Decision, success bool) error {
 	if !d.Allowed {
 		return nil
@@ -170,7 +172,7 @@ func (b *Breakers) Record(ctx context.Context, key string, s Settings, d Decisio
 	if d.Probe {
 		probeID = &d.probeID
 	}
-	transition, err := b.queries.CircuitBreakerRecord(ctx, b.pool, &dbsqlc.CircuitBreakerRecordParams{
+	row, err := b.queries.CircuitBreakerRecord(ctx, b.pool, &dbsqlc.CircuitBreakerRecordParams{
 		Key:         key,
 		FailureRate: s.FailureRate,
 		WindowSize:  int32(s.Window),
@@ -182,7 +184,7 @@ func (b *Breakers) Record(ctx context.Context, key string, s Settings, d Decisio
 	if err != nil {
 		return fmt.Errorf("record outcome on circuit breaker %q: %w", key, err)
 	}
-	switch transition {
+	switch row.Transition {
 	case "breaker_opened":
 		b.opts.Logger.WarnContext(ctx, "circuit breaker opened",
 			slog.String("key", key), slog.Bool("probe", d.Probe), slog.Duration("cooldown", s.Cooldown))
