@@ -75,7 +75,13 @@ func New(t testing.TB) string {
 // NewPool is New plus a pool on the new database, closed when t ends.
 func NewPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	pool, err := db.Open(context.Background(), New(t), db.PoolOptions{MaxConns: 20, ApplicationName: "baton-test"})
+	return NewPoolFor(t, New(t))
+}
+
+// NewPoolFor opens a pool on the database at url, closed when t ends.
+func NewPoolFor(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := db.Open(context.Background(), url, db.PoolOptions{MaxConns: 20, ApplicationName: "baton-test"})
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
