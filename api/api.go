@@ -32,6 +32,9 @@ type Options struct {
 	// OpenAPI document.
 	Engine *engine.Engine
 
+	// Queues serves the /v1/queues operations (nil: they answer 503).
+	Queues QueueController
+
 	// Breakers serves the /v1/breakers operations. It may be nil only to
 	// build the OpenAPI document.
 	Breakers *resilience.Breakers
@@ -58,6 +61,7 @@ type Options struct {
 type handlers struct {
 	engine   *engine.Engine
 	breakers *resilience.Breakers
+	queues   QueueController
 	logger   *slog.Logger
 	ready    func(ctx context.Context) error
 }
@@ -72,7 +76,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	if opts.Version == "" {
 		opts.Version = DefaultVersion
 	}
-	h := &handlers{engine: opts.Engine, breakers: opts.Breakers, logger: opts.Logger, ready: opts.Ready}
+	h := &handlers{engine: opts.Engine, breakers: opts.Breakers, queues: opts.Queues, logger: opts.Logger, ready: opts.Ready}
 	if h.ready == nil {
 		h.ready = h.pingDatabase
 	}
@@ -219,6 +223,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	registerInterventions(v1, h)
 	registerDeadLetters(v1, h)
 	registerBreakers(v1, h)
+	registerQueues(v1, h)
 
 	router.NotFound(notFound(opts.UI))
 	router.MethodNotAllowed(methodNotAllowed(router))
@@ -244,6 +249,9 @@ func newConfig(version string) huma.Config {
 		{Name: tagTaskTypes, Description: "Task types: an executor with its default params, retries, timeout, priority and queue."},
 		{Name: tagWorkflows, Description: "Workflows: versioned DAGs of steps, each step an instance of a task type."},
 		{Name: tagRuns, Description: "Runs: executions of a workflow version, with their tasks and event log."},
+		{Name: "Dead letters", Description: "Tasks that failed for good, waiting to be resubmitted or discarded."},
+		{Name: tagBreakers, Description: "Cluster-wide circuit breakers guarding task types or target hosts."},
+		{Name: "Queues", Description: "River queues: pause and resume across every worker node."},
 		{Name: tagHealth, Description: "Liveness and readiness probes."},
 	}
 	config.DocsPath = ""

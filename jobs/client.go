@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
@@ -50,6 +52,8 @@ type ClientOptions struct {
 // Its Start and Stop also run the task worker's batchers.
 type Client struct {
 	*river.Client[pgx.Tx]
+	pool       *pgxpool.Pool
+	engine     *engine.Engine
 	taskWorker *TaskWorker
 }
 
@@ -132,7 +136,7 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create river client: %w", err)
 	}
-	return &Client{Client: client, taskWorker: taskWorker}, nil
+	return &Client{Client: client, pool: pool, engine: opts.Engine, taskWorker: taskWorker}, nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -140,4 +144,43 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// PauseQueue pauses a queue on every node (River's queue pause) and records
+// who did it; running tasks finish, no new task of the queue starts.
+func (c *Client) PauseQueue(ctx context.Context, name, actor string) error {
+	return c.queueAction(ctx, name, actor, "queue_paused", c.Client.QueuePauseTx)
+}
+
+// ResumeQueue resumes a paused queue and records who did it.
+func (c *Client) ResumeQueue(ctx context.Context, name, actor string) error {
+	return c.queueAction(ctx, name, actor, "queue_resumed", c.Client.QueueResumeTx)
+}
+
+func (c *Client) queueAction(ctx context.Context, name, actor, kind string,
+	action func(context.Context, pgx.Tx, string, *river.QueuePauseOpts) error,
+) error {
+	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		if err := action(ctx, tx, name, nil); err != nil {
+			if errors.Is(err, rivertype.ErrNotFound) {
+				return fmt.Errorf("queue %q: %w", name, engine.ErrNotFound)
+			}
+			return fmt.Errorf("%s %q: %w", kind, name, err)
+		}
+		return c.engine.RecordQueueActionTx(ctx, tx, kind, name, actor)
+	})
+	return err
+}
+
+// ListQueues lists the queues River knows (those worked recently).
+func (c *Client) ListQueues(ctx context.Context) ([]engine.Queue, error) {
+	res, err := c.Client.QueueList(ctx, river.NewQueueListParams().First(1000))
+	if err != nil {
+		return nil, fmt.Errorf("list queues: %w", err)
+	}
+	out := make([]engine.Queue, len(res.Queues))
+	for i, q := range res.Queues {
+		out[i] = engine.Queue{Name: q.Name, PausedAt: q.PausedAt, CreatedAt: q.CreatedAt, UpdatedAt: q.UpdatedAt}
+	}
+	return out, nil
 }

@@ -265,7 +265,10 @@ func (w *TaskWorker) acquireBreaker(ctx context.Context, args engine.TaskArgs, p
 	}
 	decision, err := w.breakers.Acquire(ctx, key, settings)
 	if err != nil {
-		return nil, err
+		// The breaker is a guard, not a gate: when its state cannot be read,
+		// let the attempt run rather than fail a task over it.
+		w.logger.WarnContext(ctx, "circuit breaker unavailable; running unguarded", slog.String("breaker", key), slog.String("error", err.Error()))
+		return nil, nil
 	}
 	return &breakerGuard{key: key, settings: settings, decision: decision}, nil
 }
@@ -274,7 +277,9 @@ func (w *TaskWorker) acquireBreaker(ctx context.Context, args engine.TaskArgs, p
 // errors count as failures: a permanent error (a 4xx, bad params) means the
 // target answered.
 func (w *TaskWorker) recordBreaker(ctx context.Context, guard *breakerGuard, execErr error) {
-	if guard == nil {
+	if guard == nil || ctx.Err() != nil {
+		// No breaker, or the worker is shutting down: an attempt cut short
+		// says nothing about the target.
 		return
 	}
 	success := execErr == nil || executor.ClassOf(execErr) == executor.ClassPermanent

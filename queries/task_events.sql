@@ -6,3 +6,6 @@ SELECT baton.maintain_event_partitions(@days_ahead::integer, @retention::interva
 
 -- name: TaskEventListByTask :many
 SELECT * FROM baton.task_events WHERE task_id = @task_id::bigint ORDER BY time, id;
+
+-- name: TaskEventInsertSystem :exec
+INSERT INTO baton.task_events (kind, queue, actor, data) VALUES (@kind, @queue, @actor, @data);

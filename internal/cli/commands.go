@@ -221,17 +221,17 @@ func (env *environment) dev(ctx context.Context, args []string) error {
 // given number of workers (when > 0) until ctx is cancelled, then drains.
 func (env *environment) run(ctx context.Context, rt *runtime, addr string, workers int) error {
 	group, ctx := errgroup.WithContext(ctx)
+	// A job still running a minute after it started and past its task's
+	// timeout has lost its worker: River's rescuer hands it to another.
+	const rescueAfter = time.Minute
+	client, err := jobs.NewClient(rt.pool, jobs.ClientOptions{
+		Engine: rt.engine, Executors: rt.executors, Breakers: rt.breakers, Logger: env.logger,
+		Workers: workers, InsertOnly: workers == 0, RescueAfter: rescueAfter,
+	})
+	if err != nil {
+		return err
+	}
 	if workers > 0 {
-		// A job still running a minute after it started and past its task's
-		// timeout has lost its worker: River's rescuer hands it to another.
-		const rescueAfter = time.Minute
-		client, err := jobs.NewClient(rt.pool, jobs.ClientOptions{
-			Engine: rt.engine, Executors: rt.executors, Breakers: rt.breakers, Logger: env.logger, Workers: workers,
-			RescueAfter: rescueAfter,
-		})
-		if err != nil {
-			return err
-		}
 		if err := client.Start(ctx); err != nil {
 			return fmt.Errorf("start workers: %w", err)
 		}
@@ -239,7 +239,9 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		group.Go(func() error { return stopRiver(ctx, client) })
 	}
 	if addr != "" {
-		handler, _ := api.New(api.Options{Engine: rt.engine, Breakers: rt.breakers, Logger: env.logger, UI: web.Handler(), Version: Version})
+		handler, _ := api.New(api.Options{
+			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Logger: env.logger, UI: web.Handler(), Version: Version,
+		})
 		srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {

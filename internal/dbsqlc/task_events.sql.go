@@ -11,6 +11,27 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const taskEventInsertSystem = `-- name: TaskEventInsertSystem :exec
+INSERT INTO baton.task_events (kind, queue, actor, data) VALUES ($1, $2, $3, $4)
+`
+
+type TaskEventInsertSystemParams struct {
+	Kind  string
+	Queue *string
+	Actor *string
+	Data  []byte
+}
+
+func (q *Queries) TaskEventInsertSystem(ctx context.Context, db DBTX, arg *TaskEventInsertSystemParams) error {
+	_, err := db.Exec(ctx, taskEventInsertSystem,
+		arg.Kind,
+		arg.Queue,
+		arg.Actor,
+		arg.Data,
+	)
+	return err
+}
+
 const taskEventListByRun = `-- name: TaskEventListByRun :many
 SELECT id, time, run_id, task_id, step_name, kind, attempt, duration_ms, error, error_class, node, queue, priority, actor, data FROM baton.task_events WHERE run_id = $1::bigint ORDER BY time, id
 `

@@ -42,6 +42,7 @@ func setup(t *testing.T, nodes, workersPerNode int) *env {
 	pool := testdb.NewPool(t)
 	eng := engine.New(pool, engine.Options{})
 	breakers := resilience.NewBreakers(pool, resilience.Options{})
+	var queues api.QueueController
 	for i := range nodes {
 		executors := executor.NewRegistry(executor.Options{AllowPrivateHTTP: true})
 		t.Cleanup(executors.Close)
@@ -50,6 +51,7 @@ func setup(t *testing.T, nodes, workersPerNode int) *env {
 			Node: fmt.Sprintf("node-%d", i+1), FetchPollInterval: 20 * time.Millisecond,
 		})
 		require.NoError(t, err)
+		queues = client
 		require.NoError(t, client.Start(context.Background()))
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -57,7 +59,7 @@ func setup(t *testing.T, nodes, workersPerNode int) *env {
 			require.NoError(t, client.Stop(ctx))
 		})
 	}
-	handler, _ := api.New(api.Options{Engine: eng, Breakers: breakers})
+	handler, _ := api.New(api.Options{Engine: eng, Breakers: breakers, Queues: queues})
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	e := &env{t: t, eng: eng, breakers: breakers, api: srv}
@@ -331,4 +333,38 @@ func (c *callLog) snapshot() []time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]time.Time(nil), c.times...)
+}
+
+func TestPauseAndResumeAQueue(t *testing.T) {
+	t.Parallel()
+	e := setup(t, 1, 2)
+	var queues api.QueueList
+	deadline := time.Now().Add(10 * time.Second)
+	for len(queues.Queues) == 0 { // a node registers its queues shortly after starting
+		e.call(http.MethodGet, "/v1/queues", "", http.StatusOK, &queues)
+		require.True(t, time.Now().Before(deadline), "no queue registered")
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	require.Equal(t, "default", queues.Queues[0].Name)
+	require.False(t, queues.Queues[0].Paused)
+
+	e.call(http.MethodPost, "/v1/queues/default/pause", "", http.StatusNoContent, nil)
+	e.call(http.MethodGet, "/v1/queues", "", http.StatusOK, &queues)
+	require.True(t, queues.Queues[0].Paused)
+	e.call(http.MethodPost, "/v1/queues/default/resume", "", http.StatusNoContent, nil)
+	e.call(http.MethodGet, "/v1/queues", "", http.StatusOK, &queues)
+	require.False(t, queues.Queues[0].Paused)
+	e.call(http.MethodPost, "/v1/queues/nope/pause", "", http.StatusNotFound, nil)
+
+	var actions []string
+	events, err := e.eng.Pool().Query(context.Background(),
+		"SELECT kind || ' ' || queue || ' by ' || actor FROM baton.task_events WHERE run_id IS NULL ORDER BY id")
+	require.NoError(t, err)
+	defer events.Close()
+	for events.Next() {
+		var a string
+		require.NoError(t, events.Scan(&a))
+		actions = append(actions, a)
+	}
+	require.Equal(t, []string{"queue_paused default by operator@example.com", "queue_resumed default by operator@example.com"}, actions)
 }
