@@ -164,22 +164,20 @@ func (h *handlers) retryTask(ctx context.Context, in *retryTaskInput) (*runOutpu
 }
 
 func (h *handlers) skipTask(ctx context.Context, in *taskActionInput) (*runOutput, error) {
-	task, err := h.engine.GetTask(ctx, in.ID, in.Step)
-	if err != nil {
-		return nil, h.problem(ctx, err)
-	}
-	if err := h.engine.SkipTask(ctx, task.ID, in.Actor); err != nil {
-		return nil, h.problem(ctx, err)
-	}
-	return h.runAfter(ctx, in.ID, true, "")
+	return h.taskAction(ctx, in, h.engine.SkipTask)
 }
 
 func (h *handlers) cancelTask(ctx context.Context, in *taskActionInput) (*runOutput, error) {
+	return h.taskAction(ctx, in, h.engine.CancelTask)
+}
+
+// taskAction applies an engine action to the run's step and answers the run.
+func (h *handlers) taskAction(ctx context.Context, in *taskActionInput, action func(ctx context.Context, taskID int64, actor string) error) (*runOutput, error) {
 	task, err := h.engine.GetTask(ctx, in.ID, in.Step)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
-	if err := h.engine.CancelTask(ctx, task.ID, in.Actor); err != nil {
+	if err := action(ctx, task.ID, in.Actor); err != nil {
 		return nil, h.problem(ctx, err)
 	}
 	return h.runAfter(ctx, in.ID, true, "")
