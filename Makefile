@@ -8,7 +8,8 @@ GOFLAGS ?=
 
 ## run: start everything (local PostgreSQL under ./.baton unless DATABASE_URL is set) on $(ADDR)
 run: web
-	$(GO) run ./cmd/baton dev --addr $(ADDR)
+	$(GO) build -o bin/baton ./cmd/baton
+	./bin/baton dev --addr $(ADDR)
 
 ## test: vet, then every Go test (with -race) against a real PostgreSQL, then the dashboard's tests
 test: test-go test-web
