@@ -114,7 +114,7 @@ CREATE TABLE baton.run_tasks (
     started_at           timestamptz,
     finished_at          timestamptz,
     UNIQUE (run_id, step_name)
-);
+) WITH (fillfactor = 80); -- room for HOT updates: a task row changes a few times, no indexed column does
 
 -- dead_letters holds the tasks that failed for good (a permanent error, or
 -- retries exhausted) until an operator resubmits or discards them, or they

@@ -370,7 +370,11 @@ BEGIN
         RETURN;
     END IF;
     PERFORM baton._advance(done);
-    PERFORM baton._notify(rt.run_id, 'task_succeeded', rt.id) FROM baton.run_tasks rt WHERE rt.id = ANY (done);
+    -- One notice per run still going (a finished run already sent its own).
+    PERFORM baton._notify(r.id, 'tasks_succeeded')
+    FROM baton.runs r
+    WHERE r.id IN (SELECT rt.run_id FROM baton.run_tasks rt WHERE rt.id = ANY (done))
+      AND r.status IN ('queued', 'running', 'paused');
     RETURN QUERY SELECT unnest(done);
 END
 $$;
