@@ -39,7 +39,7 @@ type TaskWorker struct {
 	nextRetry sync.Map
 
 	started   *batcher[engine.Started]
-	succeeded *batcher[success]
+	succeeded *batcher[engine.Attempt]
 	// conns[i] is used only by the succeeded batcher's flusher i.
 	conns [successFlushers]*pgxpool.Conn
 }
@@ -62,11 +62,6 @@ func (w *TaskWorker) releaseFlushConn(flusher int) {
 		w.conns[flusher].Release()
 		w.conns[flusher] = nil
 	}
-}
-
-// success is a successful attempt waiting to be recorded.
-type success struct {
-	attempt engine.Attempt
 }
 
 // TaskWorkerOptions configures a TaskWorker.
@@ -209,7 +204,7 @@ func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) 
 
 	if execErr == nil {
 		attempt.Output = output
-		return w.succeeded.submit(ctx, success{attempt: attempt})
+		return w.succeeded.submit(ctx, attempt)
 	}
 
 	return w.fail(ctx, job, attempt, execErr)
@@ -349,11 +344,7 @@ func (w *TaskWorker) flushStarted(ctx context.Context, _ int, items []engine.Sta
 // workers return; a job delivered again (its attempt > 1) first checks
 // whether its task already finished (see Work), so a recorded success is
 // never executed twice. See docs/adr/0004.
-func (w *TaskWorker) flushSucceeded(ctx context.Context, flusher int, items []success) error {
-	attempts := make([]engine.Attempt, len(items))
-	for i, it := range items {
-		attempts[i] = it.attempt
-	}
+func (w *TaskWorker) flushSucceeded(ctx context.Context, flusher int, attempts []engine.Attempt) error {
 	conn, err := w.flushConn(ctx, flusher)
 	if err != nil {
 		return err
@@ -368,7 +359,7 @@ func (w *TaskWorker) flushSucceeded(ctx context.Context, flusher int, items []su
 		}
 	}
 	if err != nil {
-		w.logger.ErrorContext(ctx, "record task successes", slog.Int("tasks", len(items)), slog.String("error", err.Error()))
+		w.logger.ErrorContext(ctx, "record task successes", slog.Int("tasks", len(attempts)), slog.String("error", err.Error()))
 		if conn.Conn().IsClosed() {
 			w.releaseFlushConn(flusher)
 		}

@@ -38,6 +38,8 @@ export interface Run {
   started_at: string | null
   finished_at: string | null
   task_counts: TaskCounts
+  /** Why the run needs an operator (a dead task in the dead-letter queue); empty otherwise. */
+  attention?: string
 }
 
 /** One step of a run, as returned inside GET /v1/runs/{id}. */
@@ -54,6 +56,11 @@ export interface Task {
   error: string | null
   error_class: string | null
   output: Json
+  /** The step's params, merged over its task type's defaults (templates not rendered). */
+  params?: Json
+  /** True when an operator skipped the task. */
+  manual_skip?: boolean
+  optional?: boolean
 }
 
 /** GET /v1/runs/{id}. */
@@ -228,9 +235,201 @@ export function getRun(id: number, signal?: AbortSignal): Promise<RunDetail> {
   return request<RunDetail>(`/v1/runs/${encodeURIComponent(id)}`, { signal })
 }
 
+/** The actor recorded in the run's events for actions taken from the dashboard. */
+export const dashboardActor = 'dashboard'
+
+// An operator action: a POST naming the dashboard as actor, with an optional JSON body.
+function action<T>(path: string, body?: unknown): Promise<T> {
+  const init: RequestInit = { method: 'POST', headers: { 'X-Baton-Actor': dashboardActor } }
+  if (body !== undefined) init.body = JSON.stringify(body)
+  return request<T>(path, init)
+}
+
+function runPath(id: number): string {
+  return `/v1/runs/${encodeURIComponent(id)}`
+}
+
+function taskPath(id: number, step: string): string {
+  return `${runPath(id)}/tasks/${encodeURIComponent(step)}`
+}
+
 /** POST /v1/runs/{id}/cancel */
 export function cancelRun(id: number): Promise<unknown> {
-  return request<unknown>(`/v1/runs/${encodeURIComponent(id)}/cancel`, { method: 'POST' })
+  return action<unknown>(`${runPath(id)}/cancel`)
+}
+
+/** POST /v1/runs/{id}/pause */
+export function pauseRun(id: number): Promise<Run> {
+  return action<Run>(`${runPath(id)}/pause`)
+}
+
+/** POST /v1/runs/{id}/resume */
+export function resumeRun(id: number): Promise<Run> {
+  return action<Run>(`${runPath(id)}/resume`)
+}
+
+/** POST /v1/runs/{id}/tasks/{step}/retry; body is {params} or nothing (same params). */
+export function retryTask(id: number, step: string, body?: ParamsBody): Promise<Run> {
+  return action<Run>(`${taskPath(id, step)}/retry`, body)
+}
+
+/** POST /v1/runs/{id}/tasks/{step}/skip */
+export function skipTask(id: number, step: string): Promise<Run> {
+  return action<Run>(`${taskPath(id, step)}/skip`)
+}
+
+/** POST /v1/runs/{id}/tasks/{step}/cancel */
+export function cancelTask(id: number, step: string): Promise<Run> {
+  return action<Run>(`${taskPath(id, step)}/cancel`)
+}
+
+/** One event of a task's audit trail (GET /v1/runs/{id}/tasks/{step}/attempts). */
+export interface TaskEvent {
+  id: number
+  time: string
+  run_id: number
+  task_id: number | null
+  step: string
+  kind: string
+  attempt: number | null
+  duration_ms: number | null
+  error: string
+  error_class: string
+  node: string
+  actor: string
+  data: Json
+}
+
+/** GET /v1/runs/{id}/tasks/{step}/attempts. */
+export interface AttemptList {
+  run_id: number
+  step: string
+  task_id: number
+  events: TaskEvent[] | null
+}
+
+/** GET /v1/runs/{id}/tasks/{step}/attempts */
+export function listTaskAttempts(id: number, step: string, signal?: AbortSignal): Promise<AttemptList> {
+  return request<AttemptList>(`${taskPath(id, step)}/attempts`, { signal })
+}
+
+/** The next_retry_at an attempt event carries in its data, if any. */
+export function nextRetryAt(e: TaskEvent): string | null {
+  const d = e.data
+  if (isRecord(d) && typeof d.next_retry_at === 'string' && d.next_retry_at) return d.next_retry_at
+  return null
+}
+
+/** A task error class as the dead-letter queue records it. */
+export const errorClasses = ['transient', 'permanent'] as const
+
+/** An entry of the dead-letter queue. */
+export interface DeadLetter {
+  id: number
+  task_id: number
+  run_id: number
+  workflow: string
+  workflow_version: number
+  step: string
+  task_type: string
+  params: Json
+  error: string
+  error_class: string
+  attempts: number
+  first_failed_at: string
+  last_failed_at: string
+  created_at: string
+}
+
+/** GET /v1/dead-letters. next_cursor is empty on the last page. */
+export interface DeadLetterList {
+  dead_letters: DeadLetter[] | null
+  next_cursor: string
+}
+
+/** GET /v1/dead-letters/stats. */
+export interface DeadLetterStats {
+  size: number
+  oldest: string | null
+}
+
+/** POST /v1/dead-letters/{id}/resubmit. */
+export interface ResubmitResult {
+  dead_letter_id: number
+  task_id: number
+  run: Run
+}
+
+/** POST /v1/dead-letters/resubmit: ids resubmitted, and why the others were not (by id). */
+export interface BulkResubmitResult {
+  resubmitted: number[] | null
+  failed: Record<string, string> | null
+}
+
+/** Filters of the dead-letter queue (GET /v1/dead-letters, POST /v1/dead-letters/resubmit). */
+export interface DeadLetterFilter {
+  workflow?: string
+  task_type?: string
+  error_class?: string
+}
+
+/** Builds the query string (with its "?", or "" when empty) for GET /v1/dead-letters. */
+export function deadLettersQuery(f: DeadLetterFilter & { cursor?: string; limit?: number }): string {
+  const q = new URLSearchParams()
+  if (f.limit !== undefined) q.set('limit', String(f.limit))
+  if (f.workflow) q.set('workflow', f.workflow)
+  if (f.task_type) q.set('task_type', f.task_type)
+  if (f.error_class) q.set('error_class', f.error_class)
+  if (f.cursor) q.set('cursor', f.cursor)
+  const s = q.toString()
+  return s ? `?${s}` : ''
+}
+
+/** The body of POST /v1/dead-letters/resubmit for a filter: only the filters that are set. */
+export function bulkResubmitBody(f: DeadLetterFilter): DeadLetterFilter {
+  const body: DeadLetterFilter = {}
+  if (f.workflow) body.workflow = f.workflow
+  if (f.task_type) body.task_type = f.task_type
+  if (f.error_class) body.error_class = f.error_class
+  return body
+}
+
+/** GET /v1/dead-letters */
+export function listDeadLetters(
+  f: DeadLetterFilter & { cursor?: string; limit?: number },
+  signal?: AbortSignal,
+): Promise<DeadLetterList> {
+  return request<DeadLetterList>(`/v1/dead-letters${deadLettersQuery(f)}`, { signal })
+}
+
+/** GET /v1/dead-letters/stats */
+export function getDeadLetterStats(signal?: AbortSignal): Promise<DeadLetterStats> {
+  return request<DeadLetterStats>('/v1/dead-letters/stats', { signal })
+}
+
+/** POST /v1/dead-letters/{id}/resubmit; body is {params} or nothing (same params). */
+export function resubmitDeadLetter(id: number, body?: ParamsBody): Promise<ResubmitResult> {
+  return action<ResubmitResult>(`/v1/dead-letters/${encodeURIComponent(id)}/resubmit`, body)
+}
+
+/** POST /v1/dead-letters/{id}/discard (204). */
+export function discardDeadLetter(id: number): Promise<void> {
+  return action<void>(`/v1/dead-letters/${encodeURIComponent(id)}/discard`)
+}
+
+/** POST /v1/dead-letters/resubmit */
+export function bulkResubmitDeadLetters(f: DeadLetterFilter): Promise<BulkResubmitResult> {
+  return action<BulkResubmitResult>('/v1/dead-letters/resubmit', bulkResubmitBody(f))
+}
+
+/** GET /v1/attention. */
+export interface AttentionList {
+  runs: Run[] | null
+}
+
+/** GET /v1/attention */
+export function listAttention(signal?: AbortSignal): Promise<AttentionList> {
+  return request<AttentionList>('/v1/attention', { signal })
 }
 
 /** POST /v1/runs: starts a run and returns it (at least its id). */
@@ -276,15 +475,64 @@ export function parseRunInput(text: string): { input: Record<string, Json> } | {
  * fresh page covers it wins, so runs that left the filter disappear. When the fresh page is
  * the whole result (`complete`), it replaces everything.
  */
-export function mergeFirstPage(shown: Run[], fresh: Run[], complete: boolean): Run[] {
+export function mergeFirstPage<T extends { id: number }>(shown: T[], fresh: T[], complete: boolean): T[] {
   if (complete || fresh.length === 0) return [...fresh]
   const oldest = Math.min(...fresh.map((r) => r.id))
   const older = shown.filter((r) => r.id < oldest)
   return [...fresh, ...older]
 }
 
-/** Appends an older page to the runs shown, dropping duplicates. */
-export function appendPage(shown: Run[], page: Run[]): Run[] {
+/** Appends an older page to the items shown (runs, dead letters), dropping duplicates. */
+export function appendPage<T extends { id: number }>(shown: T[], page: T[]): T[] {
   const seen = new Set(shown.map((r) => r.id))
   return [...shown, ...page.filter((r) => !seen.has(r.id))]
+}
+
+/** Which run-level operator actions apply to a run in status s. */
+export function runActions(s: RunStatus): { pause: boolean; resume: boolean; cancel: boolean } {
+  return { pause: s === 'running', resume: s === 'paused', cancel: !isRunFinished(s) }
+}
+
+/** Which operator actions apply to a task in status s (the API answers 409 otherwise). */
+export function taskActions(s: TaskStatus): { retry: boolean; skip: boolean; cancel: boolean } {
+  return {
+    retry: s === 'dead' || s === 'failed' || s === 'cancelled' || s === 'skipped',
+    skip: s !== 'succeeded' && s !== 'skipped',
+    cancel: s === 'pending' || s === 'queued' || s === 'running',
+  }
+}
+
+/** The optional body of a retry or resubmit: new params for the task. */
+export interface ParamsBody {
+  params: Record<string, Json>
+}
+
+/** Formats params for the editor: pretty JSON, {} when there are none. */
+export function formatParams(params: Json | undefined): string {
+  return JSON.stringify(params ?? {}, null, 2)
+}
+
+/**
+ * Builds the body of a retry or resubmit from the params editor. Params left as they were
+ * (or an empty editor) send no body, so the task keeps its params; anything else must be a
+ * JSON object and is sent as {"params": …}. Returns the body (undefined for none) or an
+ * error message.
+ */
+export function paramsBody(text: string, original: Json | undefined): { body: ParamsBody | undefined } | { error: string } {
+  if (text.trim() === '') return { body: undefined }
+  let v: unknown
+  try {
+    v = JSON.parse(text)
+  } catch (err) {
+    return { error: `Params are not valid JSON: ${err instanceof Error ? err.message : String(err)}` }
+  }
+  if (!isRecord(v)) return { error: 'Params must be a JSON object.' }
+  if (JSON.stringify(v) === JSON.stringify(original ?? {})) return { body: undefined }
+  return { body: { params: v as Record<string, Json> } }
+}
+
+/** Shortens text to at most max characters, ending with "…" when cut. */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text
+  return `${text.slice(0, Math.max(0, max - 1)).trimEnd()}…`
 }

@@ -1,19 +1,28 @@
 import { Fragment, useEffect, useState } from 'react'
 import {
   cancelRun,
+  cancelTask,
   getRun,
   isRunFinished,
+  pauseRun,
   priorityName,
-  toApiError,
-  type ApiError,
+  resumeRun,
+  retryTask,
+  runActions,
+  skipTask,
+  taskActions,
+  type ParamsBody,
   type RunDetail,
   type Task,
 } from '../api.ts'
+import { AttemptsTable } from '../components/AttemptsTable.tsx'
+import { ParamsEditor } from '../components/ParamsEditor.tsx'
 import { ProblemBanner } from '../components/ProblemBanner.tsx'
 import { StatusBadge } from '../components/StatusBadge.tsx'
 import { elapsed, formatDuration, formatTime } from '../format.ts'
 import { Link } from '../router.tsx'
 import { taskBar, timelineWindow, type Window } from '../timeline.ts'
+import { useAction, type Action } from '../useAction.ts'
 import { usePolling } from '../usePolling.ts'
 
 // A finished run can still have tasks winding down (a cancel stops them asynchronously).
@@ -28,24 +37,42 @@ export function RunPage({ id }: { id: number }) {
   const { data: run, error, refresh } = usePolling(`run:${id}`, (signal) => getRun(id, signal), {
     enabled: stillMoving,
   })
-  const [cancel, setCancel] = useState<{ pending: boolean; error?: ApiError }>({ pending: false })
+  const act = useAction()
   const [open, setOpen] = useState<Set<string>>(new Set())
 
   useEffect(() => {
     document.title = `Run #${id} · Baton`
   }, [id])
 
-  const onCancel = async () => {
-    if (!window.confirm(`Cancel run #${id}? Running tasks are stopped and nothing else is started.`)) return
-    setCancel({ pending: true })
-    try {
-      await cancelRun(id)
-      setCancel({ pending: false })
-    } catch (err) {
-      setCancel({ pending: false, error: toApiError(err) as ApiError })
-    }
+  // Every action refreshes the run afterwards, whether it worked or not.
+  // Resolves to whether the action succeeded.
+  const perform = async (name: string, fn: () => Promise<unknown>): Promise<boolean> => {
+    const ok = await act.run(name, async () => {
+      await fn()
+      return true
+    })
     refresh()
+    return ok === true
   }
+
+  const onCancel = () => {
+    if (!window.confirm(`Cancel run #${id}? Running tasks are stopped and nothing else is started.`)) return
+    void perform('cancel', () => cancelRun(id))
+  }
+
+  const taskOps: TaskOps = {
+    retry: (step, body) => perform(`retry:${step}`, () => retryTask(id, step, body)),
+    skip: (step) => {
+      if (!window.confirm(`Skip step "${step}"? Its dependents will run as if it had succeeded.`)) return
+      void perform(`skip:${step}`, () => skipTask(id, step))
+    },
+    cancel: (step) => {
+      if (!window.confirm(`Cancel step "${step}"? Its dependents are skipped and the run fails unless the step is optional.`))
+        return
+      void perform(`cancel:${step}`, () => cancelTask(id, step))
+    },
+  }
+  const can = run ? runActions(run.status) : undefined
 
   const toggle = (step: string) =>
     setOpen((s) => {
@@ -74,15 +101,44 @@ export function RunPage({ id }: { id: number }) {
             </>
           )}
         </h1>
-        {run && !isRunFinished(run.status) && (
-          <button type="button" className="button danger" disabled={cancel.pending} onClick={() => void onCancel()}>
-            {cancel.pending ? 'Cancelling…' : 'Cancel run'}
-          </button>
+        {can && (can.pause || can.resume || can.cancel) && (
+          <div className="head-actions">
+            {can.pause && (
+              <button
+                type="button"
+                className="button"
+                disabled={act.pending !== null}
+                onClick={() => void perform('pause', () => pauseRun(id))}
+              >
+                {act.pending === 'pause' ? 'Pausing…' : 'Pause'}
+              </button>
+            )}
+            {can.resume && (
+              <button
+                type="button"
+                className="button primary"
+                disabled={act.pending !== null}
+                onClick={() => void perform('resume', () => resumeRun(id))}
+              >
+                {act.pending === 'resume' ? 'Resuming…' : 'Resume'}
+              </button>
+            )}
+            {can.cancel && (
+              <button type="button" className="button danger" disabled={act.pending !== null} onClick={onCancel}>
+                {act.pending === 'cancel' ? 'Cancelling…' : 'Cancel run'}
+              </button>
+            )}
+          </div>
         )}
       </div>
 
       <ProblemBanner error={error} onRetry={refresh} />
-      <ProblemBanner error={cancel.error} />
+      <ProblemBanner error={act.error} />
+      {run?.attention && (
+        <div className="attention" role="status">
+          <strong>Needs attention:</strong> {run.attention}
+        </div>
+      )}
       {!run && !error && <p className="muted">Loading…</p>}
 
       {run && (
@@ -120,7 +176,16 @@ export function RunPage({ id }: { id: number }) {
           {run.tasks.length === 0 ? (
             <p className="muted">This run has no tasks.</p>
           ) : (
-            <TaskTable tasks={run.tasks} window={window_} now={now} open={open} onToggle={toggle} />
+            <TaskTable
+              runId={id}
+              tasks={run.tasks}
+              window={window_}
+              now={now}
+              open={open}
+              onToggle={toggle}
+              act={act}
+              ops={taskOps}
+            />
           )}
 
           <h2>Input</h2>
@@ -131,14 +196,36 @@ export function RunPage({ id }: { id: number }) {
   )
 }
 
+// The task actions of the run page; each refreshes the run when done.
+interface TaskOps {
+  retry: (step: string, body: ParamsBody | undefined) => Promise<boolean>
+  skip: (step: string) => void
+  cancel: (step: string) => void
+}
+
+// Which panel is open under a task row: the retry params editor or the attempts list.
+type Panel = { step: string; kind: 'retry' | 'attempts' }
+
 function TaskTable(props: {
+  runId: number
   tasks: Task[]
   window: Window | null
   now: number
   open: Set<string>
   onToggle: (step: string) => void
+  act: Action
+  ops: TaskOps
 }) {
-  const { tasks, window: w, now, open, onToggle } = props
+  const { runId, tasks, window: w, now, open, onToggle, act, ops } = props
+  const [panels, setPanels] = useState<Panel[]>([])
+  const hasPanel = (step: string, kind: Panel['kind']) => panels.some((p) => p.step === step && p.kind === kind)
+  const togglePanel = (step: string, kind: Panel['kind']) =>
+    setPanels((ps) =>
+      ps.some((p) => p.step === step && p.kind === kind)
+        ? ps.filter((p) => !(p.step === step && p.kind === kind))
+        : [...ps, { step, kind }],
+    )
+  const columns = 8
   return (
     <table className="table tasks">
       <thead>
@@ -149,6 +236,7 @@ function TaskTable(props: {
           <th className="num">Attempts</th>
           <th>Depends on</th>
           <th className="num">Duration</th>
+          <th>Actions</th>
           <th className="timeline-head">
             {w ? (
               <span className="axis">
@@ -165,9 +253,14 @@ function TaskTable(props: {
         {tasks.map((t) => {
           const bar = w ? taskBar(t, w, now) : null
           const isOpen = open.has(t.step)
+          const can = taskActions(t.status)
+          const busy = act.pending !== null
+          const retrying = hasPanel(t.step, 'retry') && can.retry
+          const showAttempts = hasPanel(t.step, 'attempts')
+          const rowClass = [isOpen ? 'open' : '', t.status === 'dead' ? 'task-dead' : ''].filter(Boolean).join(' ')
           return (
             <Fragment key={t.step}>
-              <tr className={isOpen ? 'open' : undefined}>
+              <tr className={rowClass || undefined}>
                 <td>
                   <button
                     type="button"
@@ -182,6 +275,11 @@ function TaskTable(props: {
                 <td>{t.task_type}</td>
                 <td>
                   <StatusBadge status={t.status} />
+                  {t.manual_skip && (
+                    <span className="tag" title="An operator skipped this task">
+                      manual skip
+                    </span>
+                  )}
                   {t.error_class && <span className="error-class">{t.error_class}</span>}
                 </td>
                 <td className="num">
@@ -189,6 +287,37 @@ function TaskTable(props: {
                 </td>
                 <td className="deps">{t.depends_on?.length ? t.depends_on.join(', ') : <span className="muted">–</span>}</td>
                 <td className="num">{elapsed(t.started_at, t.finished_at, now)}</td>
+                <td className="task-actions">
+                  {can.retry && (
+                    <button
+                      type="button"
+                      className="link-button"
+                      aria-expanded={retrying}
+                      disabled={busy}
+                      onClick={() => togglePanel(t.step, 'retry')}
+                    >
+                      Retry…
+                    </button>
+                  )}
+                  {can.skip && (
+                    <button type="button" className="link-button" disabled={busy} onClick={() => ops.skip(t.step)}>
+                      {act.pending === `skip:${t.step}` ? 'Skipping…' : 'Skip'}
+                    </button>
+                  )}
+                  {can.cancel && (
+                    <button type="button" className="link-button danger" disabled={busy} onClick={() => ops.cancel(t.step)}>
+                      {act.pending === `cancel:${t.step}` ? 'Cancelling…' : 'Cancel'}
+                    </button>
+                  )}
+                  <button
+                    type="button"
+                    className="link-button"
+                    aria-expanded={showAttempts}
+                    onClick={() => togglePanel(t.step, 'attempts')}
+                  >
+                    {showAttempts ? 'Hide attempts' : 'Attempts'}
+                  </button>
+                </td>
                 <td className="timeline">
                   <div className="track">
                     {bar && (
@@ -203,7 +332,7 @@ function TaskTable(props: {
               </tr>
               {isOpen && (
                 <tr className="detail">
-                  <td colSpan={7}>
+                  <td colSpan={columns}>
                     <div className="detail-grid">
                       <div>
                         <h3>Timing</h3>
@@ -226,6 +355,32 @@ function TaskTable(props: {
                         )}
                       </div>
                     </div>
+                  </td>
+                </tr>
+              )}
+              {retrying && (
+                <tr className="detail">
+                  <td colSpan={columns}>
+                    <h3>Retry {t.step}</h3>
+                    <ParamsEditor
+                      params={t.params}
+                      submitLabel="Retry task"
+                      pending={act.pending === `retry:${t.step}`}
+                      onSubmit={(body) => {
+                        void ops.retry(t.step, body).then((ok) => {
+                          if (ok) togglePanel(t.step, 'retry')
+                        })
+                      }}
+                      onClose={() => togglePanel(t.step, 'retry')}
+                    />
+                  </td>
+                </tr>
+              )}
+              {showAttempts && (
+                <tr className="detail">
+                  <td colSpan={columns}>
+                    <h3>Attempts of {t.step}</h3>
+                    <AttemptsTable runId={runId} step={t.step} version={`${t.status}:${t.attempts}`} />
                   </td>
                 </tr>
               )}
