@@ -24,7 +24,7 @@ export function AttentionPage() {
           Dead letters
         </Link>
       </div>
-      <p className="hint">
+      <p className="hint page-hint">
         Runs blocked on a dead task that is still in the dead-letter queue. Retrying, skipping, resubmitting or
         discarding the task clears the flag.
       </p>
