@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 )
 
 // Version is the build's version, set with -ldflags at release time.
@@ -22,7 +23,8 @@ Usage:
   baton dev     [--addr :8080] [--examples DIR]  everything in one process; starts a local
                                                  PostgreSQL under ./.baton when DATABASE_URL is unset
   baton serve   [--addr :8080]                   API and dashboard (production)
-  baton worker  [--workers 100]                  task workers (production)
+  baton worker  [--workers 100] [--dead-letter-retention 720h]
+                                                 task workers (production)
   baton migrate up|down|status                   manage the schema
   baton apply   -f DIR|FILE                      create or update task types and workflows
   baton version
@@ -85,6 +87,8 @@ type environment struct {
 	stdout, stderr io.Writer
 	logger         *slog.Logger
 	databaseURL    string
+	// deadLetterRetention is set by the worker and dev commands' flags.
+	deadLetterRetention time.Duration
 }
 
 type usageError struct{ msg string }

@@ -159,9 +159,11 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 func (env *environment) worker(ctx context.Context, args []string) error {
 	fs := env.flags("worker")
 	workers := fs.Int("workers", 100, "tasks worked at once")
+	retention := fs.Duration("dead-letter-retention", 30*24*time.Hour, "how long dead-letter entries are kept")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	env.deadLetterRetention = *retention
 	if err := env.requireDatabaseURL(); err != nil {
 		return err
 	}
@@ -179,9 +181,11 @@ func (env *environment) dev(ctx context.Context, args []string) error {
 	examples := fs.String("examples", "examples", "directory of definitions to apply at start ('' for none)")
 	home := fs.String("home", ".baton", "where the local PostgreSQL cluster lives")
 	workers := fs.Int("workers", 50, "tasks worked at once")
+	retention := fs.Duration("dead-letter-retention", 30*24*time.Hour, "how long dead-letter entries are kept")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	env.deadLetterRetention = *retention
 	url := env.databaseURL
 	if url == "" {
 		cluster, err := devcluster.Start(ctx, devcluster.Options{Dir: filepath.Join(*home, "pg"), Logger: env.logger})
@@ -227,6 +231,7 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 	client, err := jobs.NewClient(rt.pool, jobs.ClientOptions{
 		Engine: rt.engine, Executors: rt.executors, Breakers: rt.breakers, Logger: env.logger,
 		Workers: workers, InsertOnly: workers == 0, RescueAfter: rescueAfter,
+		DeadLetterRetention: env.deadLetterRetention,
 	})
 	if err != nil {
 		return err

@@ -368,3 +368,28 @@ func TestPauseAndResumeAQueue(t *testing.T) {
 	}
 	require.Equal(t, []string{"queue_paused default by operator@example.com", "queue_resumed default by operator@example.com"}, actions)
 }
+
+func TestRetryAfterHintDelaysTheRetry(t *testing.T) {
+	t.Parallel()
+	calls := &callLog{}
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls.add()
+		if len(calls.snapshot()) == 1 {
+			w.Header().Set("Retry-After", "3")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	t.Cleanup(target.Close)
+	e := setup(t, 1, 2)
+	e.call(http.MethodPost, "/v1/task-types", `{"name":"call","executor":"http"}`, http.StatusCreated, nil)
+	e.call(http.MethodPost, "/v1/workflows", fmt.Sprintf(`{"name":"polite","steps":[{"name":"get","type":"call","params":{"url":%q}}]}`, target.URL), http.StatusCreated, nil)
+	id := e.start("polite", "{}")
+	run := e.waitStatus(id, 20*time.Second, "succeeded")
+	require.Equal(t, 2, task(run, "get").Attempts)
+	times := calls.snapshot()
+	require.Len(t, times, 2)
+	// The backoff alone would retry after 1 s; the hint asked for 3 s.
+	require.GreaterOrEqual(t, times[1].Sub(times[0]), 2900*time.Millisecond)
+}
