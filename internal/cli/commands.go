@@ -83,7 +83,7 @@ func (env *environment) migrate(ctx context.Context, args []string) error {
 	case "up":
 		res, err := m.Up(ctx)
 		for _, r := range res {
-			fmt.Fprintf(env.stdout, "applied %d %s (%s)\n", r.Source.Version, filepath.Base(r.Source.Path), r.Duration.Round(time.Millisecond))
+			fmt.Fprintf(env.stdout, "applied %d %s (%s)\n", r.Source.Version, migrationName(r.Source.Path), r.Duration.Round(time.Millisecond))
 		}
 		if err == nil && len(res) == 0 {
 			fmt.Fprintln(env.stdout, "up to date")
@@ -92,7 +92,7 @@ func (env *environment) migrate(ctx context.Context, args []string) error {
 	case "down":
 		res, err := m.Down(ctx)
 		if res != nil {
-			fmt.Fprintf(env.stdout, "rolled back %d %s\n", res.Source.Version, filepath.Base(res.Source.Path))
+			fmt.Fprintf(env.stdout, "rolled back %d %s\n", res.Source.Version, migrationName(res.Source.Path))
 		} else if err == nil {
 			fmt.Fprintln(env.stdout, "nothing to roll back")
 		}
@@ -107,11 +107,7 @@ func (env *environment) migrate(ctx context.Context, args []string) error {
 			if s.State == "applied" {
 				applied = "applied " + s.AppliedAt.Format(time.RFC3339)
 			}
-			name := filepath.Base(s.Source.Path)
-			if name == "." || name == "" {
-				name = "river (River's own migrations)"
-			}
-			fmt.Fprintf(env.stdout, "%5d  %-40s %s\n", s.Source.Version, name, applied)
+			fmt.Fprintf(env.stdout, "%5d  %-40s %s\n", s.Source.Version, migrationName(s.Source.Path), applied)
 		}
 		return nil
 	default:
@@ -292,4 +288,13 @@ func baseURL(addr string) string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port)
+}
+
+// migrationName names a migration for people: its file, or River's for the
+// Go migration that runs River's own.
+func migrationName(path string) string {
+	if name := filepath.Base(path); name != "." && name != "" {
+		return name
+	}
+	return "river (River's own migrations)"
 }
