@@ -22,6 +22,3 @@ SELECT * FROM baton.task_types WHERE name = @name;
 
 -- name: TaskTypeList :many
 SELECT * FROM baton.task_types ORDER BY name;
-
--- name: TaskTypeExecutors :many
-SELECT name, executor FROM baton.task_types WHERE name = ANY (@names::text[]);

@@ -9,35 +9,6 @@ import (
 	"context"
 )
 
-const taskTypeExecutors = `-- name: TaskTypeExecutors :many
-SELECT name, executor FROM baton.task_types WHERE name = ANY ($1::text[])
-`
-
-type TaskTypeExecutorsRow struct {
-	Name     string
-	Executor string
-}
-
-func (q *Queries) TaskTypeExecutors(ctx context.Context, db DBTX, names []string) ([]*TaskTypeExecutorsRow, error) {
-	rows, err := db.Query(ctx, taskTypeExecutors, names)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []*TaskTypeExecutorsRow
-	for rows.Next() {
-		var i TaskTypeExecutorsRow
-		if err := rows.Scan(&i.Name, &i.Executor); err != nil {
-			return nil, err
-		}
-		items = append(items, &i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const taskTypeGet = `-- name: TaskTypeGet :one
 SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at FROM baton.task_types WHERE name = $1
 `
