@@ -32,8 +32,10 @@ type Options struct {
 	// OpenAPI document.
 	Engine *engine.Engine
 
-	// Queues serves the /v1/queues operations (nil: they answer 503).
-	Queues QueueController
+	// Control serves the /v1/queues operations (nil: they answer 503) and
+	// lets cancellations interrupt running attempts (nil: a running attempt
+	// finishes and its result is ignored).
+	Control Controller
 
 	// Breakers serves the /v1/breakers operations. It may be nil only to
 	// build the OpenAPI document.
@@ -61,7 +63,7 @@ type Options struct {
 type handlers struct {
 	engine   *engine.Engine
 	breakers *resilience.Breakers
-	queues   QueueController
+	control  Controller
 	logger   *slog.Logger
 	ready    func(ctx context.Context) error
 }
@@ -76,7 +78,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	if opts.Version == "" {
 		opts.Version = DefaultVersion
 	}
-	h := &handlers{engine: opts.Engine, breakers: opts.Breakers, queues: opts.Queues, logger: opts.Logger, ready: opts.Ready}
+	h := &handlers{engine: opts.Engine, breakers: opts.Breakers, control: opts.Control, logger: opts.Logger, ready: opts.Ready}
 	if h.ready == nil {
 		h.ready = h.pingDatabase
 	}
@@ -206,7 +208,7 @@ func New(opts Options) (http.Handler, huma.API) {
 		Method:      http.MethodPost,
 		Path:        "/runs/{id}/cancel",
 		Summary:     "Cancel a run",
-		Description: "Cancels a run that has not finished: its unfinished tasks are cancelled (a task already running finishes its attempt and its result is ignored). Answers 409 when the run had already finished.",
+		Description: "Cancels a run that has not finished: its unfinished tasks are cancelled and running attempts are interrupted (their context is cancelled; on a server without worker control they finish and their results are ignored). Answers 409 when the run had already finished.",
 		Tags:        []string{tagRuns},
 		Errors:      errorStatuses(http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity),
 	}, h.cancelRun)

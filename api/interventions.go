@@ -96,7 +96,7 @@ func registerInterventions(api huma.API, h *handlers) {
 		"Marks the task skipped: its dependents proceed as if it had succeeded. A dead task leaves the dead-letter queue. Answers 409 for a task that already succeeded or was skipped."),
 		h.skipTask)
 	huma.Register(api, taskOp("cancel-task", "/runs/{id}/tasks/{step}/cancel", "Cancel a task",
-		"Cancels one unfinished task (a running attempt finishes and its result is ignored); its on_success dependents are skipped and the run fails unless the step is optional. Answers 409 for a finished task."),
+		"Cancels one unfinished task (a running attempt is interrupted); its on_success dependents are skipped and the run fails unless the step is optional. Answers 409 for a finished task."),
 		h.cancelTask)
 
 	huma.Register(api, huma.Operation{
@@ -168,7 +168,13 @@ func (h *handlers) skipTask(ctx context.Context, in *taskActionInput) (*runOutpu
 }
 
 func (h *handlers) cancelTask(ctx context.Context, in *taskActionInput) (*runOutput, error) {
-	return h.taskAction(ctx, in, h.engine.CancelTask)
+	if h.control == nil {
+		return h.taskAction(ctx, in, h.engine.CancelTask)
+	}
+	if err := h.control.CancelTask(ctx, in.ID, in.Step, in.Actor); err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	return h.runAfter(ctx, in.ID, true, "")
 }
 
 // taskAction applies an engine action to the run's step and answers the run.

@@ -64,6 +64,7 @@ type Task struct {
 	Queue          string          `json:"queue"`
 	Attempts       int             `json:"attempts"`
 	MaxAttempts    int             `json:"max_attempts"`
+	RiverJobID     *int64          `json:"river_job_id" doc:"The River job of the task's latest attempt; null before it is queued."`
 	TimeoutMs      int64           `json:"timeout_ms"`
 	Output         json.RawMessage `json:"output" doc:"The executor's output; null until the task succeeds."`
 	Error          string          `json:"error" doc:"The last attempt's error; empty otherwise."`
@@ -184,7 +185,11 @@ func (h *handlers) getRun(ctx context.Context, in *runIDInput) (*runOutput, erro
 }
 
 func (h *handlers) cancelRun(ctx context.Context, in *runActionInput) (*runOutput, error) {
-	cancelled, err := h.engine.CancelRun(ctx, in.ID, in.Actor)
+	cancel := h.engine.CancelRun
+	if h.control != nil {
+		cancel = h.control.CancelRun
+	}
+	cancelled, err := cancel(ctx, in.ID, in.Actor)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -286,6 +291,7 @@ func taskFrom(t *engine.Task) Task {
 		Queue:          t.Queue,
 		Attempts:       t.Attempts,
 		MaxAttempts:    t.MaxAttempts,
+		RiverJobID:     t.RiverJobID,
 		TimeoutMs:      t.Timeout.Milliseconds(),
 		Output:         t.Output,
 		Error:          t.Error,

@@ -214,6 +214,11 @@ func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) 
 // after the task's backoff (or the error's retry-after hint), or stop.
 func (w *TaskWorker) fail(ctx context.Context, job *river.Job[engine.TaskArgs], attempt engine.Attempt, execErr error) error {
 	args := job.Args
+	if ctx.Err() != nil {
+		// Cut short from outside: the run or task was cancelled (River then
+		// cancels the job), or the worker is stopping (River retries it).
+		return execErr
+	}
 	class := executor.ClassOf(execErr)
 	attempt.Error = execErr.Error()
 	attempt.ErrorClass = string(class)
@@ -223,9 +228,15 @@ func (w *TaskWorker) fail(ctx context.Context, job *river.Job[engine.TaskArgs], 
 		attempt.NextRetryAt = &next
 		w.nextRetry.Store(job.ID, next)
 	}
-	if _, err := w.engine.FailTask(ctx, attempt); err != nil {
+	recorded, err := w.engine.FailTask(ctx, attempt)
+	if err != nil {
 		w.nextRetry.Delete(job.ID)
 		return fmt.Errorf("record failure of task %d (%w): %w", args.TaskID, execErr, err)
+	}
+	if !recorded {
+		// The task was cancelled or skipped meanwhile: nothing to retry.
+		w.nextRetry.Delete(job.ID)
+		return river.JobCancel(execErr)
 	}
 	w.logger.InfoContext(ctx, "task attempt failed",
 		slog.Int64("run_id", args.RunID), slog.String("step", args.Step), slog.Int("attempt", job.Attempt),

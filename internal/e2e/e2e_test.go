@@ -42,7 +42,7 @@ func setup(t *testing.T, nodes, workersPerNode int) *env {
 	pool := testdb.NewPool(t)
 	eng := engine.New(pool, engine.Options{})
 	breakers := resilience.NewBreakers(pool, resilience.Options{})
-	var queues api.QueueController
+	var control api.Controller
 	for i := range nodes {
 		executors := executor.NewRegistry(executor.Options{AllowPrivateHTTP: true})
 		t.Cleanup(executors.Close)
@@ -51,7 +51,7 @@ func setup(t *testing.T, nodes, workersPerNode int) *env {
 			Node: fmt.Sprintf("node-%d", i+1), FetchPollInterval: 20 * time.Millisecond,
 		})
 		require.NoError(t, err)
-		queues = client
+		control = client
 		require.NoError(t, client.Start(context.Background()))
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -59,7 +59,7 @@ func setup(t *testing.T, nodes, workersPerNode int) *env {
 			require.NoError(t, client.Stop(ctx))
 		})
 	}
-	handler, _ := api.New(api.Options{Engine: eng, Breakers: breakers, Queues: queues})
+	handler, _ := api.New(api.Options{Engine: eng, Breakers: breakers, Control: control})
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	e := &env{t: t, eng: eng, breakers: breakers, api: srv}
@@ -293,7 +293,7 @@ func TestCancelThroughTheAPI(t *testing.T) {
 	t.Parallel()
 	e := setup(t, 1, 5)
 	e.call(http.MethodPost, "/v1/workflows", `{"name":"slow","steps":[
-		{"name":"wait","type":"noop","params":{"duration":"1s"}},
+		{"name":"wait","type":"noop","params":{"duration":"1m"}},
 		{"name":"after","type":"noop","depends_on":["wait"]}]}`, http.StatusCreated, nil)
 	id := e.start("slow", "{}")
 	e.waitFor(id, 10*time.Second, "wait running", func(r api.Run) bool { return task(r, "wait").Status == "running" })
@@ -302,6 +302,8 @@ func TestCancelThroughTheAPI(t *testing.T) {
 	require.Equal(t, "cancelled", run.Status)
 	require.Equal(t, map[string]string{"wait": "cancelled", "after": "cancelled"}, taskStatuses(run))
 	e.call(http.MethodPost, fmt.Sprintf("/v1/runs/%d/cancel", id), "", http.StatusConflict, nil)
+	// The running minute-long attempt is interrupted, not left to finish.
+	e.waitJobState(t, *task(run, "wait").RiverJobID, "cancelled", 10*time.Second)
 
 	// A task alone can be cancelled too; its dependents are skipped.
 	id = e.start("slow", "{}")
@@ -392,4 +394,19 @@ func TestRetryAfterHintDelaysTheRetry(t *testing.T) {
 	require.Len(t, times, 2)
 	// The backoff alone would retry after 1 s; the hint asked for 3 s.
 	require.GreaterOrEqual(t, times[1].Sub(times[0]), 2900*time.Millisecond)
+}
+
+// waitJobState polls a River job until it reaches state.
+func (e *env) waitJobState(t *testing.T, jobID int64, state string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var got string
+		require.NoError(t, e.eng.Pool().QueryRow(context.Background(), "SELECT state FROM river_job WHERE id = $1", jobID).Scan(&got))
+		if got == state {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "job %d is %s, not %s, after %s", jobID, got, state, within)
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
 }
