@@ -32,10 +32,8 @@ type Options struct {
 	// OpenAPI document.
 	Engine *engine.Engine
 
-	// Control serves the /v1/queues operations (nil: they answer 503) and
-	// lets cancellations interrupt running attempts (nil: a running attempt
-	// finishes and its result is ignored).
-	Control Controller
+	// Queues serves the /v1/queues operations (nil: they answer 503).
+	Queues QueueController
 
 	// Breakers serves the /v1/breakers operations. It may be nil only to
 	// build the OpenAPI document.
@@ -63,7 +61,7 @@ type Options struct {
 type handlers struct {
 	engine   *engine.Engine
 	breakers *resilience.Breakers
-	control  Controller
+	queues   QueueController
 	logger   *slog.Logger
 	ready    func(ctx context.Context) error
 }
@@ -78,7 +76,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	if opts.Version == "" {
 		opts.Version = DefaultVersion
 	}
-	h := &handlers{engine: opts.Engine, breakers: opts.Breakers, control: opts.Control, logger: opts.Logger, ready: opts.Ready}
+	h := &handlers{engine: opts.Engine, breakers: opts.Breakers, queues: opts.Queues, logger: opts.Logger, ready: opts.Ready}
 	if h.ready == nil {
 		h.ready = h.pingDatabase
 	}
@@ -208,7 +206,7 @@ func New(opts Options) (http.Handler, huma.API) {
 		Method:      http.MethodPost,
 		Path:        "/runs/{id}/cancel",
 		Summary:     "Cancel a run",
-		Description: "Cancels a run that has not finished: its unfinished tasks are cancelled and running attempts are interrupted (their context is cancelled; on a server without worker control they finish and their results are ignored). Answers 409 when the run had already finished.",
+		Description: "Cancels a run that has not finished: its unfinished tasks are cancelled and running attempts are interrupted (River cancels their context). Answers 409 when the run had already finished.",
 		Tags:        []string{tagRuns},
 		Errors:      errorStatuses(http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity),
 	}, h.cancelRun)

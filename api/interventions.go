@@ -168,13 +168,7 @@ func (h *handlers) skipTask(ctx context.Context, in *taskActionInput) (*runOutpu
 }
 
 func (h *handlers) cancelTask(ctx context.Context, in *taskActionInput) (*runOutput, error) {
-	if h.control == nil {
-		return h.taskAction(ctx, in, h.engine.CancelTask)
-	}
-	if err := h.control.CancelTask(ctx, in.ID, in.Step, in.Actor); err != nil {
-		return nil, h.problem(ctx, err)
-	}
-	return h.runAfter(ctx, in.ID, true, "")
+	return h.taskAction(ctx, in, h.engine.CancelTask)
 }
 
 // taskAction applies an engine action to the run's step and answers the run.

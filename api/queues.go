@@ -10,15 +10,12 @@ import (
 	"github.com/baton-run/baton/internal/engine"
 )
 
-// Controller acts on River for the API: it pauses, resumes and lists queues
-// cluster-wide, and cancels runs and tasks while interrupting their running
-// attempts. The jobs package's Client implements it.
-type Controller interface {
+// QueueController pauses, resumes and lists River queues cluster-wide; the
+// jobs package's Client implements it.
+type QueueController interface {
 	PauseQueue(ctx context.Context, name, actor string) error
 	ResumeQueue(ctx context.Context, name, actor string) error
 	ListQueues(ctx context.Context) ([]engine.Queue, error)
-	CancelRun(ctx context.Context, id int64, actor string) (bool, error)
-	CancelTask(ctx context.Context, runID int64, step, actor string) error
 }
 
 // Queue is a River queue.
@@ -64,10 +61,10 @@ func registerQueues(api huma.API, h *handlers) {
 }
 
 func (h *handlers) listQueues(ctx context.Context, _ *struct{}) (*queueListOutput, error) {
-	if h.control == nil {
+	if h.queues == nil {
 		return nil, huma.Error503ServiceUnavailable("queue control is not available on this server")
 	}
-	queues, err := h.control.ListQueues(ctx)
+	queues, err := h.queues.ListQueues(ctx)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -80,20 +77,20 @@ func (h *handlers) listQueues(ctx context.Context, _ *struct{}) (*queueListOutpu
 }
 
 func (h *handlers) pauseQueue(ctx context.Context, in *queueNameInput) (*struct{}, error) {
-	if h.control == nil {
+	if h.queues == nil {
 		return nil, huma.Error503ServiceUnavailable("queue control is not available on this server")
 	}
-	if err := h.control.PauseQueue(ctx, in.Name, in.Actor); err != nil {
+	if err := h.queues.PauseQueue(ctx, in.Name, in.Actor); err != nil {
 		return nil, h.problem(ctx, err)
 	}
 	return nil, nil
 }
 
 func (h *handlers) resumeQueue(ctx context.Context, in *queueNameInput) (*struct{}, error) {
-	if h.control == nil {
+	if h.queues == nil {
 		return nil, huma.Error503ServiceUnavailable("queue control is not available on this server")
 	}
-	if err := h.control.ResumeQueue(ctx, in.Name, in.Actor); err != nil {
+	if err := h.queues.ResumeQueue(ctx, in.Name, in.Actor); err != nil {
 		return nil, h.problem(ctx, err)
 	}
 	return nil, nil

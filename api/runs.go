@@ -185,11 +185,7 @@ func (h *handlers) getRun(ctx context.Context, in *runIDInput) (*runOutput, erro
 }
 
 func (h *handlers) cancelRun(ctx context.Context, in *runActionInput) (*runOutput, error) {
-	cancel := h.engine.CancelRun
-	if h.control != nil {
-		cancel = h.control.CancelRun
-	}
-	cancelled, err := cancel(ctx, in.ID, in.Actor)
+	cancelled, err := h.engine.CancelRun(ctx, in.ID, in.Actor)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}

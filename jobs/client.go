@@ -54,7 +54,6 @@ type Client struct {
 	*river.Client[pgx.Tx]
 	pool       *pgxpool.Pool
 	engine     *engine.Engine
-	logger     *slog.Logger
 	taskWorker *TaskWorker
 }
 
@@ -137,7 +136,7 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create river client: %w", err)
 	}
-	return &Client{Client: client, pool: pool, engine: opts.Engine, logger: logger, taskWorker: taskWorker}, nil
+	return &Client{Client: client, pool: pool, engine: opts.Engine, taskWorker: taskWorker}, nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -184,48 +183,4 @@ func (c *Client) ListQueues(ctx context.Context) ([]engine.Queue, error) {
 		out[i] = engine.Queue{Name: q.Name, PausedAt: q.PausedAt, CreatedAt: q.CreatedAt, UpdatedAt: q.UpdatedAt}
 	}
 	return out, nil
-}
-
-// CancelRun cancels a run like engine.CancelRun and also interrupts its
-// tasks that are running: River cancels their context, so a long attempt
-// stops now instead of finishing and being ignored.
-func (c *Client) CancelRun(ctx context.Context, id int64, actor string) (bool, error) {
-	jobIDs, err := c.engine.ActiveJobIDs(ctx, id, "")
-	if err != nil {
-		return false, err
-	}
-	cancelled, err := c.engine.CancelRun(ctx, id, actor)
-	if err != nil || !cancelled {
-		return cancelled, err
-	}
-	c.interrupt(ctx, jobIDs)
-	return true, nil
-}
-
-// CancelTask cancels one task like engine.CancelTask and interrupts its
-// running attempt.
-func (c *Client) CancelTask(ctx context.Context, runID int64, step, actor string) error {
-	task, err := c.engine.GetTask(ctx, runID, step)
-	if err != nil {
-		return err
-	}
-	jobIDs, err := c.engine.ActiveJobIDs(ctx, runID, step)
-	if err != nil {
-		return err
-	}
-	if err := c.engine.CancelTask(ctx, task.ID, actor); err != nil {
-		return err
-	}
-	c.interrupt(ctx, jobIDs)
-	return nil
-}
-
-// interrupt asks River to cancel jobs; a job that already finished is left
-// alone. Failures are logged: the cancellation itself is already recorded.
-func (c *Client) interrupt(ctx context.Context, jobIDs []int64) {
-	for _, id := range jobIDs {
-		if _, err := c.Client.JobCancel(ctx, id); err != nil && !errors.Is(err, rivertype.ErrNotFound) {
-			c.logger.WarnContext(ctx, "interrupt cancelled task", slog.Int64("job_id", id), slog.String("error", err.Error()))
-		}
-	}
 }

@@ -34,8 +34,3 @@ SELECT baton.skip_task(@id::bigint, @actor::text)::boolean AS skipped;
 
 -- name: RunTaskCancel :one
 SELECT baton.cancel_task(@id::bigint, @actor::text)::boolean AS cancelled;
-
--- name: RunTaskActiveJobIDs :many
-SELECT river_job_id::bigint FROM baton.run_tasks
-WHERE run_id = @run_id AND (@step::text = '' OR step_name = @step::text)
-  AND status IN ('queued', 'running') AND river_job_id IS NOT NULL;

@@ -441,17 +441,37 @@ END
 $$;
 -- +goose StatementEnd
 
--- _cancel_jobs cancels the River jobs of the given tasks that are still
--- waiting to run (a job already running finishes its attempt).
+-- _cancel_jobs cancels the River jobs of the given tasks. A waiting job is
+-- cancelled at once; a running one is marked and its node is told to cancel
+-- the attempt's context, exactly as River's JobCancel does, so that plain SQL
+-- callers interrupt running attempts too.
 -- +goose StatementBegin
 CREATE FUNCTION baton._cancel_jobs(p_task_ids bigint[])
 RETURNS void
-LANGUAGE sql AS $$
-    UPDATE public.river_job j
-    SET state = 'cancelled', finalized_at = now()
-    FROM baton.run_tasks t
-    WHERE t.id = ANY (p_task_ids) AND j.id = t.river_job_id
-      AND j.state IN ('available', 'scheduled', 'retryable', 'pending');
+LANGUAGE plpgsql AS $$
+DECLARE
+    interrupted integer;
+BEGIN
+    WITH jobs AS (
+        SELECT j.id, j.queue, j.state
+        FROM public.river_job j JOIN baton.run_tasks t ON j.id = t.river_job_id
+        WHERE t.id = ANY (p_task_ids) AND j.finalized_at IS NULL
+          AND j.state NOT IN ('cancelled', 'completed', 'discarded')
+        FOR UPDATE OF j
+    ), updated AS (
+        UPDATE public.river_job j
+        SET state = CASE WHEN jobs.state = 'running' THEN j.state ELSE 'cancelled' END,
+            finalized_at = CASE WHEN jobs.state = 'running' THEN j.finalized_at ELSE now() END,
+            metadata = jsonb_set(j.metadata, '{cancel_attempted_at}', to_jsonb(now()), true)
+        FROM jobs
+        WHERE j.id = jobs.id
+        RETURNING j.id, j.queue, jobs.state AS previous_state
+    )
+    SELECT count(pg_notify('public.river_control', json_build_object('action', 'cancel', 'job_id', id, 'queue', queue)::text))
+    INTO interrupted
+    FROM updated
+    WHERE previous_state = 'running';
+END
 $$;
 -- +goose StatementEnd
 
@@ -581,9 +601,8 @@ $$;
 -- +goose StatementEnd
 
 -- skip_task marks a task skipped by hand: its dependents proceed as if it
--- had succeeded. A waiting task's River job is cancelled; a running task's
--- attempt finishes and its result is ignored; a dead task leaves the
--- dead-letter queue.
+-- had succeeded. Its River job is cancelled (a running attempt is
+-- interrupted); a dead task leaves the dead-letter queue.
 -- +goose StatementBegin
 CREATE FUNCTION baton.skip_task(task_id bigint, actor text DEFAULT current_user)
 RETURNS boolean
@@ -618,10 +637,9 @@ END
 $$;
 -- +goose StatementEnd
 
--- cancel_task cancels one unfinished task: its waiting River job is
--- cancelled (a running attempt finishes and its result is ignored), its
--- on_success dependents are skipped, and its run fails at the end unless the
--- step is optional.
+-- cancel_task cancels one unfinished task and its River job (a running
+-- attempt is interrupted); its on_success dependents are skipped, and its
+-- run fails at the end unless the step is optional.
 -- +goose StatementBegin
 CREATE FUNCTION baton.cancel_task(task_id bigint, actor text DEFAULT current_user)
 RETURNS boolean
@@ -700,9 +718,9 @@ $$;
 -- +goose StatementEnd
 
 -- cancel_run cancels a run that has not finished: its unfinished tasks are
--- cancelled and their waiting River jobs with them (a task already running
--- finishes its attempt, and its result is ignored). Returns false when the
--- run had already finished; raises when it does not exist.
+-- cancelled with their River jobs (running attempts are interrupted).
+-- Returns false when the run had already finished; raises when it does not
+-- exist.
 -- +goose StatementBegin
 CREATE FUNCTION baton.cancel_run(id bigint, actor text DEFAULT current_user)
 RETURNS boolean

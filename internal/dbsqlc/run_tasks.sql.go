@@ -21,37 +21,6 @@ func (q *Queries) RunInputGet(ctx context.Context, db DBTX, id int64) ([]byte, e
 	return input, err
 }
 
-const runTaskActiveJobIDs = `-- name: RunTaskActiveJobIDs :many
-SELECT river_job_id::bigint FROM baton.run_tasks
-WHERE run_id = $1 AND ($2::text = '' OR step_name = $2::text)
-  AND status IN ('queued', 'running') AND river_job_id IS NOT NULL
-`
-
-type RunTaskActiveJobIDsParams struct {
-	RunID int64
-	Step  string
-}
-
-func (q *Queries) RunTaskActiveJobIDs(ctx context.Context, db DBTX, arg *RunTaskActiveJobIDsParams) ([]int64, error) {
-	rows, err := db.Query(ctx, runTaskActiveJobIDs, arg.RunID, arg.Step)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []int64
-	for rows.Next() {
-		var river_job_id int64
-		if err := rows.Scan(&river_job_id); err != nil {
-			return nil, err
-		}
-		items = append(items, river_job_id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const runTaskCancel = `-- name: RunTaskCancel :one
 SELECT baton.cancel_task($1::bigint, $2::text)::boolean AS cancelled
 `

@@ -42,7 +42,7 @@ func setup(t *testing.T, nodes, workersPerNode int) *env {
 	pool := testdb.NewPool(t)
 	eng := engine.New(pool, engine.Options{})
 	breakers := resilience.NewBreakers(pool, resilience.Options{})
-	var control api.Controller
+	var queues api.QueueController
 	for i := range nodes {
 		executors := executor.NewRegistry(executor.Options{AllowPrivateHTTP: true})
 		t.Cleanup(executors.Close)
@@ -51,7 +51,7 @@ func setup(t *testing.T, nodes, workersPerNode int) *env {
 			Node: fmt.Sprintf("node-%d", i+1), FetchPollInterval: 20 * time.Millisecond,
 		})
 		require.NoError(t, err)
-		control = client
+		queues = client
 		require.NoError(t, client.Start(context.Background()))
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -59,7 +59,7 @@ func setup(t *testing.T, nodes, workersPerNode int) *env {
 			require.NoError(t, client.Stop(ctx))
 		})
 	}
-	handler, _ := api.New(api.Options{Engine: eng, Breakers: breakers, Control: control})
+	handler, _ := api.New(api.Options{Engine: eng, Breakers: breakers, Queues: queues})
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	e := &env{t: t, eng: eng, breakers: breakers, api: srv}
@@ -303,7 +303,7 @@ func TestCancelThroughTheAPI(t *testing.T) {
 	require.Equal(t, map[string]string{"wait": "cancelled", "after": "cancelled"}, taskStatuses(run))
 	e.call(http.MethodPost, fmt.Sprintf("/v1/runs/%d/cancel", id), "", http.StatusConflict, nil)
 	// The running minute-long attempt is interrupted, not left to finish.
-	e.waitJobState(t, *task(run, "wait").RiverJobID, "cancelled", 10*time.Second)
+	e.waitJobState(t, *task(run, "wait").RiverJobID, "cancelled", 20*time.Second)
 
 	// A task alone can be cancelled too; its dependents are skipped.
 	id = e.start("slow", "{}")

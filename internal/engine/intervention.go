@@ -107,14 +107,3 @@ func actorOrDefault(actor string) string {
 	}
 	return actor
 }
-
-// ActiveJobIDs returns the River jobs of a run's unfinished tasks (of one
-// step when step is not empty), so that their running attempts can be
-// interrupted after a cancellation.
-func (e *Engine) ActiveJobIDs(ctx context.Context, runID int64, step string) ([]int64, error) {
-	ids, err := e.queries.RunTaskActiveJobIDs(ctx, e.pool, &dbsqlc.RunTaskActiveJobIDsParams{RunID: runID, Step: step})
-	if err != nil {
-		return nil, translateError(err, fmt.Sprintf("jobs of run %d", runID))
-	}
-	return ids, nil
-}
