@@ -38,7 +38,10 @@ $$;
 -- +goose StatementBegin
 CREATE FUNCTION baton._enqueue(p_task_ids bigint[])
 RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- Plan each statement for its actual arrays: a plan cached while the tables
+-- were small would scan them whole once they grow.
+SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     queued integer;
     q      text;
@@ -142,10 +145,15 @@ BEGIN
             UPDATE baton.run_tasks c
             SET deps_pending = c.deps_pending - released.n
             FROM (
+                -- Children are looked up per finished task through the run's
+                -- index (LATERAL), never by scanning every task.
                 SELECT c2.id, count(*)::integer AS n
                 FROM baton.run_tasks d
-                JOIN baton.run_tasks c2 ON c2.run_id = d.run_id AND d.step_name = ANY (c2.depends_on)
-                WHERE d.id = ANY (finished) AND c2.status = 'pending'
+                CROSS JOIN LATERAL (
+                    SELECT c.id FROM baton.run_tasks c
+                    WHERE c.run_id = d.run_id AND d.step_name = ANY (c.depends_on) AND c.status = 'pending'
+                ) c2
+                WHERE d.id = ANY (finished)
                 GROUP BY c2.id
             ) released
             WHERE c.id = released.id
@@ -448,7 +456,10 @@ $$;
 -- +goose StatementBegin
 CREATE FUNCTION baton._cancel_jobs(p_task_ids bigint[])
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- Plan each statement for its actual arrays: a plan cached while the tables
+-- were small would scan them whole once they grow.
+SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     interrupted integer;
 BEGIN

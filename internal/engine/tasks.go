@@ -222,3 +222,10 @@ func eventFromRow(r *dbsqlc.BatonTaskEvent) *Event {
 	}
 	return ev
 }
+
+// Analyze refreshes the planner's statistics for the whole database, as
+// autovacuum does on a live system. Benchmarks call it after bulk loads so
+// that they measure steady state, not plans made for empty tables.
+func (e *Engine) Analyze(ctx context.Context) error {
+	return translateError(e.queries.DatabaseAnalyze(ctx, e.pool), "analyze")
+}
