@@ -149,18 +149,14 @@ func (h *handlers) resumeRun(ctx context.Context, in *runActionInput) (*runOutpu
 }
 
 func (h *handlers) retryTask(ctx context.Context, in *retryTaskInput) (*runOutput, error) {
-	task, err := h.engine.GetTask(ctx, in.ID, in.Step)
-	if err != nil {
-		return nil, h.problem(ctx, err)
-	}
 	var params []byte
 	if in.Body != nil && in.Body.Params != nil {
 		params = in.Body.Params
 	}
-	if err := h.engine.RetryTask(ctx, task.ID, params, in.Actor); err != nil {
-		return nil, h.problem(ctx, err)
-	}
-	return h.runAfter(ctx, in.ID, true, "")
+	target := &taskActionInput{ID: in.ID, Step: in.Step, Actor: in.Actor}
+	return h.taskAction(ctx, target, func(ctx context.Context, taskID int64, actor string) error {
+		return h.engine.RetryTask(ctx, taskID, params, actor)
+	})
 }
 
 func (h *handlers) skipTask(ctx context.Context, in *taskActionInput) (*runOutput, error) {

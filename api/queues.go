@@ -62,7 +62,7 @@ func registerQueues(api huma.API, h *handlers) {
 
 func (h *handlers) listQueues(ctx context.Context, _ *struct{}) (*queueListOutput, error) {
 	if h.queues == nil {
-		return nil, huma.Error503ServiceUnavailable("queue control is not available on this server")
+		return nil, errNoQueueControl()
 	}
 	queues, err := h.queues.ListQueues(ctx)
 	if err != nil {
@@ -78,7 +78,7 @@ func (h *handlers) listQueues(ctx context.Context, _ *struct{}) (*queueListOutpu
 
 func (h *handlers) pauseQueue(ctx context.Context, in *queueNameInput) (*struct{}, error) {
 	if h.queues == nil {
-		return nil, huma.Error503ServiceUnavailable("queue control is not available on this server")
+		return nil, errNoQueueControl()
 	}
 	if err := h.queues.PauseQueue(ctx, in.Name, in.Actor); err != nil {
 		return nil, h.problem(ctx, err)
@@ -88,10 +88,16 @@ func (h *handlers) pauseQueue(ctx context.Context, in *queueNameInput) (*struct{
 
 func (h *handlers) resumeQueue(ctx context.Context, in *queueNameInput) (*struct{}, error) {
 	if h.queues == nil {
-		return nil, huma.Error503ServiceUnavailable("queue control is not available on this server")
+		return nil, errNoQueueControl()
 	}
 	if err := h.queues.ResumeQueue(ctx, in.Name, in.Actor); err != nil {
 		return nil, h.problem(ctx, err)
 	}
 	return nil, nil
+}
+
+// errNoQueueControl answers queue operations on a server built without a
+// River client.
+func errNoQueueControl() error {
+	return huma.Error503ServiceUnavailable("queue control is not available on this server")
 }
