@@ -15,8 +15,11 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 )
 
-//go:embed migrations/*.sql
-var migrationFS embed.FS
+// schemaFS holds the numbered migrations (migrations/) and the repeatable
+// function files (functions/), ADR 0006.
+//
+//go:embed migrations/*.sql functions/*.sql
+var schemaFS embed.FS
 
 // riverTargetVersion is the River schema version that migration 1 brings
 // the database to. Upgrading River to a release with new migrations means
@@ -26,13 +29,14 @@ const riverTargetVersion = 8
 // Migrator applies Baton's migrations.
 type Migrator struct {
 	provider *goose.Provider
+	pool     *pgxpool.Pool
 	db       *sql.DB
 }
 
 // NewMigrator returns a migrator for the database behind pool. Close it when done.
 func NewMigrator(pool *pgxpool.Pool) (*Migrator, error) {
 	sqlDB := stdlib.OpenDBFromPool(pool)
-	migrations, err := fs.Sub(migrationFS, "migrations")
+	migrations, err := fs.Sub(schemaFS, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("open embedded migrations: %w", err)
 	}
@@ -44,17 +48,21 @@ func NewMigrator(pool *pgxpool.Pool) (*Migrator, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("create migration provider: %w", err)
 	}
-	return &Migrator{provider: provider, db: sqlDB}, nil
+	return &Migrator{provider: provider, pool: pool, db: sqlDB}, nil
 }
 
 // Close releases the migrator's database handle (not the pool).
 func (m *Migrator) Close() error { return m.db.Close() }
 
-// Up applies every pending migration. It is idempotent.
+// Up applies every pending migration, then every db/functions file whose
+// checksum changed (ADR 0006). It is idempotent.
 func (m *Migrator) Up(ctx context.Context) ([]*goose.MigrationResult, error) {
 	res, err := m.provider.Up(ctx)
 	if err != nil {
 		return res, fmt.Errorf("migrate up: %w", err)
+	}
+	if _, err := ApplyFunctions(ctx, m.pool); err != nil {
+		return res, err
 	}
 	return res, nil
 }
@@ -115,11 +123,6 @@ func riverMigration() *goose.Migration {
 	)
 }
 
-// MigrationFS returns the embedded migration files (for checksums and tools).
-func MigrationFS() fs.FS {
-	sub, err := fs.Sub(migrationFS, "migrations")
-	if err != nil {
-		panic(err) // the embedded directory is fixed at build time
-	}
-	return sub
-}
+// SchemaFS returns the embedded schema files, migrations/ and functions/
+// (for checksums and tools).
+func SchemaFS() fs.FS { return schemaFS }

@@ -170,7 +170,13 @@ CREATE TABLE baton.task_events (
 -- +goose StatementBegin
 DO $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') THEN
+    -- CREATE EXTENSION timescaledb without the library preloaded raises a
+    -- FATAL error that closes the connection (no handler can catch it), so
+    -- the extension is tried only when it is in shared_preload_libraries.
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
+       AND current_setting('shared_preload_libraries') !~ '(^|[\s,"/])timescaledb' THEN
+        RAISE NOTICE 'timescaledb is installed but not in shared_preload_libraries: using native partitioning';
+    ELSIF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') THEN
         BEGIN
             CREATE EXTENSION IF NOT EXISTS timescaledb;
             PERFORM create_hypertable('baton.task_events', 'time', chunk_time_interval => interval '1 day');

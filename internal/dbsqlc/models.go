@@ -41,6 +41,12 @@ type BatonDeadLetter struct {
 	CreatedAt       time.Time
 }
 
+type BatonFunctionFile struct {
+	Name      string
+	Checksum  string
+	AppliedAt time.Time
+}
+
 type BatonRun struct {
 	ID              int64
 	WorkflowID      int64

@@ -133,11 +133,11 @@ func ensureTemplate(ctx context.Context, admin *pgx.Conn) (string, error) {
 
 func migrationsChecksum() (string, error) {
 	h := sha256.New()
-	err := fs.WalkDir(db.MigrationFS(), ".", func(path string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(db.SchemaFS(), ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		data, err := fs.ReadFile(db.MigrationFS(), path)
+		data, err := fs.ReadFile(db.SchemaFS(), path)
 		if err != nil {
 			return err
 		}
@@ -146,7 +146,7 @@ func migrationsChecksum() (string, error) {
 		return nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("hash migrations: %w", err)
+		return "", fmt.Errorf("hash schema files: %w", err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

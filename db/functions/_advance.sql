@@ -1,0 +1,108 @@
+-- _advance is called, with the runs locked, after the given tasks reached a
+-- final state. It releases their children, queues those whose condition
+-- holds, skips the others (and, in turn, their dependents), and finishes
+-- every affected run that has no task left to run. p_settle_runs names runs
+-- whose pending tasks with no unfinished dependency are (re)considered too:
+-- resume, retry and skip use it after changing a run's shape.
+CREATE OR REPLACE FUNCTION baton._advance(p_task_ids bigint[], p_settle_runs bigint[] DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    finished   bigint[] := coalesce(p_task_ids, '{}');
+    ready      bigint[] := '{}';
+    skipped    bigint[] := '{}';
+    run_ids    bigint[];
+    child      record;
+    n_finished integer;
+BEGIN
+    SELECT coalesce(array_agg(DISTINCT x), '{}') INTO run_ids
+    FROM (SELECT t.run_id AS x FROM baton.run_tasks t WHERE t.id = ANY (finished)
+          UNION SELECT unnest(coalesce(p_settle_runs, '{}'))) ids;
+
+    -- Tasks already waiting on nothing (settle mode).
+    FOR child IN
+        SELECT c.id, c.run_id, c.when_cond, c.depends_on FROM baton.run_tasks c
+        WHERE c.run_id = ANY (p_settle_runs) AND c.status = 'pending' AND c.deps_pending = 0
+    LOOP
+        IF baton._condition_holds(child.run_id, child.when_cond, child.depends_on) THEN
+            ready := ready || child.id;
+        ELSE
+            skipped := skipped || child.id;
+        END IF;
+    END LOOP;
+
+    LOOP
+        WITH s AS (
+            UPDATE baton.run_tasks t SET status = 'skipped', finished_at = now()
+            WHERE t.id = ANY (skipped) AND t.status = 'pending'
+            RETURNING t.id, t.run_id, t.step_name, t.when_cond
+        )
+        INSERT INTO baton.task_events (run_id, task_id, step_name, kind, data)
+        SELECT s.run_id, s.id, s.step_name, 'task_skipped',
+               jsonb_build_object('reason', 'condition ' || s.when_cond || ' not met')
+        FROM s;
+        finished := finished || skipped;
+        skipped := '{}';
+        EXIT WHEN cardinality(finished) = 0;
+
+        FOR child IN
+            UPDATE baton.run_tasks c
+            SET deps_pending = c.deps_pending - released.n
+            FROM (
+                -- Children are looked up per finished task through the run's
+                -- index (LATERAL), never by scanning every task.
+                SELECT c2.id, count(*)::integer AS n
+                FROM baton.run_tasks d
+                CROSS JOIN LATERAL (
+                    SELECT c.id FROM baton.run_tasks c
+                    WHERE c.run_id = d.run_id AND d.step_name = ANY (c.depends_on) AND c.status = 'pending'
+                ) c2
+                WHERE d.id = ANY (finished)
+                GROUP BY c2.id
+            ) released
+            WHERE c.id = released.id
+            RETURNING c.id, c.run_id, c.when_cond, c.depends_on, c.deps_pending
+        LOOP
+            CONTINUE WHEN child.deps_pending > 0;
+            IF baton._condition_holds(child.run_id, child.when_cond, child.depends_on) THEN
+                ready := ready || child.id;
+            ELSE
+                skipped := skipped || child.id;
+            END IF;
+        END LOOP;
+        finished := '{}';
+        EXIT WHEN cardinality(skipped) = 0;
+    END LOOP;
+
+    -- A paused run keeps its ready tasks pending; resume settles them.
+    PERFORM baton._enqueue(array_agg(t.id))
+    FROM baton.run_tasks t JOIN baton.runs r ON r.id = t.run_id
+    WHERE t.id = ANY (ready) AND t.status = 'pending' AND r.status IN ('queued', 'running');
+
+    WITH done AS (
+        SELECT r.id,
+               EXISTS (SELECT 1 FROM baton.run_tasks t
+                       WHERE t.run_id = r.id AND t.status IN ('failed', 'dead', 'cancelled') AND NOT t.optional) AS failed
+        FROM baton.runs r
+        WHERE r.id = ANY (run_ids) AND r.status IN ('queued', 'running', 'paused')
+          AND NOT EXISTS (SELECT 1 FROM baton.run_tasks t
+                          WHERE t.run_id = r.id AND t.status IN ('pending', 'queued', 'running'))
+    ), fin AS (
+        UPDATE baton.runs r
+        SET status = CASE WHEN done.failed THEN 'failed' ELSE 'succeeded' END,
+            error = CASE WHEN done.failed THEN (
+                        SELECT string_agg(t.step_name || ': ' || coalesce(t.error, t.status), '; ' ORDER BY t.step_index)
+                        FROM baton.run_tasks t
+                        WHERE t.run_id = r.id AND t.status IN ('failed', 'dead', 'cancelled') AND NOT t.optional) END,
+            finished_at = now(), updated_at = now()
+        FROM done
+        WHERE r.id = done.id
+        RETURNING r.id, r.status
+    ), events AS (
+        INSERT INTO baton.task_events (run_id, kind)
+        SELECT fin.id, 'run_' || fin.status FROM fin
+        RETURNING run_id, kind
+    )
+    SELECT count(baton._notify(events.run_id, events.kind)) INTO n_finished FROM events;
+END
+$$;

@@ -1,0 +1,42 @@
+-- _enqueue inserts a River job for each given task, marks the tasks queued,
+-- and wakes River's producers. A job's args carry everything a worker needs
+-- to execute the task, so the worker reads nothing before it starts.
+CREATE OR REPLACE FUNCTION baton._enqueue(p_task_ids bigint[])
+RETURNS integer
+LANGUAGE plpgsql
+-- Plan each statement for its actual arrays: a plan cached while the tables
+-- were small would scan them whole once they grow.
+SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    queued integer;
+    q      text;
+BEGIN
+    IF p_task_ids IS NULL OR cardinality(p_task_ids) = 0 THEN
+        RETURN 0;
+    END IF;
+
+    WITH jobs AS (
+        INSERT INTO public.river_job (args, kind, max_attempts, priority, queue, state, scheduled_at, metadata, tags)
+        SELECT jsonb_build_object(
+                   'task_id', t.id, 'run_id', t.run_id, 'step', t.step_name, 'task_type', t.task_type,
+                   'executor', t.executor, 'params', t.params, 'timeout_ms', t.timeout_ms,
+                   'permanent_exit_codes', t.permanent_exit_codes, 'backoff', t.backoff,
+                   'circuit_breaker', t.circuit_breaker),
+               'baton_task', t.max_attempts, t.priority, t.queue, 'available', now(), '{}', '{}'
+        FROM baton.run_tasks t
+        WHERE t.id = ANY (p_task_ids)
+        ORDER BY t.id
+        RETURNING id, (args ->> 'task_id')::bigint AS task_id
+    )
+    UPDATE baton.run_tasks t
+    SET status = 'queued', river_job_id = jobs.id, queued_at = now()
+    FROM jobs
+    WHERE t.id = jobs.task_id;
+    GET DIAGNOSTICS queued = ROW_COUNT;
+
+    FOR q IN SELECT DISTINCT t.queue FROM baton.run_tasks t WHERE t.id = ANY (p_task_ids) LOOP
+        PERFORM pg_notify('public.river_insert', json_build_object('queue', q)::text);
+    END LOOP;
+    RETURN queued;
+END
+$$;

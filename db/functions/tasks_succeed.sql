@@ -1,0 +1,45 @@
+-- tasks_succeed records successful attempts of many tasks at once (workers
+-- batch them) and advances their runs: outputs saved, events written,
+-- children queued, finished runs closed, notices sent. It returns the ids of
+-- the tasks it recorded; a task that is no longer queued or running (its run
+-- was cancelled) is left alone.
+CREATE OR REPLACE FUNCTION baton.tasks_succeed(p_ids bigint[], p_attempts integer[], p_outputs jsonb[], p_resolved jsonb[],
+                                    p_started_at timestamptz[], p_durations_ms bigint[], p_node text)
+RETURNS SETOF bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    done bigint[];
+BEGIN
+    PERFORM baton._lock_runs(array_agg(rt.run_id)) FROM baton.run_tasks rt WHERE rt.id = ANY (p_ids);
+
+    WITH input AS (
+        SELECT * FROM unnest(p_ids, p_attempts, p_outputs, p_resolved, p_started_at, p_durations_ms)
+                 AS i(id, attempt, output, resolved, started_at, duration_ms)
+    ), updated AS (
+        UPDATE baton.run_tasks rt
+        SET status = 'succeeded', output = coalesce(i.output, 'null'), resolved_params = i.resolved,
+            attempts = i.attempt, error = NULL, error_class = NULL,
+            started_at = coalesce(rt.started_at, i.started_at), finished_at = now()
+        FROM input i
+        WHERE rt.id = i.id AND rt.status IN ('queued', 'running')
+        RETURNING rt.id, rt.run_id, rt.step_name, rt.queue, rt.priority, i.attempt, i.duration_ms
+    ), events AS (
+        INSERT INTO baton.task_events (run_id, task_id, step_name, kind, attempt, duration_ms, node, queue, priority)
+        SELECT u.run_id, u.id, u.step_name, 'task_succeeded', u.attempt, u.duration_ms, p_node, u.queue, u.priority
+        FROM updated u
+        RETURNING task_id
+    )
+    SELECT array_agg(task_id) INTO done FROM events;
+
+    IF done IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM baton._advance(done);
+    -- One notice per run still going (a finished run already sent its own).
+    PERFORM baton._notify(r.id, 'tasks_succeeded')
+    FROM baton.runs r
+    WHERE r.id IN (SELECT rt.run_id FROM baton.run_tasks rt WHERE rt.id = ANY (done))
+      AND r.status IN ('queued', 'running', 'paused');
+    RETURN QUERY SELECT unnest(done);
+END
+$$;

@@ -1,0 +1,76 @@
+package db_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/baton-run/baton/db"
+	"github.com/baton-run/baton/internal/testdb"
+)
+
+func TestApplyFunctionsReappliesChangedFiles(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.NewPool(t)
+
+	applied, err := db.ApplyFunctions(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) != 0 {
+		t.Fatalf("a migrated database re-applied %v; want nothing", applied)
+	}
+
+	// Another definition in the database (as an older release left it) is
+	// replaced by the file's when the recorded checksum differs.
+	if _, err := pool.Exec(ctx, `CREATE OR REPLACE FUNCTION baton._notify(p_run_id bigint, p_kind text, p_task_id bigint DEFAULT NULL)
+		RETURNS void LANGUAGE sql AS $$ SELECT NULL::void $$`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE baton.function_files SET checksum = 'old' WHERE name = '_notify.sql'`); err != nil {
+		t.Fatal(err)
+	}
+	applied, err = db.ApplyFunctions(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) != 1 || applied[0] != "_notify.sql" {
+		t.Fatalf("applied %v; want [_notify.sql]", applied)
+	}
+	var body string
+	if err := pool.QueryRow(ctx, `SELECT prosrc FROM pg_proc WHERE proname = '_notify'`).Scan(&body); err != nil {
+		t.Fatal(err)
+	}
+	if want := "pg_notify"; !strings.Contains(body, want) {
+		t.Fatalf("_notify body %q does not contain %q", body, want)
+	}
+}
+
+func TestEveryFunctionHasItsFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.NewPool(t)
+	files, err := db.FunctionFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, f := range files {
+		have[f.Name] = true
+	}
+	rows, err := pool.Query(ctx, `SELECT DISTINCT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'baton'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		if !have[name+".sql"] {
+			t.Errorf("function baton.%s has no file db/functions/%s.sql", name, name)
+		}
+	}
+}
