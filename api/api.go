@@ -66,8 +66,9 @@ type handlers struct {
 	ready    func(ctx context.Context) error
 }
 
-// New returns the HTTP handler serving the API (wrapped in request logging
-// and panic recovery, with UI as the fallback) and the Huma API it is built
+// New returns the HTTP handler serving the API (wrapped in request logging,
+// panic recovery, cross-origin protection and the JSON content-type check,
+// with UI as the fallback) and the Huma API it is built
 // on. The whole route table is here.
 func New(opts Options) (http.Handler, huma.API) {
 	if opts.Logger == nil {
@@ -228,7 +229,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	router.NotFound(notFound(opts.UI))
 	router.MethodNotAllowed(methodNotAllowed(router))
 
-	return logRequests(opts.Logger, recoverPanics(opts.Logger, jsonByDefault(router))), api
+	return logRequests(opts.Logger, recoverPanics(opts.Logger, refuseCrossOrigin(requireJSON(router)))), api
 }
 
 // Operation tags, in the order the OpenAPI document lists them.
