@@ -1,8 +1,9 @@
 // Package api is Baton's REST API: Huma operations under /v1, health and
 // readiness probes, the OpenAPI document, and the middleware around them
 // (request logging, panic recovery, refusal of cross-origin writes and of
-// non-JSON bodies, RFC 9457 problem bodies for unknown routes). Handlers hold no SQL and no business rules: they translate between
-// HTTP types and calls to internal/engine.
+// non-JSON bodies, RFC 9457 problem bodies for unknown routes). Handlers
+// hold no SQL and no business rules: they translate between HTTP types and
+// calls to internal/engine.
 package api
 
 import (
