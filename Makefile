@@ -1,7 +1,7 @@
 # Baton's developer commands. `make run` and `make test` are all a newcomer needs.
 GO      ?= go
 NPM     ?= npm
-ADDR    ?= :8080
+ADDR    ?= 127.0.0.1:8080
 GOFLAGS ?=
 
 .PHONY: run test test-go test-web generate build web bench lint tools clean

@@ -1,8 +1,9 @@
 // Package api is Baton's REST API: Huma operations under /v1, health and
 // readiness probes, the OpenAPI document, and the middleware around them
-// (request logging, panic recovery, RFC 9457 problem bodies for unknown
-// routes). Handlers hold no SQL and no business rules: they translate between
-// HTTP types and calls to internal/engine.
+// (request logging, panic recovery, refusal of cross-origin writes and of
+// non-JSON bodies, RFC 9457 problem bodies for unknown routes). Handlers
+// hold no SQL and no business rules: they translate between HTTP types and
+// calls to internal/engine.
 package api
 
 import (
@@ -66,8 +67,9 @@ type handlers struct {
 	ready    func(ctx context.Context) error
 }
 
-// New returns the HTTP handler serving the API (wrapped in request logging
-// and panic recovery, with UI as the fallback) and the Huma API it is built
+// New returns the HTTP handler serving the API (wrapped in request logging,
+// panic recovery, cross-origin protection and the JSON content-type check,
+// with UI as the fallback) and the Huma API it is built
 // on. The whole route table is here.
 func New(opts Options) (http.Handler, huma.API) {
 	if opts.Logger == nil {
@@ -228,7 +230,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	router.NotFound(notFound(opts.UI))
 	router.MethodNotAllowed(methodNotAllowed(router))
 
-	return logRequests(opts.Logger, recoverPanics(opts.Logger, jsonByDefault(router))), api
+	return logRequests(opts.Logger, recoverPanics(opts.Logger, refuseCrossOrigin(requireJSON(router)))), api
 }
 
 // Operation tags, in the order the OpenAPI document lists them.

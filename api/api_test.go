@@ -528,13 +528,3 @@ func TestCommittedSpecIsFresh(t *testing.T) {
 		require.True(t, bytes.Equal(want, got), "%s is stale: run `go generate ./api/`", name)
 	}
 }
-
-func TestCurlDefaultContentTypeIsJSON(t *testing.T) {
-	t.Parallel()
-	handler, _ := api.New(api.Options{})
-	req := httptest.NewRequest(http.MethodPost, "/v1/task-types", strings.NewReader(`{"name":"x","executor":"sleep","bogus":1}`))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	rec := httptest.NewRecorder()
-	handler.ServeHTTP(rec, req)
-	require.Equal(t, http.StatusUnprocessableEntity, rec.Code, rec.Body.String())
-}

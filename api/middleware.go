@@ -14,29 +14,36 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// logRequests logs one line per request: method, path, status and duration.
-// Probes log at debug level so that they do not drown the rest; server
-// errors log at error level.
+// logRequests logs one line per request: method, path, status and duration,
+// at requestLogLevel's level.
 func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 
-		level := slog.LevelInfo
-		switch {
-		case rec.status >= 500:
-			level = slog.LevelError
-		case r.URL.Path == "/healthz" || r.URL.Path == "/readyz":
-			level = slog.LevelDebug
-		}
-		logger.LogAttrs(r.Context(), level, "http request",
+		logger.LogAttrs(r.Context(), requestLogLevel(rec.statusCode()), "http request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.statusCode()),
 			slog.Duration("duration", time.Since(start)),
 		)
 	})
+}
+
+// requestLogLevel is the level a request with the given response status is
+// logged at: server errors at error level; refusals an operator may want to
+// see (401, 403, 429) at info; everything else, including the dashboard's
+// polling and other client errors, at debug.
+func requestLogLevel(status int) slog.Level {
+	switch {
+	case status >= 500:
+		return slog.LevelError
+	case status == http.StatusUnauthorized, status == http.StatusForbidden, status == http.StatusTooManyRequests:
+		return slog.LevelInfo
+	default:
+		return slog.LevelDebug
+	}
 }
 
 // recoverPanics turns a panic in next into a 500 problem (when nothing was
@@ -153,20 +160,4 @@ func (r *statusRecorder) statusCode() int {
 		return http.StatusOK
 	}
 	return r.status
-}
-
-// jsonByDefault treats request bodies sent without a content type, or with
-// the form content type that `curl -d` sets by default, as JSON: the API
-// accepts nothing else, so `curl -X POST .../v1/runs -d '{"workflow":"x"}'`
-// works as typed. Any other declared content type is left for Huma to judge.
-func jsonByDefault(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength != 0 {
-			switch ct := r.Header.Get("Content-Type"); {
-			case ct == "", strings.HasPrefix(ct, "application/x-www-form-urlencoded"):
-				r.Header.Set("Content-Type", "application/json")
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
 }

@@ -4,8 +4,9 @@ import path from 'node:path'
 import react from '@vitejs/plugin-react'
 import { defineConfig, type Plugin } from 'vite'
 
-// The Go server (`baton dev`) that the dev server forwards API calls to.
-const apiTarget = process.env.BATON_API_URL ?? 'http://localhost:8080'
+// The Go server (`baton dev`, which listens on 127.0.0.1 only) that the dev server
+// forwards API calls to.
+const apiTarget = process.env.BATON_API_URL ?? 'http://127.0.0.1:8080'
 
 // dist/.keep is committed so that `//go:embed all:dist` in web.go compiles before the
 // front end has been built (see web.go). Vite's own emptyOutDir would delete it, so the

@@ -15,8 +15,9 @@ import (
 
 // applyPath applies the definition at path, or every definition file below
 // it: task types first (workflows refer to them), then workflows, each group
-// in path order.
-func applyPath(ctx context.Context, eng *engine.Engine, path string, out io.Writer) error {
+// in path order. When enabled is not nil, task types whose executor it
+// refuses are skipped (with a line on out) instead of failing the whole.
+func applyPath(ctx context.Context, eng *engine.Engine, path string, out io.Writer, enabled func(executor string) bool) error {
 	files, err := definitionFiles(path)
 	if err != nil {
 		return err
@@ -42,6 +43,10 @@ func applyPath(ctx context.Context, eng *engine.Engine, path string, out io.Writ
 		}
 	}
 	for _, t := range types {
+		if enabled != nil && !enabled(t.Executor) {
+			fmt.Fprintf(out, "task type %s skipped: executor %s is not enabled\n", t.Name, t.Executor)
+			continue
+		}
 		if _, err := eng.ApplyTaskType(ctx, t); err != nil {
 			return fmt.Errorf("task type %q: %w", t.Name, err)
 		}

@@ -20,18 +20,24 @@ const Version = "0.1.0-dev"
 const usage = `baton: a PostgreSQL-native workflow orchestrator on River.
 
 Usage:
-  baton dev     [--addr :8080] [--examples DIR]  everything in one process; starts a local
+  baton dev     [--addr 127.0.0.1:8080] [--examples DIR] [--executors LIST]
+                                                 everything in one process; starts a local
                                                  PostgreSQL under ./.baton when DATABASE_URL is unset
-  baton serve   [--addr :8080]                   API and dashboard (production)
-  baton worker  [--workers 100] [--dead-letter-retention 720h]
+  baton serve   [--addr 127.0.0.1:8080] [--executors LIST]
+                                                 API and dashboard (production); --addr :8080
+                                                 listens on every interface
+  baton worker  [--workers 100] [--dead-letter-retention 720h] [--executors LIST]
                                                  task workers (production)
   baton migrate up|down|status                   manage the schema
   baton apply   -f DIR|FILE                      create or update task types and workflows
   baton version
 
 Environment:
-  DATABASE_URL   PostgreSQL URL (required except for dev)
-  BATON_LOG      log level: debug, info (default), warn, error
+  DATABASE_URL     PostgreSQL URL (required except for dev)
+  BATON_LOG        log level: debug, info (default), warn, error
+  BATON_EXECUTORS  default of --executors: a comma-separated list of http, exec,
+                   sleep, sim, go (default: all). A task type of a disabled
+                   executor is refused; a task of one fails on this worker.
 `
 
 // Main runs the command line args (without the program name) and returns
@@ -42,7 +48,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	env := &environment{stdout: stdout, stderr: stderr, logger: logger, databaseURL: os.Getenv("DATABASE_URL")}
+	env := &environment{
+		stdout: stdout, stderr: stderr, logger: logger,
+		databaseURL: os.Getenv("DATABASE_URL"), executorsEnv: os.Getenv("BATON_EXECUTORS"),
+	}
 	var err error
 	switch args[0] {
 	case "dev":
@@ -89,6 +98,11 @@ type environment struct {
 	databaseURL    string
 	// deadLetterRetention is set by the worker and dev commands' flags.
 	deadLetterRetention time.Duration
+	// executorsEnv is BATON_EXECUTORS, the default of --executors.
+	executorsEnv string
+	// executors are the built-in executors to enable (nil: all), from
+	// --executors or BATON_EXECUTORS.
+	executors []string
 }
 
 type usageError struct{ msg string }

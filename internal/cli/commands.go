@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -38,7 +41,11 @@ func (env *environment) open(ctx context.Context, url string, maxConns int32) (*
 	if err != nil {
 		return nil, err
 	}
-	executors := executor.NewRegistry(executor.Options{Logger: env.logger, AllowPrivateHTTP: os.Getenv("BATON_ALLOW_PRIVATE_HTTP") == "true"})
+	executors := executor.NewRegistry(executor.Options{
+		Logger:           env.logger,
+		AllowPrivateHTTP: os.Getenv("BATON_ALLOW_PRIVATE_HTTP") == "true",
+		Enabled:          env.executors,
+	})
 	eng := engine.New(pool, engine.Options{
 		Logger: env.logger,
 		KnownExecutor: func(name string) bool {
@@ -124,6 +131,9 @@ func (env *environment) apply(ctx context.Context, args []string) error {
 	if *path == "" {
 		return &usageError{"-f is required"}
 	}
+	if err := env.setExecutors(env.executorsEnv); err != nil {
+		return err
+	}
 	if err := env.requireDatabaseURL(); err != nil {
 		return err
 	}
@@ -132,13 +142,17 @@ func (env *environment) apply(ctx context.Context, args []string) error {
 		return err
 	}
 	defer rt.close()
-	return applyPath(ctx, rt.engine, *path, env.stdout)
+	return applyPath(ctx, rt.engine, *path, env.stdout, nil)
 }
 
 func (env *environment) serve(ctx context.Context, args []string) error {
 	fs := env.flags("serve")
-	addr := fs.String("addr", ":8080", "listen address")
+	addr := addrFlag(fs)
+	executors := env.executorsFlag(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := env.setExecutors(*executors); err != nil {
 		return err
 	}
 	if err := env.requireDatabaseURL(); err != nil {
@@ -156,7 +170,11 @@ func (env *environment) worker(ctx context.Context, args []string) error {
 	fs := env.flags("worker")
 	workers := fs.Int("workers", 100, "tasks worked at once")
 	retention := fs.Duration("dead-letter-retention", 30*24*time.Hour, "how long dead-letter entries are kept")
+	executors := env.executorsFlag(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := env.setExecutors(*executors); err != nil {
 		return err
 	}
 	env.deadLetterRetention = *retention
@@ -173,12 +191,16 @@ func (env *environment) worker(ctx context.Context, args []string) error {
 
 func (env *environment) dev(ctx context.Context, args []string) error {
 	fs := env.flags("dev")
-	addr := fs.String("addr", ":8080", "listen address")
+	addr := addrFlag(fs)
 	examples := fs.String("examples", "examples", "directory of definitions to apply at start ('' for none)")
 	home := fs.String("home", ".baton", "where the local PostgreSQL cluster lives")
 	workers := fs.Int("workers", 50, "tasks worked at once")
 	retention := fs.Duration("dead-letter-retention", 30*24*time.Hour, "how long dead-letter entries are kept")
+	executors := env.executorsFlag(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := env.setExecutors(*executors); err != nil {
 		return err
 	}
 	env.deadLetterRetention = *retention
@@ -208,11 +230,13 @@ func (env *environment) dev(ctx context.Context, args []string) error {
 		return err
 	}
 	if *examples != "" {
-		if err := applyPath(ctx, rt.engine, *examples, env.stdout); err != nil {
+		// Example task types of a disabled executor are skipped, not fatal.
+		enabled := func(name string) bool { _, err := rt.executors.Get(name); return err == nil }
+		if err := applyPath(ctx, rt.engine, *examples, env.stdout, enabled); err != nil {
 			return fmt.Errorf("apply examples: %w", err)
 		}
 	}
-	fmt.Fprintf(env.stdout, "\nBaton is running.\n  dashboard  %s/\n  API docs   %s/docs\n  OpenAPI    %s/openapi.json\n  database   %s\nStart a run:\n  curl -X POST %s/v1/runs -d '{\"workflow\":\"release-pipeline\"}'\nPress Ctrl-C to stop.\n\n",
+	fmt.Fprintf(env.stdout, "\nBaton is running.\n  dashboard  %s/\n  API docs   %s/docs\n  OpenAPI    %s/openapi.json\n  database   %s\nStart a run:\n  curl -X POST %s/v1/runs -H 'Content-Type: application/json' -d '{\"workflow\":\"release-pipeline\"}'\nPress Ctrl-C to stop.\n\n",
 		baseURL(*addr), baseURL(*addr), baseURL(*addr), url, baseURL(*addr))
 	return env.run(ctx, rt, *addr, *workers)
 }
@@ -277,6 +301,54 @@ func stopRiver(ctx context.Context, client *jobs.Client) error {
 		return client.StopAndCancel(hardCtx)
 	}
 	return nil
+}
+
+// defaultAddr is where dev and serve listen unless --addr says otherwise:
+// loopback only, so that nothing else on the network reaches an API that
+// can run commands. `--addr :8080` listens on every interface.
+const defaultAddr = "127.0.0.1:8080"
+
+// addrFlag adds --addr to fs.
+func addrFlag(fs *flag.FlagSet) *string {
+	return fs.String("addr", defaultAddr, "listen address; :8080 listens on every interface")
+}
+
+// executorsFlag adds --executors to fs, defaulting to BATON_EXECUTORS.
+func (env *environment) executorsFlag(fs *flag.FlagSet) *string {
+	return fs.String("executors", env.executorsEnv,
+		"comma-separated executors to enable, of "+strings.Join(executor.BuiltinNames(), ",")+" (default: all, or BATON_EXECUTORS)")
+}
+
+// setExecutors sets the executors the command's registry holds from a
+// comma-separated list; an empty list enables all of them.
+func (env *environment) setExecutors(list string) error {
+	names, err := parseExecutors(list)
+	if err != nil {
+		return &usageError{err.Error()}
+	}
+	env.executors = names
+	return nil
+}
+
+// parseExecutors parses a comma-separated list of built-in executor names.
+// It returns nil (all executors) for an empty list.
+func parseExecutors(list string) ([]string, error) {
+	builtin := executor.BuiltinNames()
+	var names []string
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !slices.Contains(builtin, name) {
+			return nil, fmt.Errorf("--executors: unknown executor %q (want some of %s)", name, strings.Join(builtin, ","))
+		}
+		names = append(names, name)
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	return names, nil
 }
 
 func baseURL(addr string) string {

@@ -32,17 +32,26 @@ func isDefaultPermanentExitCode(code int) bool {
 	return code >= 64 && code <= 78 && code != 75
 }
 
+// DefaultExecPath is the PATH an exec command gets when its params neither
+// allow-list PATH nor set it in env.
+const DefaultExecPath = "/usr/local/bin:/usr/bin:/bin"
+
 // execParams are the params of the exec executor.
 type execParams struct {
 	Command string
 	Args    []string
-	Env     map[string]string
-	Dir     string
-	Timeout time.Duration // zero for none
+	// Env are variables set for the command.
+	Env map[string]string
+	// EnvAllowlist names variables of the worker's own environment the
+	// command inherits (usually from the task type's defaults). The command
+	// sees nothing else of that environment.
+	EnvAllowlist []string
+	Dir          string
+	Timeout      time.Duration // zero for none
 }
 
 func parseExecParams(params json.RawMessage, templates bool) (execParams, error) {
-	r := newParamReader(params, templates, "command", "args", "env", "dir", "timeout")
+	r := newParamReader(params, templates, "command", "args", "env", "env_allowlist", "dir", "timeout")
 	var p execParams
 
 	if c, ok := r.str("command", true); ok {
@@ -58,6 +67,12 @@ func parseExecParams(params json.RawMessage, templates bool) (execParams, error)
 		}
 		return ""
 	})
+	p.EnvAllowlist = r.stringList("env_allowlist")
+	for i, k := range p.EnvAllowlist {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			r.fail(fmt.Sprintf("params.env_allowlist[%d]", i), "invalid variable name")
+		}
+	}
 	p.Dir, _ = r.str("dir", false)
 	p.Timeout, _ = r.duration("timeout", false)
 
@@ -86,7 +101,9 @@ func (e *execExecutor) Validate(params json.RawMessage) error {
 
 // Execute implements Executor. The command runs in its own process group,
 // which is killed as a whole when ctx is done or the timeout expires, and
-// again once the command has exited, so it leaves no children behind.
+// again once the command has exited, so it leaves no children behind. Its
+// environment holds only the allow-listed variables and the step's env (see
+// commandEnv). The command name itself is looked up in the worker's PATH.
 func (e *execExecutor) Execute(ctx context.Context, req Request) (Result, error) {
 	p, err := parseExecParams(req.Params, false)
 	if err != nil {
@@ -105,9 +122,7 @@ func (e *execExecutor) Execute(ctx context.Context, req Request) (Result, error)
 
 	cmd := exec.CommandContext(ctx, p.Command, p.Args...)
 	cmd.Dir = p.Dir
-	if len(p.Env) > 0 {
-		cmd.Env = mergeEnv(os.Environ(), p.Env)
-	}
+	cmd.Env = commandEnv(os.LookupEnv, p.EnvAllowlist, p.Env)
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
 	cmd.WaitDelay = execWaitDelay
@@ -212,23 +227,32 @@ func isPermanentExitCode(code int, permanentCodes []int) bool {
 	return false
 }
 
-// mergeEnv returns base with the variables of extra set (replacing any with
-// the same name), in a stable order.
-func mergeEnv(base []string, extra map[string]string) []string {
-	out := make([]string, 0, len(base)+len(extra))
-	for _, kv := range base {
-		k, _, _ := strings.Cut(kv, "=")
-		if _, ok := extra[k]; !ok {
-			out = append(out, kv)
+// commandEnv returns the environment of a command, in a stable order: the
+// allow-listed variables that lookup (the worker's environment) has, then
+// the step's env, which wins over them. The worker's other variables (such
+// as DATABASE_URL) are never passed on. PATH is DefaultExecPath when neither
+// source sets it, so that commands started by the command still resolve.
+func commandEnv(lookup func(string) (string, bool), allowlist []string, env map[string]string) []string {
+	vars := make(map[string]string, len(allowlist)+len(env)+1)
+	for _, k := range allowlist {
+		if v, ok := lookup(k); ok {
+			vars[k] = v
 		}
 	}
-	keys := make([]string, 0, len(extra))
-	for k := range extra {
+	for k, v := range env {
+		vars[k] = v
+	}
+	if _, ok := vars["PATH"]; !ok {
+		vars["PATH"] = DefaultExecPath
+	}
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	out := make([]string, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, k+"="+extra[k])
+		out = append(out, k+"="+vars[k])
 	}
 	return out
 }

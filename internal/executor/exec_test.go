@@ -58,16 +58,46 @@ func TestExecSuccess(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "hello "+realDir, decode(t, res)["stdout"])
 	})
+}
 
-	t.Run("InheritsEnvironment", func(t *testing.T) {
-		t.Parallel()
-		res, err := run(context.Background(), t, reg, NameExec, map[string]any{
-			"command": "sh",
-			"args":    []string{"-c", `printf '%s' "$PATH"`},
-			"env":     map[string]string{"OTHER": "x"},
-		})
+// TestExecEnvironment checks that a command sees none of the worker's
+// environment (here a sentinel and a DATABASE_URL) except the variables its
+// params allow-list, plus the step's env. It cannot run in parallel: it sets
+// variables of the test process.
+func TestExecEnvironment(t *testing.T) {
+	t.Setenv("BATON_TEST_SENTINEL", "must-not-leak")
+	t.Setenv("DATABASE_URL", "postgres://secret@db/baton")
+	t.Setenv("BATON_TEST_ALLOWED", "shared")
+	reg := setup(t, nil)
+
+	// envLines runs env with params and returns its output, one variable a line.
+	envLines := func(t *testing.T, params map[string]any) []string {
+		t.Helper()
+		params["command"] = "env"
+		res, err := run(context.Background(), t, reg, NameExec, params)
 		require.NoError(t, err)
-		require.Equal(t, os.Getenv("PATH"), decode(t, res)["stdout"])
+		stdout, _ := decode(t, res)["stdout"].(string)
+		return strings.Split(strings.TrimSpace(stdout), "\n")
+	}
+
+	t.Run("Nothing", func(t *testing.T) {
+		require.Equal(t, []string{"PATH=" + DefaultExecPath}, envLines(t, map[string]any{}))
+	})
+
+	t.Run("AllowlistAndEnv", func(t *testing.T) {
+		got := envLines(t, map[string]any{
+			"env_allowlist": []string{"BATON_TEST_ALLOWED", "PATH", "BATON_TEST_UNSET"},
+			"env":           map[string]string{"STEP_VAR": "x"},
+		})
+		require.Equal(t, []string{"BATON_TEST_ALLOWED=shared", "PATH=" + os.Getenv("PATH"), "STEP_VAR=x"}, got)
+	})
+
+	t.Run("EnvWinsOverAllowlist", func(t *testing.T) {
+		got := envLines(t, map[string]any{
+			"env_allowlist": []string{"BATON_TEST_ALLOWED"},
+			"env":           map[string]string{"BATON_TEST_ALLOWED": "step", "PATH": "/bin"},
+		})
+		require.Equal(t, []string{"BATON_TEST_ALLOWED=step", "PATH=/bin"}, got)
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -37,6 +38,15 @@ const DefaultMaxOutputBytes = 1 << 20
 // ErrUnknownExecutor is returned (wrapped) by Registry.Get for a name that has
 // no executor.
 var ErrUnknownExecutor = errors.New("unknown executor")
+
+// ErrExecutorDisabled is returned (wrapped) by Registry.Get for a built-in
+// executor left out of Options.Enabled.
+var ErrExecutorDisabled = errors.New("disabled on this node (not listed in baton's --executors flag or BATON_EXECUTORS)")
+
+// BuiltinNames returns the names of the built-in executors, sorted.
+func BuiltinNames() []string {
+	return []string{NameExec, NameGo, NameHTTP, NameSim, NameSleep}
+}
 
 // ErrUnknownFunction is returned (wrapped, as a permanent error) by the go
 // executor for a function that is not registered.
@@ -111,6 +121,11 @@ type Options struct {
 	// reach internal services (including cloud metadata endpoints).
 	AllowPrivateHTTP bool
 
+	// Enabled lists the built-in executors the registry holds; nil means all
+	// of them. A built-in left out is disabled: Get refuses it with
+	// ErrExecutorDisabled and Register refuses its name.
+	Enabled []string
+
 	// Rand is the random source of the sim executor. Nil means a source
 	// seeded at random. The registry guards it with a mutex.
 	Rand *rand.Rand
@@ -131,10 +146,13 @@ type Registry struct {
 	mu        sync.RWMutex
 	executors map[string]Executor
 	funcs     map[string]GoFunc
+
+	// disabled holds the built-in executors left out of Options.Enabled.
+	disabled map[string]bool
 }
 
-// NewRegistry returns a registry holding the built-in executors: http, exec,
-// sleep, sim and go.
+// NewRegistry returns a registry holding the built-in executors (http, exec,
+// sleep, sim and go) that opts.Enabled lists, or all of them.
 func NewRegistry(opts Options) *Registry {
 	logger := opts.Logger
 	if logger == nil {
@@ -155,6 +173,7 @@ func NewRegistry(opts Options) *Registry {
 		rand:      rnd,
 		executors: make(map[string]Executor),
 		funcs:     make(map[string]GoFunc),
+		disabled:  make(map[string]bool),
 	}
 
 	client := opts.HTTPClient
@@ -168,15 +187,27 @@ func NewRegistry(opts Options) *Registry {
 	r.executors[NameSleep] = &sleepExecutor{}
 	r.executors[NameSim] = &simExecutor{registry: r}
 	r.executors[NameGo] = &goExecutor{registry: r}
+	if opts.Enabled != nil {
+		for _, name := range BuiltinNames() {
+			if !slices.Contains(opts.Enabled, name) {
+				delete(r.executors, name)
+				r.disabled[name] = true
+			}
+		}
+	}
 	return r
 }
 
 // Get returns the executor registered under name. The error wraps
-// ErrUnknownExecutor when there is none.
+// ErrExecutorDisabled for a disabled built-in, ErrUnknownExecutor when there
+// is none.
 func (r *Registry) Get(name string) (Executor, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 
+	if r.disabled[name] {
+		return nil, fmt.Errorf("executor %q: %w", name, ErrExecutorDisabled)
+	}
 	ex, ok := r.executors[name]
 	if !ok {
 		return nil, fmt.Errorf("executor %q: %w", name, ErrUnknownExecutor)
@@ -198,7 +229,7 @@ func (r *Registry) Names() []string {
 }
 
 // Register adds an executor under name, beside the built-in ones. A name
-// already taken is an error.
+// already taken, or of a disabled built-in, is an error.
 func (r *Registry) Register(name string, ex Executor) error {
 	if name == "" {
 		return errors.New("register executor: empty name")
@@ -212,6 +243,9 @@ func (r *Registry) Register(name string, ex Executor) error {
 
 	if _, ok := r.executors[name]; ok {
 		return fmt.Errorf("register executor %q: already registered", name)
+	}
+	if r.disabled[name] {
+		return fmt.Errorf("register executor %q: %w", name, ErrExecutorDisabled)
 	}
 	r.executors[name] = ex
 	return nil

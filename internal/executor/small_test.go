@@ -237,3 +237,23 @@ func TestRegistryConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestRegistryEnabled(t *testing.T) {
+	t.Parallel()
+	reg := setup(t, &Options{Enabled: []string{NameHTTP, NameSleep}})
+
+	require.Equal(t, []string{NameHTTP, NameSleep}, reg.Names())
+	for _, name := range []string{NameExec, NameSim, NameGo} {
+		_, err := reg.Get(name)
+		require.ErrorIs(t, err, ErrExecutorDisabled, name)
+		require.NotErrorIs(t, err, ErrUnknownExecutor, name)
+	}
+	_, err := reg.Get("teleport")
+	require.ErrorIs(t, err, ErrUnknownExecutor)
+	require.ErrorIs(t, reg.Register(NameExec, &sleepExecutor{}), ErrExecutorDisabled)
+
+	_, err = run(context.Background(), t, reg, NameSleep, map[string]any{"duration": "0s"})
+	require.NoError(t, err)
+
+	require.Len(t, setup(t, nil).Names(), len(BuiltinNames()))
+}

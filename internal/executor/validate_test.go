@@ -54,6 +54,9 @@ func TestValidate(t *testing.T) {
 		{NameExec, `{"command": "sh", "args": ["-c", 1, null]}`, "params.args[1]: must be a string; params.args[2]: must be a string"},
 		{NameExec, `{"command": "sh", "env": {"A=B": "x", "C": 2}}`, "params.env.A=B: invalid variable name; params.env.C: must be a string"},
 		{NameExec, `{"command": "sh", "dir": 5}`, "params.dir: must be a string"},
+		{NameExec, `{"command": "sh", "env_allowlist": ["PATH", "HOME"]}`, ""},
+		{NameExec, `{"command": "sh", "env_allowlist": "PATH"}`, "params.env_allowlist: must be an array of strings"},
+		{NameExec, `{"command": "sh", "env_allowlist": ["PATH", "A=B", ""]}`, "params.env_allowlist[1]: invalid variable name; params.env_allowlist[2]: invalid variable name"},
 		{NameExec, `{"command": "sh", "shell": true}`, "params.shell: unknown field"},
 
 		// sleep
