@@ -46,6 +46,15 @@ type ClientOptions struct {
 	// hands it to another worker (its process presumably died); a task is
 	// rescued only once its own timeout has passed too. Default 1 hour.
 	RescueAfter time.Duration
+	// TimeoutGrace and RecordFor tune the task worker (see TaskWorkerOptions).
+	TimeoutGrace time.Duration
+	RecordFor    time.Duration
+	// ReconcileEvery is how often the reconciler looks for tasks whose River
+	// job was finalized without their outcome being recorded, and
+	// ReconcileGrace how long such a job must have been finalized (defaults
+	// 30 s and 10 s; ReconcileEvery is at least 1 s).
+	ReconcileEvery time.Duration
+	ReconcileGrace time.Duration
 }
 
 // Client is a River client wired with Baton's workers and periodic jobs.
@@ -108,6 +117,7 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 		}
 		taskWorker = NewTaskWorker(TaskWorkerOptions{
 			Engine: opts.Engine, Executors: opts.Executors, Breakers: opts.Breakers, Logger: logger, Node: node,
+			TimeoutGrace: opts.TimeoutGrace, RecordFor: opts.RecordFor,
 		})
 		workers := river.NewWorkers()
 		river.AddWorker(workers, taskWorker)
@@ -117,6 +127,10 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 		river.AddWorker(workers, &DeadLetterPurgeWorker{
 			Engine: opts.Engine, Logger: logger, Retention: orDefault(opts.DeadLetterRetention, 30*24*time.Hour),
 		})
+		river.AddWorker(workers, &ReconcileWorker{
+			Engine: opts.Engine, Logger: logger, Grace: orDefault(opts.ReconcileGrace, 10*time.Second),
+		})
+		reconcileEvery := max(orDefault(opts.ReconcileEvery, 30*time.Second), time.Second)
 		maxWorkers := opts.Workers
 		if maxWorkers == 0 {
 			maxWorkers = 100
@@ -129,6 +143,10 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 			}, &river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
 				return DeadLetterPurgeArgs{}, nil
+			}, &river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(reconcileEvery), func() (river.JobArgs, *river.InsertOpts) {
+				// Unique per period: many nodes schedule it, one runs it.
+				return ReconcileArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: reconcileEvery}}
 			}, &river.PeriodicJobOpts{RunOnStart: true}),
 		}
 	}

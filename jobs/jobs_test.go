@@ -30,12 +30,26 @@ type harness struct {
 // setup starts a River client with Baton's workers on a fresh database.
 func setup(t *testing.T) *harness {
 	t.Helper()
+	return setupWith(t, nil, nil)
+}
+
+// setupWith is setup with Go task functions registered before the client
+// starts and client options changed by configure.
+func setupWith(t *testing.T, funcs map[string]executor.GoFunc, configure func(*jobs.ClientOptions)) *harness {
+	t.Helper()
 	ctx := context.Background()
 	pool := testdb.NewPool(t)
 	executors := executor.NewRegistry(executor.Options{AllowPrivateHTTP: true})
 	t.Cleanup(executors.Close)
+	for name, fn := range funcs {
+		require.NoError(t, executors.RegisterFunc(name, fn))
+	}
 	eng := engine.New(pool, engine.Options{})
-	client, err := jobs.NewClient(pool, jobs.ClientOptions{Engine: eng, Executors: executors, Workers: 20})
+	opts := jobs.ClientOptions{Engine: eng, Executors: executors, Workers: 20}
+	if configure != nil {
+		configure(&opts)
+	}
+	client, err := jobs.NewClient(pool, opts)
 	require.NoError(t, err)
 	require.NoError(t, client.Start(ctx))
 	t.Cleanup(func() {

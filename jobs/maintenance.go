@@ -76,3 +76,37 @@ func (w *DeadLetterPurgeWorker) Work(ctx context.Context, _ *river.Job[DeadLette
 	}
 	return nil
 }
+
+// ReconcileArgs are the arguments of the periodic job that repairs tasks
+// whose River job was finalized without their outcome being recorded (see
+// engine.ReconcileTasks).
+type ReconcileArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ReconcileArgs) Kind() string { return "baton_reconcile" }
+
+// ReconcileWorker runs engine.ReconcileTasks.
+type ReconcileWorker struct {
+	river.WorkerDefaults[ReconcileArgs]
+
+	Engine *engine.Engine
+	Logger *slog.Logger
+	// Grace is how long a job must have been finalized before its
+	// unfinished task is repaired.
+	Grace time.Duration
+}
+
+// reconcileBatch bounds how many tasks one reconcile job repairs.
+const reconcileBatch = 1000
+
+// Work implements river.Worker.
+func (w *ReconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs]) error {
+	n, err := w.Engine.ReconcileTasks(ctx, w.Grace, reconcileBatch)
+	if err != nil {
+		return err
+	}
+	if n > 0 && w.Logger != nil {
+		w.Logger.WarnContext(ctx, "reconciled tasks whose outcome was never recorded", slog.Int("repaired", n))
+	}
+	return nil
+}

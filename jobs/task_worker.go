@@ -4,6 +4,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
@@ -34,6 +36,9 @@ type TaskWorker struct {
 	breakers  *resilience.Breakers
 	logger    *slog.Logger
 	node      string
+	// timeoutGrace and recordFor: see TaskWorkerOptions.
+	timeoutGrace time.Duration
+	recordFor    time.Duration
 	// nextRetry holds, per job id, when the job's retry was scheduled by
 	// Work, for NextRetry (River calls it right after Work returns the error).
 	nextRetry sync.Map
@@ -73,6 +78,14 @@ type TaskWorkerOptions struct {
 	Node string
 	// Breakers guards task types that have a circuit breaker (nil: none are guarded).
 	Breakers *resilience.Breakers
+	// TimeoutGrace is how long past a task's timeout River lets its job run,
+	// for rendering and recording (default 5 s).
+	TimeoutGrace time.Duration
+	// RecordFor is how long a worker keeps trying to record an attempt's
+	// outcome while the database is unreachable (default 1 minute). The
+	// outcome is kept meanwhile, so a finished task does not run again
+	// after a database restart.
+	RecordFor time.Duration
 }
 
 // maxBatch caps how many attempts one transaction records.
@@ -99,6 +112,9 @@ func NewTaskWorker(opts TaskWorkerOptions) *TaskWorker {
 		breakers:  opts.Breakers,
 		logger:    logger,
 		node:      opts.Node,
+
+		timeoutGrace: cmp.Or(opts.TimeoutGrace, 5*time.Second),
+		recordFor:    cmp.Or(opts.RecordFor, time.Minute),
 	}
 	w.started = newBatcher(maxBatch, 1, w.flushStarted)
 	w.succeeded = newBatcher(maxBatch, successFlushers, w.flushSucceeded)
@@ -123,11 +139,8 @@ func (w *TaskWorker) stop() {
 // outcome. River's rescuer also uses it: a job still running past it (its
 // worker died) is handed to another worker.
 func (w *TaskWorker) Timeout(job *river.Job[engine.TaskArgs]) time.Duration {
-	return job.Args.Timeout() + timeoutGrace
+	return job.Args.Timeout() + w.timeoutGrace
 }
-
-// timeoutGrace is how long past a task's timeout River lets its job run.
-const timeoutGrace = 5 * time.Second
 
 // NextRetry schedules the retry after a transient failure: the time Work
 // chose (the task's backoff, or a later retry-after hint from the error).
@@ -162,7 +175,11 @@ func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) 
 		// A retry, or a job delivered again after a crash: its task may
 		// have finished meanwhile (for instance its success was recorded but
 		// the process died before River completed the job).
-		finished, err := w.engine.TaskFinished(ctx, args.TaskID)
+		var finished bool
+		err := retryUnavailable(ctx, func(ctx context.Context) (err error) {
+			finished, err = w.engine.TaskFinished(ctx, args.TaskID)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -204,7 +221,11 @@ func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) 
 
 	if execErr == nil {
 		attempt.Output = output
-		return w.succeeded.submit(ctx, attempt)
+		// The outcome outlives the job's context: once the task has run,
+		// losing its success would make it run again.
+		recordCtx, cancel := w.recordContext(ctx)
+		defer cancel()
+		return w.succeeded.submit(recordCtx, attempt)
 	}
 
 	return w.fail(ctx, job, attempt, execErr)
@@ -212,12 +233,22 @@ func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) 
 
 // fail records a failed attempt and tells River what to do next: retry
 // after the task's backoff (or the error's retry-after hint), or stop.
+//
+// The outcome is recorded even when the job's context is done: on a context
+// that outlives it, retrying while the database is unreachable. An attempt
+// cut short from outside (its task or run cancelled, the worker stopping) is
+// recorded as interrupted; one that outlived the job's timeout is a failure
+// like any other, so that River never finalizes a job whose outcome Baton
+// did not record.
 func (w *TaskWorker) fail(ctx context.Context, job *river.Job[engine.TaskArgs], attempt engine.Attempt, execErr error) error {
 	args := job.Args
-	if ctx.Err() != nil {
-		// Cut short from outside: the run or task was cancelled (River then
-		// cancels the job), or the worker is stopping (River retries it).
-		return execErr
+	recordCtx, cancel := w.recordContext(ctx)
+	defer cancel()
+	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return w.interrupted(ctx, recordCtx, job, attempt, execErr)
+	}
+	if attempt.Duration == 0 {
+		attempt.Duration = time.Since(attempt.StartedAt)
 	}
 	class := executor.ClassOf(execErr)
 	attempt.Error = execErr.Error()
@@ -228,7 +259,11 @@ func (w *TaskWorker) fail(ctx context.Context, job *river.Job[engine.TaskArgs], 
 		attempt.NextRetryAt = &next
 		w.nextRetry.Store(job.ID, next)
 	}
-	recorded, err := w.engine.FailTask(ctx, attempt)
+	var recorded bool
+	err := retryUnavailable(recordCtx, func(ctx context.Context) (err error) {
+		recorded, err = w.engine.FailTask(ctx, attempt)
+		return err
+	})
 	if err != nil {
 		w.nextRetry.Delete(job.ID)
 		return fmt.Errorf("record failure of task %d (%w): %w", args.TaskID, execErr, err)
@@ -246,6 +281,54 @@ func (w *TaskWorker) fail(ctx context.Context, job *river.Job[engine.TaskArgs], 
 		return river.JobCancel(execErr)
 	}
 	return execErr
+}
+
+// interrupted records an attempt cut short from outside and tells River why.
+// A cancelled task or run: River finalizes the job as cancelled. A stopping
+// worker: the error wraps context.Canceled, so River makes the job available
+// again without using an attempt.
+func (w *TaskWorker) interrupted(ctx, recordCtx context.Context, job *river.Job[engine.TaskArgs], attempt engine.Attempt, execErr error) error {
+	reason := "worker stopping"
+	if errors.Is(context.Cause(ctx), rivertype.ErrJobCancelledRemotely) {
+		reason = "cancelled"
+	}
+	attempt.Duration = time.Since(attempt.StartedAt)
+	err := retryUnavailable(recordCtx, func(ctx context.Context) error {
+		return w.engine.RecordInterrupted(ctx, attempt, reason+": "+execErr.Error())
+	})
+	if err != nil {
+		w.logger.WarnContext(recordCtx, "record interrupted attempt", slog.Int64("task_id", attempt.TaskID),
+			slog.Int("attempt", attempt.Attempt), slog.String("error", err.Error()))
+	}
+	return fmt.Errorf("attempt %d of task %d interrupted (%s): %w: %w", job.Attempt, job.Args.TaskID, reason, ctx.Err(), execErr)
+}
+
+// recordContext returns the context an attempt's outcome is recorded with:
+// it keeps ctx's values but not its cancellation or deadline, and ends after
+// the worker's RecordFor.
+func (w *TaskWorker) recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), w.recordFor)
+}
+
+// retryUnavailable calls fn until it succeeds, fails for a reason other than
+// the database being unreachable, or ctx is done, waiting a little longer
+// between each try (100 ms doubling to 2 s).
+func retryUnavailable(ctx context.Context, fn func(ctx context.Context) error) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := fn(ctx)
+		if err == nil || !engine.IsUnavailable(err) {
+			return err
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return err
+		case <-timer.C:
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 // breakerGuard is an attempt's circuit breaker and its decision.
@@ -301,7 +384,11 @@ func (w *TaskWorker) render(ctx context.Context, args engine.TaskArgs) (params, 
 	if !engine.ParamsNeedRender(args.Params) {
 		return args.Params, nil, nil
 	}
-	data, err := w.engine.TemplateDataFor(ctx, args.RunID)
+	var data engine.TemplateData
+	err = retryUnavailable(ctx, func(ctx context.Context) (err error) {
+		data, err = w.engine.TemplateDataFor(ctx, args.RunID)
+		return err
+	})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -351,29 +438,40 @@ func (w *TaskWorker) flushStarted(ctx context.Context, _ int, items []engine.Sta
 }
 
 // flushSucceeded records a batch of successes in one transaction, retrying
-// on a deadlock or serialization failure. River completes the jobs after the
+// on a deadlock or serialization failure, and for up to RecordFor while the
+// database is unreachable (re-recording is safe: tasks already recorded are
+// left alone). River completes the jobs after the
 // workers return; a job delivered again (its attempt > 1) first checks
 // whether its task already finished (see Work), so a recorded success is
 // never executed twice. See docs/adr/0004.
 func (w *TaskWorker) flushSucceeded(ctx context.Context, flusher int, attempts []engine.Attempt) error {
-	conn, err := w.flushConn(ctx, flusher)
-	if err != nil {
-		return err
-	}
-	for try := 1; try <= 3; try++ {
-		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			_, err := w.engine.SucceedTasksTx(ctx, tx, attempts)
+	ctx, cancel := context.WithTimeout(ctx, w.recordFor)
+	defer cancel()
+	deadlocks := 0
+	err := retryUnavailable(ctx, func(ctx context.Context) error {
+		conn, err := w.flushConn(ctx, flusher)
+		if err != nil {
 			return err
-		})
-		if err == nil || !isRetryable(err) {
-			break
 		}
-	}
-	if err != nil {
-		w.logger.ErrorContext(ctx, "record task successes", slog.Int("tasks", len(attempts)), slog.String("error", err.Error()))
-		if conn.Conn().IsClosed() {
+		for {
+			err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+				_, err := w.engine.SucceedTasksTx(ctx, tx, attempts)
+				return err
+			})
+			if err == nil || !isRetryable(err) || deadlocks >= 2 {
+				break
+			}
+			deadlocks++
+		}
+		if err != nil && conn.Conn().IsClosed() {
+			// A broken connection: the next try takes a new one. Recording
+			// again is safe: tasks already recorded are left alone.
 			w.releaseFlushConn(flusher)
 		}
+		return err
+	})
+	if err != nil {
+		w.logger.ErrorContext(ctx, "record task successes", slog.Int("tasks", len(attempts)), slog.String("error", err.Error()))
 	}
 	return err
 }

@@ -34,3 +34,9 @@ SELECT baton.skip_task(@id::bigint, @actor::text)::boolean AS skipped;
 
 -- name: RunTaskCancel :one
 SELECT baton.cancel_task(@id::bigint, @actor::text)::boolean AS cancelled;
+
+-- name: RunTaskInterrupted :exec
+SELECT baton.task_interrupted(@id::bigint, @attempt::integer, @reason::text, @duration_ms::bigint, @node::text);
+
+-- name: RunTasksReconcile :one
+SELECT baton.reconcile_tasks(@grace::interval, @max_tasks::integer)::integer AS repaired;

@@ -2,8 +2,12 @@
 -- error, or the last attempt) the task is dead: it enters the dead-letter
 -- queue, its run is flagged as needing attention (unless the step is
 -- optional) and advances (on_failure branches run). Otherwise the attempt is
--- logged with the time of the next retry and the task stays queued. Returns
--- false when the task is no longer queued or running.
+-- logged with the time of the next retry and the task stays queued. A dead
+-- task's River job, if still running, ends `discarded` with the error (River's
+-- own state for "failed for good"; `cancelled` stays an operator's act), and
+-- River's completer then leaves it alone. Recording the same non-final
+-- attempt twice (a worker retrying after a lost connection) writes it once.
+-- Returns false when the task is no longer queued or running.
 CREATE OR REPLACE FUNCTION baton.task_fail(p_task_id bigint, p_attempt integer, p_error text, p_error_class text,
                                 p_final boolean, p_next_retry_at timestamptz, p_resolved_params jsonb,
                                 p_started_at timestamptz, p_duration_ms bigint, p_node text)
@@ -13,6 +17,11 @@ DECLARE
     t baton.run_tasks;
 BEGIN
     PERFORM baton._lock_runs(array_agg(rt.run_id)) FROM baton.run_tasks rt WHERE rt.id = p_task_id;
+
+    IF NOT p_final AND EXISTS (SELECT 1 FROM baton.task_events e
+                               WHERE e.task_id = p_task_id AND e.attempt = p_attempt AND e.kind = 'task_attempt_failed') THEN
+        RETURN true;
+    END IF;
 
     UPDATE baton.run_tasks
     SET status = CASE WHEN p_final THEN 'dead' ELSE 'queued' END,
@@ -34,6 +43,12 @@ BEGIN
         PERFORM baton._notify(t.run_id, 'task_attempt_failed', t.id);
         RETURN true;
     END IF;
+
+    UPDATE public.river_job j
+    SET state = 'discarded', finalized_at = now(),
+        errors = array_append(j.errors, jsonb_build_object('at', now(), 'attempt', p_attempt,
+                                                           'error', coalesce(p_error, ''), 'trace', ''))
+    WHERE j.id = t.river_job_id AND j.state = 'running';
 
     INSERT INTO baton.dead_letters (task_id, run_id, workflow_name, workflow_version, step_name, task_type, params,
                                     error, error_class, attempts, first_failed_at, last_failed_at)

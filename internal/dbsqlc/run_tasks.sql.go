@@ -8,6 +8,8 @@ package dbsqlc
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const runInputGet = `-- name: RunInputGet :one
@@ -119,6 +121,29 @@ func (q *Queries) RunTaskGetByStep(ctx context.Context, db DBTX, arg *RunTaskGet
 		&i.FinishedAt,
 	)
 	return &i, err
+}
+
+const runTaskInterrupted = `-- name: RunTaskInterrupted :exec
+SELECT baton.task_interrupted($1::bigint, $2::integer, $3::text, $4::bigint, $5::text)
+`
+
+type RunTaskInterruptedParams struct {
+	ID         int64
+	Attempt    int32
+	Reason     string
+	DurationMs int64
+	Node       string
+}
+
+func (q *Queries) RunTaskInterrupted(ctx context.Context, db DBTX, arg *RunTaskInterruptedParams) error {
+	_, err := db.Exec(ctx, runTaskInterrupted,
+		arg.ID,
+		arg.Attempt,
+		arg.Reason,
+		arg.DurationMs,
+		arg.Node,
+	)
+	return err
 }
 
 const runTaskListByRun = `-- name: RunTaskListByRun :many
@@ -248,6 +273,22 @@ func (q *Queries) RunTaskStatusGet(ctx context.Context, db DBTX, id int64) (stri
 	var status string
 	err := row.Scan(&status)
 	return status, err
+}
+
+const runTasksReconcile = `-- name: RunTasksReconcile :one
+SELECT baton.reconcile_tasks($1::interval, $2::integer)::integer AS repaired
+`
+
+type RunTasksReconcileParams struct {
+	Grace    pgtype.Interval
+	MaxTasks int32
+}
+
+func (q *Queries) RunTasksReconcile(ctx context.Context, db DBTX, arg *RunTasksReconcileParams) (int32, error) {
+	row := db.QueryRow(ctx, runTasksReconcile, arg.Grace, arg.MaxTasks)
+	var repaired int32
+	err := row.Scan(&repaired)
+	return repaired, err
 }
 
 const runTasksStarted = `-- name: RunTasksStarted :exec
