@@ -113,7 +113,7 @@ func TestRenderParams(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 
-			got, err := RenderParams(json.RawMessage(tt.params), tmplTestData())
+			got, err := RenderParams(t.Context(), json.RawMessage(tt.params), tmplTestData())
 			require.NoError(t, err)
 			require.Equal(t, tt.want, string(got))
 		})
@@ -122,11 +122,11 @@ func TestRenderParams(t *testing.T) {
 	t.Run("EmptyParams", func(t *testing.T) {
 		t.Parallel()
 
-		got, err := RenderParams(nil, TemplateData{})
+		got, err := RenderParams(t.Context(), nil, TemplateData{})
 		require.NoError(t, err)
 		require.Nil(t, got)
 
-		got, err = RenderParams(json.RawMessage(`null`), TemplateData{})
+		got, err = RenderParams(t.Context(), json.RawMessage(`null`), TemplateData{})
 		require.NoError(t, err)
 		require.Equal(t, "null", string(got))
 	})
@@ -134,7 +134,7 @@ func TestRenderParams(t *testing.T) {
 	t.Run("NilInput", func(t *testing.T) {
 		t.Parallel()
 
-		_, err := RenderParams(json.RawMessage(`{"a": "{{ .input.x }}"}`), TemplateData{})
+		_, err := RenderParams(t.Context(), json.RawMessage(`{"a": "{{ .input.x }}"}`), TemplateData{})
 		require.EqualError(t, err, `params.a: template: param:1:9: executing "param" at <.input.x>: map has no entry for key "x"`)
 	})
 }
@@ -187,7 +187,7 @@ func TestRenderParamsErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 
-			got, err := RenderParams(json.RawMessage(tt.params), tmplTestData())
+			got, err := RenderParams(t.Context(), json.RawMessage(tt.params), tmplTestData())
 			require.EqualError(t, err, tt.want)
 			require.Nil(t, got)
 		})
@@ -226,7 +226,7 @@ func TestRenderParamsMergedWithDefaults(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ParamsNeedRender(merged))
 
-	got, err := RenderParams(merged, tmplTestData())
+	got, err := RenderParams(t.Context(), merged, tmplTestData())
 	require.NoError(t, err)
 	require.Equal(t, `{"body":{"count":42},"method":"GET","url":"https://api/2026-11-27"}`, string(got))
 }
