@@ -472,3 +472,47 @@ func TestRenderParamsHugeListMemory(t *testing.T) {
 	require.Less(t, total, base+16<<20, "rendering allocates next to nothing beyond the input")
 	require.Less(t, elapsed, 5*time.Second)
 }
+
+// FuzzRenderTemplate renders arbitrary template text with arbitrary input:
+// no panic may escape (from validation or rendering), and rendering must
+// return within its time limit with output within its size limit.
+func FuzzRenderTemplate(f *testing.F) {
+	seeds := []struct{ text, input string }{
+		{`{{ .input.day }}`, `{"day": "2026-11-27"}`},
+		{`{{ range $i, $v := .input.list }}{{ if $i }},{{ end }}{{ $v }}{{ end }}`, `{"list": [1, "a", null, {"b": 2}]}`},
+		{`{{ range .input.n }}x{{ end }}`, `{"n": 20000000000}`},
+		{`{{ range 20000000000 }}{{ end }}`, `{}`},
+		{`{{ range 150000000 }}{{ end }}done`, `{}`},
+		{`{{ range .input.list }}{{ range $.input.list }}{{ range $.input.list }}{{ printf "%v" $.input }}{{ end }}{{ end }}{{ end }}`, `{"list": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50]}`},
+		{`{{ call .input.f }}`, `{"f": 1}`},
+		{`{{ define "x" }}{{ template "x" }}{{ end }}{{ template "x" }}`, `{}`},
+		{`{{ block "b" . }}{{ . }}{{ end }}`, `{}`},
+		{`{{ printf "%01000000d" 1 }}{{ printf "%01000000d" 2 }}`, `{}`},
+		{`{{ json .input | printf "%s%s" (json .input) }}`, `{"a": [1, 2, {"b": "c"}]}`},
+		{`{{ index .input "k" | default "eu" }} {{ slice .input.s 1 2 }} {{ len .input.s }}`, `{"s": "abc"}`},
+		{`{{ $x := 5 }}{{ range $x }}{{ end }}{{ with .input.m }}{{ range $k, $v := . }}{{ $k }}={{ $v }}{{ break }}{{ end }}{{ end }}`, `{"m": {"a": 1, "b": 2}}`},
+		{`{{ .steps.a.output }}`, `[1, 2]`},
+	}
+	for _, seed := range seeds {
+		f.Add(seed.text, seed.input)
+	}
+	f.Fuzz(func(t *testing.T, text, input string) {
+		var in map[string]any
+		if json.Unmarshal([]byte(input), &in) != nil {
+			in = nil // not an object: render without input
+		}
+		var problems specProblems
+		tmplCheckParams(text, "params.x", "a", nil, &problems)
+
+		params, err := json.Marshal(map[string]string{"x": text})
+		require.NoError(t, err)
+		start := time.Now()
+		out, err := RenderParams(t.Context(), params, TemplateData{Input: in})
+		elapsed := time.Since(start)
+		require.Less(t, elapsed, tmplMaxDuration+2*time.Second, "render of %q took %s", text, elapsed)
+		if err == nil {
+			// JSON escaping may make a character up to 6 bytes.
+			require.LessOrEqual(t, len(out), 6*tmplMaxOutput+len(params))
+		}
+	})
+}
