@@ -21,7 +21,10 @@ const (
 
 	// tmplMaxSteps caps the range iterations and function calls of one
 	// render of a task's params. It also caps the length of what a range
-	// may iterate over.
+	// may iterate over. The functions counted are those whose cost grows
+	// with their arguments (json, default, print, printf, println, html, js,
+	// urlquery); the others are cheap, and each of their call sites runs at
+	// most once per range iteration.
 	tmplMaxSteps = 100_000
 
 	// tmplMaxDuration caps the time one render of a task's params may take,
