@@ -222,3 +222,28 @@ func TestSQLStartIsPickedUpQuickly(t *testing.T) {
 	require.Equal(t, engine.RunSucceeded, final.Status)
 	t.Logf("SQL start to succeeded: %s", time.Since(start))
 }
+
+// TestTemplateLimitIsPermanent renders a template that passes validation but
+// ranges over a number taken from the run input: the task dies on its first
+// attempt, with an error naming the step and the rule, and its run fails
+// long before the template could have finished.
+func TestTemplateLimitIsPermanent(t *testing.T) {
+	t.Parallel()
+	h := setup(t)
+	h.apply(t, `
+name: spin
+steps:
+  - {name: build, type: call, timeout: 1s, params: {url: "http://127.0.0.1:1/{{ range .input.n }}{{ end }}done"}}
+`)
+	start := time.Now()
+	run, _, err := h.eng.StartRun(context.Background(), engine.StartParams{Workflow: "spin", Input: json.RawMessage(`{"n": 150000000}`)})
+	require.NoError(t, err)
+	final := h.waitRun(t, run.ID, 20*time.Second)
+	require.Less(t, time.Since(start), 10*time.Second)
+	require.Equal(t, engine.RunFailed, final.Status)
+	build := taskByStep(final, "build")
+	require.Equal(t, engine.TaskDead, build.Status)
+	require.Equal(t, "permanent", build.ErrorClass)
+	require.Equal(t, 1, build.Attempts, "a template error is not retried")
+	require.Equal(t, `step "build": params.url: range over a number is not allowed; range over a list or an object`, build.Error)
+}

@@ -392,9 +392,15 @@ func (w *TaskWorker) render(ctx context.Context, args engine.TaskArgs) (params, 
 	if err != nil {
 		return nil, nil, err
 	}
-	rendered, err := engine.RenderParams(args.Params, data)
+	// Rendering counts against the task's timeout: a template cannot run
+	// past it (rendering has its own, shorter, limits too).
+	timeout := args.Timeout()
+	renderCtx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("reached the task timeout of %s", timeout))
+	defer cancel()
+	rendered, err := engine.RenderParams(renderCtx, args.Params, data)
 	if err != nil {
-		return nil, nil, executor.Permanent(fmt.Errorf("render params: %w", err))
+		// The same params and data render the same way: never retry.
+		return nil, nil, executor.Permanent(fmt.Errorf("step %q: %w", args.Step, err))
 	}
 	return rendered, rendered, nil
 }

@@ -2,9 +2,10 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"reflect"
 	"regexp"
 	"strings"
@@ -39,8 +40,10 @@ const tmplCaptureFunc = "batonCaptureValue_"
 // tmplName is the name templates are parsed under; it shows in their errors.
 const tmplName = "param"
 
-// tmplFuncs returns the functions available to param templates. capture
-// receives the value of a single-action template; nil ignores it.
+// tmplFuncs returns the functions available to param templates, spending
+// from b (nil: no limits). capture receives the value of a single-action
+// template; nil ignores it. Besides text/template's built-ins (but call,
+// refused by tmplCheckTree), templates can use:
 //
 //   - json marshals its argument to a JSON string.
 //   - default returns its first argument when the second is missing or empty
@@ -48,28 +51,34 @@ const tmplName = "param"
 //     {{ .input.region | default "eu" }}. A key missing from a map is an error
 //     before default runs; use index to read a key that may be missing:
 //     {{ index .input "region" | default "eu" }}.
-func tmplFuncs(capture func(any)) template.FuncMap {
-	return template.FuncMap{
-		"json": func(v any) (string, error) {
-			b, err := specMarshal(v)
-			if err != nil {
-				return "", err
-			}
-			return string(b), nil
-		},
-		"default": func(def any, given ...any) any {
-			if len(given) == 0 || tmplIsEmpty(given[0]) {
-				return def
-			}
-			return given[0]
-		},
-		tmplCaptureFunc: func(v any) string {
-			if capture != nil {
-				capture(v)
-			}
-			return ""
-		},
+func tmplFuncs(b *tmplBudget, capture func(any)) template.FuncMap {
+	funcs := tmplGuardFuncs(b)
+	funcs["json"] = func(v any) (string, error) {
+		if err := b.step(1); err != nil {
+			return "", err
+		}
+		out, err := specMarshal(v)
+		if err != nil {
+			return "", err
+		}
+		return string(out), nil
 	}
+	funcs["default"] = func(def any, given ...any) (any, error) {
+		if err := b.step(1); err != nil {
+			return nil, err
+		}
+		if len(given) == 0 || tmplIsEmpty(given[0]) {
+			return def, nil
+		}
+		return given[0], nil
+	}
+	funcs[tmplCaptureFunc] = func(v any) string {
+		if capture != nil {
+			capture(v)
+		}
+		return ""
+	}
+	return funcs
 }
 
 // tmplIsEmpty reports whether v is nil or the zero value of its type, or an
@@ -133,10 +142,17 @@ func tmplWalkStrings(v any, fn func(string)) {
 // the option missingkey=error. A string that is exactly one action, such as
 // "{{ .steps.build.output.count }}", keeps the JSON type of its value
 // (number, boolean, object, list or null); anything else renders to a
-// string. Templates can use the functions json and default. Errors name the
-// param, as in `params.url: template: ...`. Object keys of the result are
-// sorted.
-func RenderParams(params json.RawMessage, data TemplateData) (json.RawMessage, error) {
+// string. Templates can use the functions json and default and
+// text/template's built-ins but call; define, block and template are
+// refused. Errors name the param, as in `params.url: template: ...`. Object
+// keys of the result are sorted.
+//
+// Rendering is bounded: the rendered strings total at most 1 MiB, range
+// iterates over lists and objects only (never a number), and range
+// iterations plus function calls number at most 100,000. Rendering stops
+// when ctx is done or after 5 seconds. A template breaking a rule or a limit
+// fails with an error naming the param and the limit.
+func RenderParams(ctx context.Context, params json.RawMessage, data TemplateData) (json.RawMessage, error) {
 	if specIsNull(params) {
 		return params, nil
 	}
@@ -149,8 +165,11 @@ func RenderParams(params json.RawMessage, data TemplateData) (json.RawMessage, e
 		return nil, err
 	}
 
-	r := &tmplRenderer{data: templateData}
-	r.funcs = tmplFuncs(func(v any) { r.captured = v })
+	ctx, cancel := context.WithTimeoutCause(ctx, tmplMaxDuration,
+		&tmplGuardError{msg: fmt.Sprintf("template rendering exceeds %s", tmplMaxDuration)})
+	defer cancel()
+	r := &tmplRenderer{data: templateData, budget: newTmplBudget(ctx)}
+	r.funcs = tmplFuncs(r.budget, func(v any) { r.captured = v })
 
 	rendered, err := r.render(value, "params")
 	if err != nil {
@@ -167,6 +186,7 @@ func RenderParams(params json.RawMessage, data TemplateData) (json.RawMessage, e
 type tmplRenderer struct {
 	data     map[string]any
 	funcs    template.FuncMap
+	budget   *tmplBudget
 	captured any
 }
 
@@ -210,36 +230,58 @@ func (r *tmplRenderer) renderString(s, path string) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if err := tmplCheckTree(tmpl); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 
 	action := tmplSingleAction(tmpl.Tree)
 	if action == nil {
-		var b strings.Builder
-		if err := tmpl.Execute(&b, r.data); err != nil {
+		w := &tmplWriter{budget: r.budget}
+		if err := r.execute(tmpl, w); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		return b.String(), nil
+		return w.out.String(), nil
 	}
 
 	// Pipe the action's value into the capture function so that it keeps its
 	// type instead of being printed.
-	ident := parse.NewIdentifier(tmplCaptureFunc).SetTree(tmpl.Tree).SetPos(action.Pos)
-	action.Pipe.Cmds = append(action.Pipe.Cmds, &parse.CommandNode{
-		NodeType: parse.NodeCommand,
-		Pos:      action.Pos,
-		Args:     []parse.Node{ident},
-	})
+	action.Pipe.Cmds = append(action.Pipe.Cmds, tmplFuncCommand(tmpl.Tree, tmplCaptureFunc, action.Pos))
 	r.captured = nil
-	if err := tmpl.Execute(io.Discard, r.data); err != nil {
+	if err := r.execute(tmpl, &tmplWriter{budget: r.budget}); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if str, ok := r.captured.(string); ok {
+		if err := r.budget.write(len(str)); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
 		return str, nil
 	}
 	out, err := specMarshal(r.captured)
 	if err != nil {
 		return nil, fmt.Errorf("%s: value of type %T is not JSON: %w", path, r.captured, err)
 	}
+	if err := r.budget.write(len(out)); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return out, nil
+}
+
+// execute runs tmpl, checked by tmplCheckTree, within the renderer's budget:
+// its ranges are guarded first (see tmplGuardTree). A rule or limit broken
+// during the execution is returned alone, without text/template's context.
+func (r *tmplRenderer) execute(tmpl *template.Template, w *tmplWriter) (err error) {
+	defer func() {
+		// text/template recovers the panics of functions, not its own.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("template: internal error: %v", p)
+		}
+	}()
+	tmplGuardTree(tmpl.Tree)
+	err = tmpl.Execute(w, r.data)
+	if guard := (*tmplGuardError)(nil); errors.As(err, &guard) {
+		return guard
+	}
+	return err
 }
 
 // tmplSingleAction returns the action of a template that is exactly one
@@ -334,8 +376,12 @@ func tmplCheckParams(v any, path, step string, stepRef func(name string) (known,
 		if !strings.Contains(v, "{{") {
 			return
 		}
-		tmpl, err := template.New(tmplName).Funcs(tmplFuncs(nil)).Parse(v)
+		tmpl, err := template.New(tmplName).Funcs(tmplFuncs(nil, nil)).Parse(v)
 		if err != nil {
+			problems.add(path, "%s", err.Error())
+			return
+		}
+		if err := tmplCheckTree(tmpl); err != nil {
 			problems.add(path, "%s", err.Error())
 			return
 		}

@@ -245,6 +245,50 @@ func TestWorkflowSpecValidateRejects(t *testing.T) {
 			want: []string{`steps.a.params.url: template: param:1: function "shout" not defined`},
 		},
 		{
+			// Fault: passed validation and failed only when the task ran.
+			name: "TemplateCall",
+			spec: specTestWorkflow(specTestParamsStep("a", `{"x": "{{ call .input.f }}"}`)),
+			want: []string{`steps.a.params.x: template: param:1:3: function "call" is not allowed`},
+		},
+		{
+			// Fault: passed validation and failed only when the task ran.
+			name: "TemplateRecursiveDefine",
+			spec: specTestWorkflow(specTestParamsStep("a", `{"x": "{{ define \"x\" }}{{ template \"x\" }}{{ end }}{{ template \"x\" }}"}`)),
+			want: []string{`steps.a.params.x: template: define, block and template are not allowed (found "x")`},
+		},
+		{
+			name: "TemplateBlock",
+			spec: specTestWorkflow(specTestParamsStep("a", `{"x": "{{ block \"b\" . }}a{{ end }}"}`)),
+			want: []string{`steps.a.params.x: template: define, block and template are not allowed (found "b")`},
+		},
+		{
+			// Fault: kept a core busy for minutes after its task was cancelled.
+			name: "TemplateRangeOverIntegerLiteral",
+			spec: specTestWorkflow(specTestParamsStep("a", `{"x": "{{ range 20000000000 }}{{ end }}"}`)),
+			want: []string{`steps.a.params.x: template: param:1:9: range over a number is not allowed`},
+		},
+		{
+			// Fault: outlived a 1 s step timeout.
+			name: "TemplateRangeOverIntegerLiteralWithDecl",
+			spec: specTestWorkflow(specTestParamsStep("a", `{"x": "{{ range $i := (150000000) }}{{ end }}done"}`)),
+			want: []string{`steps.a.params.x: template: param:1:9: range over a number is not allowed`},
+		},
+		{
+			name: "TemplateRangeOverLen",
+			spec: specTestWorkflow(specTestParamsStep("a", `{"x": "{{ range len .input.list }}{{ end }}"}`)),
+			want: []string{`steps.a.params.x: template: param:1:9: range over a number is not allowed`},
+		},
+		{
+			name: "TemplateInternalFunction",
+			spec: specTestWorkflow(specTestParamsStep("a", `{"x": "{{ batonCaptureValue_ 1 }}"}`)),
+			want: []string{`steps.a.params.x: template: param:1:3: function "batonCaptureValue_" is not allowed`},
+		},
+		{
+			name: "TemplateCallNested",
+			spec: specTestWorkflow(specTestParamsStep("a", `{"deep": [{"x": "{{ if .input.ok }}{{ call .input.f 1 }}{{ end }}"}]}`)),
+			want: []string{`steps.a.params.deep[0].x: template: param:1:21: function "call" is not allowed`},
+		},
+		{
 			name: "TemplateUnknownTopLevelField",
 			spec: specTestWorkflow(specTestParamsStep("a", `{"url": "{{ .inputs.id }}"}`)),
 			want: []string{`steps.a.params.url: .inputs.id: unknown field "inputs"; templates can use .input and .steps`},
@@ -561,6 +605,11 @@ func TestTaskTypeSpecValidate(t *testing.T) {
 			name:   "DefaultsTemplateSyntax",
 			mutate: func(s *TaskTypeSpec) { s.Defaults = json.RawMessage(`{"url": "{{ .input.id"}`) },
 			want:   "defaults.url: template: param:1: unclosed action",
+		},
+		{
+			name:   "DefaultsTemplateRangeOverNumber",
+			mutate: func(s *TaskTypeSpec) { s.Defaults = json.RawMessage(`{"url": "{{ range 9 }}x{{ end }}"}`) },
+			want:   "defaults.url: template: param:1:9: range over a number is not allowed; range over a list or an object",
 		},
 		{
 			name:   "DefaultsTemplateField",
