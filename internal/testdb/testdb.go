@@ -39,6 +39,21 @@ func AdminURL() string {
 // t ends.
 func New(t testing.TB) string {
 	t.Helper()
+	return create(t, true)
+}
+
+// NewEmpty creates an empty database for t (nothing migrated, not cloned
+// from the template), returns its URL, and drops it when t ends. It is for
+// tests of the migrations themselves.
+func NewEmpty(t testing.TB) string {
+	t.Helper()
+	return create(t, false)
+}
+
+// create makes a database for t, cloned from the migrated template when
+// migrated is true, and registers its drop.
+func create(t testing.TB, migrated bool) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -48,28 +63,35 @@ func New(t testing.TB) string {
 	}
 	defer admin.Close(ctx)
 
-	template, err := ensureTemplate(ctx, admin)
-	if err != nil {
-		t.Fatalf("testdb: %v", err)
-	}
 	name := "baton_test_" + randomSuffix()
-	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, template)); err != nil {
+	stmt := "CREATE DATABASE " + name
+	if migrated {
+		template, err := ensureTemplate(ctx, admin)
+		if err != nil {
+			t.Fatalf("testdb: %v", err)
+		}
+		stmt += " TEMPLATE " + template
+	}
+	if _, err := admin.Exec(ctx, stmt); err != nil {
 		t.Fatalf("testdb: create database: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, AdminURL())
-		if err != nil {
-			t.Logf("testdb: drop %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
-			t.Logf("testdb: drop %s: %v", name, err)
-		}
-	})
+	t.Cleanup(func() { drop(t, name) })
 	return withDatabase(AdminURL(), name)
+}
+
+// drop removes the database name, logging (not failing) when it cannot.
+func drop(t testing.TB, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		t.Logf("testdb: drop %s: %v", name, err)
+		return
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
+		t.Logf("testdb: drop %s: %v", name, err)
+	}
 }
 
 // NewPool is New plus a pool on the new database, closed when t ends.
