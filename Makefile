@@ -4,6 +4,9 @@ NPM     ?= npm
 ADDR    ?= 127.0.0.1:8080
 GOFLAGS ?=
 
+# A recipe that fails removes its half-written target, so the next run tries again.
+.DELETE_ON_ERROR:
+
 .PHONY: run test test-go test-web generate build web bench lint tools clean
 
 ## run: start everything (local PostgreSQL under ./.baton unless DATABASE_URL is set) on $(ADDR)
@@ -20,7 +23,7 @@ test-go:
 	  echo "testing against $${url%%\?*}" && \
 	  BATON_TEST_DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 15m ./...
 
-test-web: web/node_modules
+test-web: web/node_modules/.installed
 	cd web && $(NPM) test
 
 ## generate: regenerate sqlc code and the OpenAPI documents (CI fails if this leaves a diff)
@@ -32,13 +35,24 @@ generate:
 build: web
 	$(GO) build -o bin/baton ./cmd/baton
 
-web/node_modules: web/package.json web/package-lock.json
+# A stamp file, not the directory: tsc, vite and vitest add entries to node_modules (which
+# changes the directory's time) without the dependencies changing.
+web/node_modules/.installed: web/package.json web/package-lock.json
 	cd web && $(NPM) ci --no-audit --no-fund
-	@touch web/node_modules
+	@touch $@
 
-## web: build the dashboard and the offline API docs into web/dist
-web: web/node_modules
+## web: build the dashboard and the offline API docs into web/dist (only when a source changed)
+web: web/dist/index.html
+
+# The dashboard's sources: a real file target on them makes a warm `make run` skip the web
+# build (about 6-20 s on 2 cores) when nothing changed. The touch marks the whole build done:
+# copy-docs runs after vite has written index.html.
+WEB_SRC := $(shell find web/src web/public web/swagger web/scripts -type f 2>/dev/null) \
+	web/index.html web/vite.config.ts web/tsconfig.json web/tsconfig.app.json web/tsconfig.node.json
+
+web/dist/index.html: web/node_modules/.installed $(WEB_SRC)
 	cd web && $(NPM) run build
+	@touch $@
 
 ## bench: raw River vs one-step Baton runs in one process against one database
 bench:

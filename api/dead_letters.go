@@ -45,7 +45,7 @@ type DeadLetterStats struct {
 
 // ResubmitRequest is the optional body of resubmit-dead-letter.
 type ResubmitRequest struct {
-	Params JSONObject `json:"params,omitempty" doc:"New params for the task; omit to retry with the same params."`
+	Params JSONObject `json:"params,omitempty" doc:"Params to merge over the task's params (its task type's defaults under its step's params): each top-level key given replaces that key, a key given as null is removed, the others are kept. Omit to retry with the same params."`
 }
 
 // ResubmitResult is what resubmit-dead-letter answers: the run, continuing.

@@ -24,7 +24,7 @@ type taskActionInput struct {
 
 // RetryTaskRequest is the optional body of retry-task.
 type RetryTaskRequest struct {
-	Params JSONObject `json:"params,omitempty" doc:"New params for the task, replacing its params; omit to retry with the same params."`
+	Params JSONObject `json:"params,omitempty" doc:"Params to merge over the task's params (its task type's defaults under its step's params): each top-level key given replaces that key, a key given as null is removed, the others are kept. Omit to retry with the same params."`
 }
 
 type retryTaskInput struct {

@@ -1,5 +1,8 @@
--- _retry queues a finished task again (with new params when given) and lets
--- its run continue from it. p_kind names the event (task_retried,
+-- _retry queues a finished task again and lets its run continue from it.
+-- New params (p_params, a JSON object) are merged over the task's params,
+-- which already hold its task type's defaults under its step's params: each
+-- top-level key given replaces that key, a key given as null is removed,
+-- and every other key is kept. p_kind names the event (task_retried,
 -- task_resubmitted).
 CREATE OR REPLACE FUNCTION baton._retry(p_task_id bigint, p_params jsonb, p_actor text, p_kind text)
 RETURNS boolean
@@ -21,7 +24,7 @@ BEGIN
     END IF;
 
     UPDATE baton.run_tasks
-    SET status = 'pending', params = coalesce(p_params, params), resolved_params = NULL, output = NULL,
+    SET status = 'pending', params = baton._merge_params(params, p_params), resolved_params = NULL, output = NULL,
         error = NULL, error_class = NULL, attempts = 0, started_at = NULL, finished_at = NULL,
         manual_skip = false, river_job_id = NULL, deps_pending = 0
     WHERE id = t.id;

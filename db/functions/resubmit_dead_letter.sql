@@ -1,5 +1,6 @@
 -- resubmit_dead_letter retries a dead-letter entry's task (with new params
--- when given) and removes the entry; the run continues from that task.
+-- when given, merged over the task's params as retry_task does) and removes
+-- the entry; the run continues from that task.
 CREATE OR REPLACE FUNCTION baton.resubmit_dead_letter(id bigint, params jsonb DEFAULT NULL, actor text DEFAULT current_user)
 RETURNS bigint
 LANGUAGE plpgsql AS $$

@@ -1,5 +1,6 @@
 -- retry_task queues a dead, failed, cancelled or skipped task again, with
--- new params when given (a JSON object replacing the old params), and lets
+-- new params when given (a JSON object merged over the task's params: keys
+-- given replace, keys given as null are removed, others are kept), and lets
 -- its run continue from it: dependents skipped because of it run again.
 CREATE OR REPLACE FUNCTION baton.retry_task(task_id bigint, params jsonb DEFAULT NULL, actor text DEFAULT current_user)
 RETURNS boolean

@@ -91,9 +91,9 @@ func (e *Engine) GetDeadLetterStats(ctx context.Context) (*DeadLetterStats, erro
 	return stats, nil
 }
 
-// ResubmitDeadLetter retries the entry's task, with new params when params
-// is not nil, removes the entry, and lets the run continue from that task.
-// It returns the task's id.
+// ResubmitDeadLetter retries the entry's task, removes the entry, and lets
+// the run continue from that task. A non-nil params (a JSON object) is
+// merged over the task's params as in RetryTask. It returns the task's id.
 func (e *Engine) ResubmitDeadLetter(ctx context.Context, id int64, params json.RawMessage, actor string) (int64, error) {
 	taskID, err := e.queries.DeadLetterResubmit(ctx, e.pool, &dbsqlc.DeadLetterResubmitParams{
 		ID: id, Params: params, Actor: actorOrDefault(actor),

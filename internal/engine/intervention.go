@@ -51,8 +51,11 @@ func (e *Engine) GetTask(ctx context.Context, runID int64, step string) (*Task, 
 	return taskFromRow(row), nil
 }
 
-// RetryTask queues a dead, failed, cancelled or skipped task again, with new
-// params when params is not nil, and lets its run continue from it.
+// RetryTask queues a dead, failed, cancelled or skipped task again and lets
+// its run continue from it. A non-nil params (a JSON object) is merged over
+// the task's params (its task type's defaults under its step's params): each
+// top-level key given replaces that key, a key given as null is removed, and
+// the other keys are kept.
 func (e *Engine) RetryTask(ctx context.Context, taskID int64, params json.RawMessage, actor string) error {
 	_, err := e.queries.RunTaskRetry(ctx, e.pool, &dbsqlc.RunTaskRetryParams{ID: taskID, Params: params, Actor: actorOrDefault(actor)})
 	return translateError(err, fmt.Sprintf("retry task %d", taskID))

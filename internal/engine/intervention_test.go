@@ -210,3 +210,48 @@ func TestDiscardAndPurgeDeadLetters(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 }
+
+// TestNewParamsMergeOverTaskParams checks that params given to a resubmit or
+// a retry are merged over the task's params (its task type's defaults under
+// its step's params) instead of replacing them: keys given replace, keys
+// given as null are removed, the others stay.
+func TestNewParamsMergeOverTaskParams(t *testing.T) {
+	t.Parallel()
+	eng, ctx := setup(t)
+	_, err := eng.ApplyTaskType(ctx, &engine.TaskTypeSpec{Name: "call", Executor: "sleep",
+		Defaults: json.RawMessage(`{"duration":"0s","method":"GET","headers":{"A":"1"}}`)})
+	require.NoError(t, err)
+	applyWorkflow(t, eng, `
+name: merge
+steps:
+  - {name: call, type: call, params: {url: "https://a.example", tries: 1}}
+`)
+	run, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "merge"})
+	require.NoError(t, err)
+	killStep(t, eng, run.ID, "call")
+	finish(t, eng, run.ID, nil)
+
+	page, err := eng.ListDeadLetters(ctx, engine.DeadLetterFilter{Workflow: "merge"})
+	require.NoError(t, err)
+	require.Len(t, page.DeadLetters, 1)
+	_, err = eng.ResubmitDeadLetter(ctx, page.DeadLetters[0].ID, json.RawMessage(`{"url":"https://b.example","fixed":true}`), "alice")
+	require.NoError(t, err)
+	task, err := eng.GetTask(ctx, run.ID, "call")
+	require.NoError(t, err)
+	require.JSONEq(t, `{"duration":"0s","method":"GET","headers":{"A":"1"},"url":"https://b.example","tries":1,"fixed":true}`, string(task.Params))
+
+	killStep(t, eng, run.ID, "call")
+	finish(t, eng, run.ID, nil)
+	require.NoError(t, eng.RetryTask(ctx, task.ID, json.RawMessage(`{"tries":2,"fixed":null,"headers":{"B":"2"}}`), "bob"))
+	task, err = eng.GetTask(ctx, run.ID, "call")
+	require.NoError(t, err)
+	require.JSONEq(t, `{"duration":"0s","method":"GET","headers":{"B":"2"},"url":"https://b.example","tries":2}`, string(task.Params))
+
+	// Without params the task keeps the ones it has.
+	killStep(t, eng, run.ID, "call")
+	finish(t, eng, run.ID, nil)
+	require.NoError(t, eng.RetryTask(ctx, task.ID, nil, "bob"))
+	again, err := eng.GetTask(ctx, run.ID, "call")
+	require.NoError(t, err)
+	require.JSONEq(t, string(task.Params), string(again.Params))
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -228,8 +229,8 @@ func newHTTPRequest(ctx context.Context, p httpParams) (*http.Request, error) {
 
 // classifyTransportError classifies an error from Client.Do or from reading
 // a body: classified errors (a refused private address, too many redirects)
-// keep their class, everything else (timeouts, connection errors) is
-// transient.
+// keep their class, everything else (timeouts, connection and DNS errors)
+// is transient.
 func classifyTransportError(ctx context.Context, target string, timeout time.Duration, err error) error {
 	// url.Error repeats the whole URL, query string included; the target
 	// names the request without it.
@@ -237,6 +238,7 @@ func classifyTransportError(ctx context.Context, target string, timeout time.Dur
 	if errors.As(err, &uerr) {
 		err = uerr.Err
 	}
+	err = withoutResolver(err)
 
 	var classified *Error
 	switch {
@@ -375,4 +377,23 @@ func isJSONMediaType(contentType string) bool {
 // carry secrets, for error messages and logs.
 func redactURL(u *url.URL) string {
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
+
+// withoutResolver replaces a DNS error in err by a copy that does not name
+// the resolver ("lookup x: no such host", not "lookup x on 10.0.0.2:53: no
+// such host"): the worker's resolver address says nothing about the task
+// and is an internal detail of the worker's network. The copy keeps what
+// the DNS error wraps (a timeout stays a timeout). Other errors, and
+// classified ones, are returned unchanged.
+func withoutResolver(err error) error {
+	var (
+		dnsErr     *net.DNSError
+		classified *Error
+	)
+	if !errors.As(err, &dnsErr) || dnsErr.Server == "" || errors.As(err, &classified) {
+		return err
+	}
+	clean := *dnsErr
+	clean.Server = ""
+	return &clean
 }

@@ -361,3 +361,41 @@ func TestHTTPTooManyRedirects(t *testing.T) {
 	require.Equal(t, ClassPermanent, ClassOf(err))
 	require.Contains(t, err.Error(), "redirects")
 }
+
+func TestHTTPDNSErrorDoesNotNameTheResolver(t *testing.T) {
+	t.Parallel()
+	reg := setup(t, nil)
+
+	// .invalid never resolves (RFC 6761).
+	_, err := run(context.Background(), t, reg, NameHTTP, map[string]any{"url": "http://something.invalid/x?token=secret"})
+	require.Error(t, err)
+	require.Equal(t, ClassTransient, ClassOf(err), "a DNS error keeps its class: %v", err)
+	var dnsErr *net.DNSError
+	require.ErrorAs(t, err, &dnsErr)
+	require.Empty(t, dnsErr.Server)
+	require.Contains(t, err.Error(), "lookup something.invalid: ")
+	require.NotContains(t, err.Error(), " on ", "the resolver's address must not appear: %v", err)
+	require.NotContains(t, err.Error(), "secret")
+}
+
+func TestWithoutResolver(t *testing.T) {
+	t.Parallel()
+
+	dnsErr := &net.DNSError{Err: "no such host", Name: "x.example", Server: "10.0.0.2:53", IsNotFound: true}
+	err := classifyTransportError(context.Background(), "GET http://x.example/", 0,
+		&url.Error{Op: "Get", URL: "http://x.example/", Err: &net.OpError{Op: "dial", Net: "tcp", Err: dnsErr}})
+	require.Equal(t, "http GET http://x.example/: lookup x.example: no such host", err.Error())
+	require.Equal(t, ClassTransient, ClassOf(err))
+	var got *net.DNSError
+	require.ErrorAs(t, err, &got)
+	require.True(t, got.IsNotFound)
+	require.Equal(t, "10.0.0.2:53", dnsErr.Server, "the original error is not changed")
+
+	timeout := &net.DNSError{Err: "i/o timeout", Name: "x.example", Server: "10.0.0.2:53", IsTimeout: true, UnwrapErr: context.DeadlineExceeded}
+	err = classifyTransportError(context.Background(), "GET http://x.example/", 0, timeout)
+	require.Equal(t, "http GET http://x.example/: lookup x.example: i/o timeout", err.Error())
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	other := errors.New("connection reset")
+	require.Same(t, other, withoutResolver(other))
+}

@@ -60,7 +60,7 @@ func setup(t *testing.T) *fixture {
 
 func openPool(t *testing.T, url string) *pgxpool.Pool {
 	t.Helper()
-	pool, err := db.Open(context.Background(), url, db.PoolOptions{MaxConns: 12})
+	pool, err := db.Open(context.Background(), url, db.PoolOptions{MaxConns: 4, ApplicationName: "baton-test"})
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	return pool

@@ -27,6 +27,24 @@ const EnvURL = "BATON_TEST_DATABASE_URL"
 
 const defaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
+// MaxOpenDatabases is how many test databases one test process keeps at
+// once; New and NewEmpty wait for one to be dropped beyond it. With
+// PoolMaxConns per pool this bounds the connections one test binary opens
+// (about MaxOpenDatabases × PoolMaxConns, plus River's few) whatever the
+// machine's core count and -parallel, so that `go test ./...`, which runs
+// several test binaries at once, stays well under a server's 100
+// connections. A test holds at most one database at a time.
+const MaxOpenDatabases = 4
+
+// PoolMaxConns caps the pools NewPool and NewPoolFor open: enough for an
+// engine plus a River client with tens of workers (they wait for a
+// connection, they do not fail). A test that needs more opens its own pool.
+const PoolMaxConns = 8
+
+// openDatabases is the semaphore behind MaxOpenDatabases. It is shared by
+// every test of the process on purpose: the limit is per process.
+var openDatabases = make(chan struct{}, MaxOpenDatabases)
+
 // AdminURL returns the URL of the test server's maintenance database.
 func AdminURL() string {
 	if u := os.Getenv(EnvURL); u != "" {
@@ -39,6 +57,22 @@ func AdminURL() string {
 // t ends.
 func New(t testing.TB) string {
 	t.Helper()
+	return create(t, true)
+}
+
+// NewEmpty creates an empty database for t (nothing migrated, not cloned
+// from the template), returns its URL, and drops it when t ends. It is for
+// tests of the migrations themselves.
+func NewEmpty(t testing.TB) string {
+	t.Helper()
+	return create(t, false)
+}
+
+// create makes a database for t, cloned from the migrated template when
+// migrated is true, and registers its drop.
+func create(t testing.TB, migrated bool) string {
+	t.Helper()
+	acquireSlot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -48,28 +82,47 @@ func New(t testing.TB) string {
 	}
 	defer admin.Close(ctx)
 
-	template, err := ensureTemplate(ctx, admin)
-	if err != nil {
-		t.Fatalf("testdb: %v", err)
-	}
 	name := "baton_test_" + randomSuffix()
-	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, template)); err != nil {
+	stmt := "CREATE DATABASE " + name
+	if migrated {
+		template, err := ensureTemplate(ctx, admin)
+		if err != nil {
+			t.Fatalf("testdb: %v", err)
+		}
+		stmt += " TEMPLATE " + template
+	}
+	if _, err := admin.Exec(ctx, stmt); err != nil {
 		t.Fatalf("testdb: create database: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, AdminURL())
-		if err != nil {
-			t.Logf("testdb: drop %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
-			t.Logf("testdb: drop %s: %v", name, err)
-		}
-	})
+	t.Cleanup(func() { drop(t, name) })
 	return withDatabase(AdminURL(), name)
+}
+
+// acquireSlot waits for one of the MaxOpenDatabases slots and gives it back
+// when t ends, after the database is dropped (cleanups run last-in first-out).
+func acquireSlot(t testing.TB) {
+	t.Helper()
+	select {
+	case openDatabases <- struct{}{}:
+	case <-time.After(10 * time.Minute):
+		t.Fatalf("testdb: waited 10 minutes for one of %d test database slots (does a test hold more than one database?)", MaxOpenDatabases)
+	}
+	t.Cleanup(func() { <-openDatabases })
+}
+
+// drop removes the database name, logging (not failing) when it cannot.
+func drop(t testing.TB, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		t.Logf("testdb: drop %s: %v", name, err)
+		return
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
+		t.Logf("testdb: drop %s: %v", name, err)
+	}
 }
 
 // NewPool is New plus a pool on the new database, closed when t ends.
@@ -78,10 +131,11 @@ func NewPool(t testing.TB) *pgxpool.Pool {
 	return NewPoolFor(t, New(t))
 }
 
-// NewPoolFor opens a pool on the database at url, closed when t ends.
+// NewPoolFor opens a pool of at most PoolMaxConns connections on the
+// database at url, closed when t ends.
 func NewPoolFor(t testing.TB, url string) *pgxpool.Pool {
 	t.Helper()
-	pool, err := db.Open(context.Background(), url, db.PoolOptions{MaxConns: 20, ApplicationName: "baton-test"})
+	pool, err := db.Open(context.Background(), url, db.PoolOptions{MaxConns: PoolMaxConns, ApplicationName: "baton-test"})
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
