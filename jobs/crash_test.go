@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/baton-run/baton/db"
@@ -87,56 +88,7 @@ func TestWorkerKilledMidTaskLosesNothing(t *testing.T) {
 	}
 	t.Parallel()
 	ctx := context.Background()
-	url := testdb.New(t)
-	pool, err := db.Open(ctx, url, db.PoolOptions{MaxConns: 10, ApplicationName: "baton-crash-test"})
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	eng := engine.New(pool, engine.Options{})
-
-	for _, tt := range []engine.TaskTypeSpec{
-		{Name: "quick", Executor: "sleep", Defaults: json.RawMessage(`{"duration":"10ms"}`)},
-		// A timeout well under the leader lease, so that waiting for it (River
-		// leaves a job alone until its timeout passed) costs nothing.
-		{Name: "hold", Executor: "go", MaxRetries: ptr(3), Timeout: "5s"},
-	} {
-		_, err := eng.ApplyTaskType(ctx, &tt)
-		require.NoError(t, err)
-	}
-	spec, err := engine.ParseSpec([]byte(`
-name: crash
-steps:
-  - {name: a, type: quick}
-  - {name: slow, type: hold, depends_on: [a], params: {function: ` + crashHoldFunc + `}}
-  - {name: c, type: quick, depends_on: [slow]}
-`))
-	require.NoError(t, err)
-	_, _, err = eng.ApplyWorkflow(ctx, spec.(*engine.WorkflowSpec))
-	require.NoError(t, err)
-
-	victim := crashStartHelper(t, url)
-	run, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "crash"})
-	require.NoError(t, err)
-
-	// The worker marks a task running once it has run for 50 ms.
-	crashWaitStep(t, eng, run.ID, "slow", engine.TaskRunning, 30*time.Second, victim)
-	victim.kill(t)
-	killedAt := time.Now()
-
-	executors := executor.NewRegistry(executor.Options{})
-	t.Cleanup(executors.Close)
-	require.NoError(t, executors.RegisterFunc(crashHoldFunc, func(context.Context, json.RawMessage) (any, error) {
-		return map[string]bool{"resumed": true}, nil
-	}))
-	client, err := jobs.NewClient(pool, jobs.ClientOptions{
-		Engine: eng, Executors: executors, Workers: 4, Node: crashRescuerNode, RescueAfter: 2 * time.Second,
-	})
-	require.NoError(t, err)
-	require.NoError(t, client.Start(ctx))
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, client.Stop(stopCtx))
-	})
+	pool, eng, run, killedAt := crashKillMidTask(t, 3)
 
 	final := (&harness{eng: eng}).waitRun(t, run.ID, 90*time.Second)
 	t.Logf("crash: worker killed mid-task; run %s %.1fs after the kill", final.Status, time.Since(killedAt).Seconds())
@@ -249,4 +201,88 @@ func crashWaitStep(t *testing.T, eng *engine.Engine, runID int64, step, status s
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval, not a wait for work
 	}
+}
+
+// crashKillMidTask starts a worker process, starts a three-step run whose
+// middle step (of a task type with maxRetries) blocks in it, kills the
+// process with SIGKILL while that step runs, and starts a worker in this
+// process (River's rescue after 2 s, the reconciler every second). It
+// returns when the kill is done.
+func crashKillMidTask(t *testing.T, maxRetries int) (*pgxpool.Pool, *engine.Engine, *engine.Run, time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	url := testdb.New(t)
+	pool, err := db.Open(ctx, url, db.PoolOptions{MaxConns: 10, ApplicationName: "baton-crash-test"})
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	eng := engine.New(pool, engine.Options{})
+
+	for _, tt := range []engine.TaskTypeSpec{
+		{Name: "quick", Executor: "sleep", Defaults: json.RawMessage(`{"duration":"10ms"}`)},
+		// A timeout well under the leader lease, so that waiting for it (River
+		// leaves a job alone until its timeout passed) costs nothing.
+		{Name: "hold", Executor: "go", MaxRetries: ptr(maxRetries), Timeout: "5s"},
+	} {
+		_, err := eng.ApplyTaskType(ctx, &tt)
+		require.NoError(t, err)
+	}
+	spec, err := engine.ParseSpec([]byte(`
+name: crash
+steps:
+  - {name: a, type: quick}
+  - {name: slow, type: hold, depends_on: [a], params: {function: ` + crashHoldFunc + `}}
+  - {name: c, type: quick, depends_on: [slow]}
+`))
+	require.NoError(t, err)
+	_, _, err = eng.ApplyWorkflow(ctx, spec.(*engine.WorkflowSpec))
+	require.NoError(t, err)
+
+	victim := crashStartHelper(t, url)
+	run, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "crash"})
+	require.NoError(t, err)
+
+	// The worker marks a task running once it has run for 50 ms.
+	crashWaitStep(t, eng, run.ID, "slow", engine.TaskRunning, 30*time.Second, victim)
+	victim.kill(t)
+	killedAt := time.Now()
+
+	executors := executor.NewRegistry(executor.Options{})
+	t.Cleanup(executors.Close)
+	require.NoError(t, executors.RegisterFunc(crashHoldFunc, func(context.Context, json.RawMessage) (any, error) {
+		return map[string]bool{"resumed": true}, nil
+	}))
+	client, err := jobs.NewClient(pool, jobs.ClientOptions{
+		Engine: eng, Executors: executors, Workers: 4, Node: crashRescuerNode, RescueAfter: 2 * time.Second,
+		ReconcileEvery: time.Second, ReconcileGrace: time.Millisecond,
+	})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, client.Stop(stopCtx))
+	})
+	return pool, eng, run, killedAt
+}
+
+// TestWorkerKilledOnLastAttemptIsRecordedDead: a worker killed during a
+// task's last allowed attempt used to leave the run running forever: River's
+// rescuer discards the job, and nobody recorded the task's outcome. The
+// reconciler records it dead.
+func TestWorkerKilledOnLastAttemptIsRecordedDead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test waits ~20 s for River's leader lease to expire; skipped with -short")
+	}
+	t.Parallel()
+	_, eng, run, killedAt := crashKillMidTask(t, 0)
+
+	final := (&harness{eng: eng}).waitRun(t, run.ID, 90*time.Second)
+	t.Logf("crash on the last attempt: run %s %.1fs after the kill", final.Status, time.Since(killedAt).Seconds())
+	require.Equal(t, engine.RunFailed, final.Status)
+	slow := taskByStep(final, "slow")
+	require.Equal(t, engine.TaskDead, slow.Status)
+	require.Contains(t, slow.Error, "rescued")
+	require.Contains(t, slow.Error, "outcome never recorded")
+	require.Equal(t, engine.TaskSkipped, taskByStep(final, "c").Status)
+	require.NotEmpty(t, final.Attention)
 }
