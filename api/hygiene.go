@@ -10,11 +10,6 @@ import (
 	"github.com/baton-run/baton/internal/engine"
 )
 
-// namePattern is the pattern of workflow and task-type names, the same as
-// the engine's, so that a path or filter naming one is checked before it
-// reaches the database.
-const namePattern = `^[a-z0-9][a-z0-9_.-]{0,99}$`
-
 // checkInput returns one 422 error detail per value of an operation's input
 // that PostgreSQL could not store: strings that are not valid UTF-8 or hold
 // a NUL character, in path, query and header parameters and anywhere in the
