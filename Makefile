@@ -21,7 +21,9 @@ test-go:
 	$(GO) vet ./...
 	@url="$$($(GO) run ./cmd/baton testdb)" && \
 	  echo "testing against $${url%%\?*}" && \
-	  BATON_TEST_DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 15m ./...
+	  BATON_TEST_DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 15m ./... && \
+	  BATON_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -fuzz '^FuzzStartRun$$' -fuzztime 20s ./api/ && \
+	  BATON_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -fuzz '^FuzzApplyWorkflow$$' -fuzztime 20s ./api/
 
 test-web: web/node_modules/.installed
 	cd web && $(NPM) test

@@ -23,9 +23,11 @@ import (
 	"github.com/baton-run/baton/internal/resilience"
 )
 
-// DefaultVersion is the info.version of the OpenAPI document when
-// Options.Version is empty, as in the api/openapi.json written by WriteSpec.
-const DefaultVersion = "1.0.0"
+// Version is the version of the API contract, the info.version of the
+// OpenAPI document: the one served at /openapi.json and the committed
+// api/openapi.json alike. It follows the API, not the binary's build: bump
+// it when the contract changes.
+const Version = "1.0.0"
 
 // Options configures the API handler.
 type Options struct {
@@ -51,10 +53,6 @@ type Options struct {
 	// Ready reports whether the server can serve traffic, for /readyz. Nil
 	// pings the engine's database pool.
 	Ready func(ctx context.Context) error
-
-	// Version is shown as info.version in the OpenAPI document. Defaults to
-	// DefaultVersion.
-	Version string
 }
 
 // handlers holds what the operations need. Its methods are the operation
@@ -75,16 +73,14 @@ func New(opts Options) (http.Handler, huma.API) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Version == "" {
-		opts.Version = DefaultVersion
-	}
 	h := &handlers{engine: opts.Engine, breakers: opts.Breakers, queues: opts.Queues, logger: opts.Logger, ready: opts.Ready}
 	if h.ready == nil {
 		h.ready = h.pingDatabase
 	}
 
 	router := chi.NewMux()
-	api := humachi.New(router, newConfig(opts.Version))
+	router.Use(holdStatus)
+	api := humachi.New(router, newConfig(opts.Logger))
 
 	// Probes, outside the versioned API.
 	huma.Register(api, huma.Operation{
@@ -94,6 +90,7 @@ func New(opts Options) (http.Handler, huma.API) {
 		Summary:     "Liveness probe",
 		Description: "Answers 200 while the process is alive. It does not check the database.",
 		Tags:        []string{tagHealth},
+		Errors:      []int{http.StatusInternalServerError},
 	}, h.health)
 	huma.Register(api, huma.Operation{
 		OperationID: "get-readiness",
@@ -102,7 +99,7 @@ func New(opts Options) (http.Handler, huma.API) {
 		Summary:     "Readiness probe",
 		Description: "Answers 200 when the database is reachable, 503 otherwise.",
 		Tags:        []string{tagHealth},
-		Errors:      errorStatuses(http.StatusServiceUnavailable),
+		Errors:      errorStatuses(),
 	}, h.readiness)
 
 	v1 := huma.NewGroup(api, "/v1")
@@ -180,11 +177,11 @@ func New(opts Options) (http.Handler, huma.API) {
 		Method:        http.MethodPost,
 		Path:          "/runs",
 		Summary:       "Start a run",
-		Description:   "Starts a run of a workflow (its latest version unless `version` is given) and answers 201 with the run and its tasks. When `idempotency_key` matches an earlier run, nothing is started: the answer is 200 with that run and the header `Idempotent-Replayed: true`.",
+		Description:   "Starts a run of a workflow (its latest version unless `version` is given) and answers 201 with the run and its tasks. When `idempotency_key` matches an earlier run, nothing is started: the answer is 200 with that run and the header `Idempotent-Replayed: true`. A key reused with another workflow or another input answers 409.",
 		Tags:          []string{tagRuns},
 		DefaultStatus: http.StatusCreated,
 		Responses:     startRunResponses(),
-		Errors:        errorStatuses(http.StatusNotFound, http.StatusUnprocessableEntity),
+		Errors:        errorStatuses(http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity),
 	}, h.startRun)
 	huma.Register(v1, huma.Operation{
 		OperationID: "list-runs",
@@ -244,8 +241,12 @@ const (
 // newConfig returns the Huma configuration: the spec at /openapi.json and
 // /openapi.yaml, no built-in docs page (the UI serves /docs offline), and no
 // $schema links in bodies.
-func newConfig(version string) huma.Config {
-	config := huma.DefaultConfig("Baton API", version)
+func newConfig(logger *slog.Logger) huma.Config {
+	config := huma.DefaultConfig("Baton API", Version)
+	config.Formats = map[string]huma.Format{
+		"application/json": jsonFormat(logger),
+		"json":             jsonFormat(logger),
+	}
 	config.Info.Description = "Baton is a PostgreSQL-native workflow orchestrator. Errors are RFC 9457 problem documents (`application/problem+json`); validation problems list one entry per culprit under `errors`, with its location (such as `body.steps[1].depends_on`)."
 	config.Tags = []*huma.Tag{
 		{Name: tagTaskTypes, Description: "Task types: an executor with its default params, retries, timeout, priority and queue."},
@@ -263,9 +264,10 @@ func newConfig(version string) huma.Config {
 }
 
 // errorStatuses lists the error statuses of an operation for the OpenAPI
-// document: codes plus 500, which any operation may answer.
+// document: codes (the 4xx it answers) plus 503, which any operation that
+// needs the database answers while it is unavailable, and 500.
 func errorStatuses(codes ...int) []int {
-	return append(codes, http.StatusInternalServerError)
+	return append(codes, http.StatusServiceUnavailable, http.StatusInternalServerError)
 }
 
 // alsoOK documents a 200 response whose body is the named schema, for

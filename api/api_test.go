@@ -311,8 +311,9 @@ func TestStartAndGetRun(t *testing.T) {
 	require.Equal(t, []string{}, got.Tasks[0].DependsOn)
 	require.Equal(t, "always", got.Tasks[3].When)
 
-	// The same idempotency key replays the first run.
-	rec = s.do(http.MethodPost, "/v1/runs", `{"workflow": "diamond", "idempotency_key": "k-1"}`)
+	// The same idempotency key with the same workflow and input replays the
+	// first run.
+	rec = s.do(http.MethodPost, "/v1/runs", `{"workflow": "diamond", "input": {"day": "2026-11-27", "big": 12345678901234567890}, "idempotency_key": "k-1"}`)
 	replayed := decode[api.Run](s, http.StatusOK, rec)
 	require.Equal(t, "true", rec.Header().Get("Idempotent-Replayed"))
 	require.Equal(t, started.ID, replayed.ID)
@@ -504,7 +505,7 @@ func TestWriteSpecIsDeterministic(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(first, "openapi.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(data, &doc))
-	require.Equal(t, api.DefaultVersion, doc["info"].(map[string]any)["version"])
+	require.Equal(t, api.Version, doc["info"].(map[string]any)["version"])
 }
 
 func mustJSON(t *testing.T, v any) []byte {

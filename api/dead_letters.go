@@ -72,8 +72,8 @@ type BulkResubmitResult struct {
 }
 
 type deadLetterFilterInput struct {
-	Workflow   string    `query:"workflow" doc:"Only entries of this workflow."`
-	TaskType   string    `query:"task_type" doc:"Only entries of this task type."`
+	Workflow   string    `query:"workflow" pattern:"^[a-z0-9][a-z0-9_.-]{0,99}$" doc:"Only entries of this workflow."`
+	TaskType   string    `query:"task_type" pattern:"^[a-z0-9][a-z0-9_.-]{0,99}$" doc:"Only entries of this task type."`
 	ErrorClass string    `query:"error_class" enum:"transient,permanent" doc:"Only entries with this error class."`
 	Since      time.Time `query:"since" doc:"Only entries whose last failure is at or after this time (RFC 3339)."`
 	Until      time.Time `query:"until" doc:"Only entries whose last failure is before this time (RFC 3339)."`
@@ -115,7 +115,7 @@ func registerDeadLetters(api huma.API, h *handlers) {
 		OperationID: "get-dead-letter-stats", Method: http.MethodGet, Path: "/dead-letters/stats",
 		Summary:     "Dead-letter queue size",
 		Description: "The number of entries and the arrival time of the oldest, for alerting.",
-		Tags:        []string{tag},
+		Tags:        []string{tag}, Errors: errorStatuses(),
 	}, h.deadLetterStats)
 	huma.Register(api, huma.Operation{
 		OperationID: "get-dead-letter", Method: http.MethodGet, Path: "/dead-letters/{id}",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -18,7 +19,9 @@ import (
 //     located at "body." plus the problem's field;
 //   - engine.ErrNotFound → 404;
 //   - engine.ErrInvalid → 422;
-//   - engine.ErrConflict → 409;
+//   - engine.ErrConflict (among them engine.ErrIdempotencyConflict) → 409;
+//   - engine.ErrUnavailable (the database is unreachable, shutting down or
+//     out of connections) → 503 with Retry-After;
 //   - anything else → 500 with a generic message; the error is logged, never
 //     sent.
 func (h *handlers) problem(ctx context.Context, err error) error {
@@ -40,6 +43,9 @@ func (h *handlers) problem(ctx context.Context, err error) error {
 		return huma.Error422UnprocessableEntity(invalidText(err))
 	case errors.Is(err, engine.ErrConflict):
 		return huma.Error409Conflict(strings.TrimSuffix(err.Error(), ": "+engine.ErrConflict.Error()))
+	case errors.Is(err, engine.ErrUnavailable):
+		h.logger.WarnContext(ctx, "database unavailable", slog.String("error", err.Error()))
+		return unavailable("the database is unavailable; retry later")
 	default:
 		h.logger.ErrorContext(ctx, "request failed", slog.String("error", err.Error()))
 		return huma.Error500InternalServerError("internal server error")
@@ -55,4 +61,12 @@ func invalidText(err error) string {
 	text = strings.TrimPrefix(text, sentinel+": ")
 	text = strings.TrimSuffix(text, ": "+sentinel)
 	return text
+}
+
+// retryAfterSeconds is the Retry-After of 503 answers.
+const retryAfterSeconds = "5"
+
+// unavailable is a 503 problem with a Retry-After header.
+func unavailable(detail string) error {
+	return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable(detail), http.Header{"Retry-After": {retryAfterSeconds}})
 }

@@ -18,7 +18,7 @@ type runActionInput struct {
 
 type taskActionInput struct {
 	ID    int64  `path:"id" minimum:"1" doc:"The run's id."`
-	Step  string `path:"step" maxLength:"100" doc:"The step's name."`
+	Step  string `path:"step" pattern:"^[a-z0-9][a-z0-9_.-]{0,99}$" doc:"The step's name."`
 	Actor string `header:"X-Baton-Actor" maxLength:"200" doc:"Who performs the action, recorded in the run's events (default \"api\")."`
 }
 
@@ -29,7 +29,7 @@ type RetryTaskRequest struct {
 
 type retryTaskInput struct {
 	ID    int64             `path:"id" minimum:"1" doc:"The run's id."`
-	Step  string            `path:"step" maxLength:"100" doc:"The step's name."`
+	Step  string            `path:"step" pattern:"^[a-z0-9][a-z0-9_.-]{0,99}$" doc:"The step's name."`
 	Actor string            `header:"X-Baton-Actor" maxLength:"200" doc:"Who performs the action, recorded in the run's events (default \"api\")."`
 	Body  *RetryTaskRequest `required:"false"`
 }
@@ -116,6 +116,7 @@ func registerInterventions(api huma.API, h *handlers) {
 		Summary:     "List runs needing attention",
 		Description: "Runs blocked on a dead task that is still in the dead-letter queue, with the reason. Resubmitting, discarding or skipping the task clears the flag.",
 		Tags:        []string{tagRuns},
+		Errors:      errorStatuses(http.StatusUnprocessableEntity),
 	}, h.listAttention)
 }
 

@@ -33,7 +33,7 @@ type QueueList struct {
 }
 
 type queueNameInput struct {
-	Name  string `path:"name" maxLength:"64" doc:"The queue's name."`
+	Name  string `path:"name" maxLength:"64" pattern:"^[a-z0-9]+(?:[_-][a-z0-9]+)*$" doc:"The queue's name."`
 	Actor string `header:"X-Baton-Actor" maxLength:"200" doc:"Who performs the action, recorded as an event (default \"api\")."`
 }
 
@@ -44,7 +44,7 @@ func registerQueues(api huma.API, h *handlers) {
 	huma.Register(api, huma.Operation{
 		OperationID: "list-queues", Method: http.MethodGet, Path: "/queues",
 		Summary: "List queues", Description: "The River queues worker nodes work, paused or not.",
-		Tags: []string{tag},
+		Tags: []string{tag}, Errors: errorStatuses(),
 	}, h.listQueues)
 	huma.Register(api, huma.Operation{
 		OperationID: "pause-queue", Method: http.MethodPost, Path: "/queues/{name}/pause",

@@ -14,13 +14,13 @@ import (
 
 // StartRunRequest is the body of start-run.
 type StartRunRequest struct {
-	Workflow       string     `json:"workflow" minLength:"1" example:"nightly-report" doc:"The workflow's name."`
-	Version        int        `json:"version,omitempty" minimum:"1" doc:"Pins a workflow version; the latest when left out."`
+	Workflow       string     `json:"workflow" minLength:"1" maxLength:"100" example:"nightly-report" doc:"The workflow's name."`
+	Version        int        `json:"version,omitempty" minimum:"1" maximum:"2147483647" doc:"Pins a workflow version; the latest when left out."`
 	Input          JSONObject `json:"input,omitempty" doc:"The run input, available to step params as {{ .input.field }}. Default {}."`
 	IdempotencyKey string     `json:"idempotency_key,omitempty" maxLength:"200" doc:"When set, a second start with the same key returns the first run instead of starting another."`
 	Priority       int        `json:"priority,omitempty" minimum:"1" maximum:"4" doc:"Overrides the workflow's priority, 1 (high) to 4 (background)."`
-	Owner          string     `json:"owner,omitempty" doc:"Who the run is for."`
-	Tags           []string   `json:"tags,omitempty" doc:"Labels for search and analytics."`
+	Owner          string     `json:"owner,omitempty" maxLength:"200" doc:"Who the run is for."`
+	Tags           []string   `json:"tags,omitempty" maxItems:"50" doc:"Labels for search and analytics, each 1 to 100 characters."`
 }
 
 // Run is one execution of a workflow version.
@@ -109,9 +109,9 @@ type startRunInput struct {
 
 type listRunsInput struct {
 	Status   string `query:"status" enum:"queued,running,paused,succeeded,failed,cancelled" doc:"Only runs in this status."`
-	Workflow string `query:"workflow" doc:"Only runs of this workflow."`
+	Workflow string `query:"workflow" pattern:"^[a-z0-9][a-z0-9_.-]{0,99}$" doc:"Only runs of this workflow."`
 	Limit    int    `query:"limit" minimum:"1" maximum:"500" default:"50" doc:"Page size."`
-	Cursor   string `query:"cursor" doc:"The next_cursor of the previous page."`
+	Cursor   string `query:"cursor" maxLength:"100" doc:"The next_cursor of the previous page."`
 }
 
 type runIDInput struct {

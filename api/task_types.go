@@ -95,7 +95,7 @@ type applyTaskTypeInput struct {
 }
 
 type taskTypeNameInput struct {
-	Name string `path:"name" doc:"The task type's name."`
+	Name string `path:"name" pattern:"^[a-z0-9][a-z0-9_.-]{0,99}$" doc:"The task type's name."`
 }
 
 type taskTypeOutput struct {

@@ -58,12 +58,12 @@ type applyWorkflowInput struct {
 }
 
 type workflowNameInput struct {
-	Name string `path:"name" doc:"The workflow's name."`
+	Name string `path:"name" pattern:"^[a-z0-9][a-z0-9_.-]{0,99}$" doc:"The workflow's name."`
 }
 
 type workflowVersionInput struct {
-	Name    string `path:"name" doc:"The workflow's name."`
-	Version int    `path:"version" minimum:"1" doc:"The version number."`
+	Name    string `path:"name" pattern:"^[a-z0-9][a-z0-9_.-]{0,99}$" doc:"The workflow's name."`
+	Version int    `path:"version" minimum:"1" maximum:"2147483647" doc:"The version number."`
 }
 
 type workflowOutput struct {

@@ -1,5 +1,5 @@
 -- name: RunStart :one
-SELECT run_id, created FROM baton._start_run(@workflow::text, @input::jsonb, @opts::jsonb);
+SELECT run_id, created FROM baton._start_run(@workflow::text, @input::jsonb, @opts::jsonb, @trigger::text, @trigger_ref::text);
 
 -- name: RunCancel :one
 SELECT baton.cancel_run(@id::bigint, @actor::text)::boolean AS cancelled;
@@ -35,7 +35,7 @@ WHERE run_id = ANY (@run_ids::bigint[])
 GROUP BY run_id, status;
 
 -- name: RunStartMany :batchone
-SELECT run_id, created FROM baton._start_run(@workflow::text, @input::jsonb, @opts::jsonb);
+SELECT run_id, created FROM baton._start_run(@workflow::text, @input::jsonb, @opts::jsonb, @trigger::text, @trigger_ref::text);
 
 -- name: RunCountByStatus :one
 SELECT count(*)::bigint FROM baton.runs WHERE status = @status;

@@ -2,6 +2,8 @@
 -- yesterday to days_ahead days ahead and drops those wholly older than
 -- retention. On a hypertable it drops chunks past retention instead. It is
 -- safe to call repeatedly and from several nodes (it takes an advisory lock).
+-- days_ahead must be between 0 and 90 and retention at least 1 hour: other
+-- values raise 22023 (a negative retention would drop every partition).
 CREATE OR REPLACE FUNCTION baton.maintain_event_partitions(days_ahead integer DEFAULT 7, retention interval DEFAULT '30 days')
 RETURNS integer
 LANGUAGE plpgsql AS $$
@@ -11,6 +13,14 @@ DECLARE
     changed   integer := 0;
     upper_txt text;
 BEGIN
+    IF days_ahead IS NULL OR days_ahead NOT BETWEEN 0 AND 90 THEN
+        RAISE EXCEPTION 'baton: days_ahead: must be between 0 and 90, got %', coalesce(days_ahead::text, 'NULL')
+            USING ERRCODE = '22023';
+    END IF;
+    IF retention IS NULL OR retention < interval '1 hour' THEN
+        RAISE EXCEPTION 'baton: retention: must be at least 1 hour, got %', coalesce(retention::text, 'NULL')
+            USING ERRCODE = '22023';
+    END IF;
     PERFORM pg_advisory_xact_lock(hashtext('baton.maintain_event_partitions'));
 
     IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')

@@ -265,7 +265,7 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 	}
 	if addr != "" {
 		handler, _ := api.New(api.Options{
-			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Logger: env.logger, UI: web.Handler(), Version: Version,
+			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Logger: env.logger, UI: web.Handler(),
 		})
 		srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		ln, err := net.Listen("tcp", addr)

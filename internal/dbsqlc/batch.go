@@ -17,7 +17,7 @@ var (
 )
 
 const runStartMany = `-- name: RunStartMany :batchone
-SELECT run_id, created FROM baton._start_run($1::text, $2::jsonb, $3::jsonb)
+SELECT run_id, created FROM baton._start_run($1::text, $2::jsonb, $3::jsonb, $4::text, $5::text)
 `
 
 type RunStartManyBatchResults struct {
@@ -27,9 +27,11 @@ type RunStartManyBatchResults struct {
 }
 
 type RunStartManyParams struct {
-	Workflow string
-	Input    []byte
-	Opts     []byte
+	Workflow   string
+	Input      []byte
+	Opts       []byte
+	Trigger    string
+	TriggerRef string
 }
 
 type RunStartManyRow struct {
@@ -44,6 +46,8 @@ func (q *Queries) RunStartMany(ctx context.Context, db DBTX, arg []*RunStartMany
 			a.Workflow,
 			a.Input,
 			a.Opts,
+			a.Trigger,
+			a.TriggerRef,
 		}
 		batch.Queue(runStartMany, vals...)
 	}

@@ -242,13 +242,15 @@ func (q *Queries) RunResume(ctx context.Context, db DBTX, arg *RunResumeParams) 
 }
 
 const runStart = `-- name: RunStart :one
-SELECT run_id, created FROM baton._start_run($1::text, $2::jsonb, $3::jsonb)
+SELECT run_id, created FROM baton._start_run($1::text, $2::jsonb, $3::jsonb, $4::text, $5::text)
 `
 
 type RunStartParams struct {
-	Workflow string
-	Input    []byte
-	Opts     []byte
+	Workflow   string
+	Input      []byte
+	Opts       []byte
+	Trigger    string
+	TriggerRef string
 }
 
 type RunStartRow struct {
@@ -257,7 +259,13 @@ type RunStartRow struct {
 }
 
 func (q *Queries) RunStart(ctx context.Context, db DBTX, arg *RunStartParams) (*RunStartRow, error) {
-	row := db.QueryRow(ctx, runStart, arg.Workflow, arg.Input, arg.Opts)
+	row := db.QueryRow(ctx, runStart,
+		arg.Workflow,
+		arg.Input,
+		arg.Opts,
+		arg.Trigger,
+		arg.TriggerRef,
+	)
 	var i RunStartRow
 	err := row.Scan(&i.RunID, &i.Created)
 	return &i, err

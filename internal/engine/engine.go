@@ -11,7 +11,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,6 +35,26 @@ var ErrConflict = errors.New("conflict")
 // the engine or the database).
 var ErrInvalid = errors.New("invalid input")
 
+// ErrIdempotencyConflict is returned when an idempotency key is reused for
+// another workflow or another input (SQLSTATE ZB409 from baton.start_run).
+// It wraps ErrConflict.
+var ErrIdempotencyConflict = fmt.Errorf("idempotency key reused for a different request: %w", ErrConflict)
+
+// ErrUnavailable wraps errors caused by the database being unreachable,
+// shutting down or out of connections: the request may succeed if retried
+// later.
+var ErrUnavailable = errors.New("database unavailable")
+
+// domainError is an error whose text is msg alone (no driver message, no
+// sentinel suffix) and which matches kind with errors.Is.
+type domainError struct {
+	msg  string
+	kind error
+}
+
+func (e *domainError) Error() string { return e.msg }
+func (e *domainError) Unwrap() error { return e.kind }
+
 // Options configures an Engine.
 type Options struct {
 	// Logger receives the engine's logs. Defaults to a discarding logger.
@@ -44,6 +67,9 @@ type Options struct {
 	ValidateParams ParamsValidator
 	// Now returns the current time. Defaults to time.Now.
 	Now func() time.Time
+	// MaxJSONBytes caps the size of a run's input. Zero, or anything above
+	// it, means DefaultMaxJSONBytes (1 MB), which the database enforces too.
+	MaxJSONBytes int
 }
 
 // Engine starts, advances and inspects runs.
@@ -76,34 +102,96 @@ func New(pool *pgxpool.Pool, opts Options) *Engine {
 // Pool returns the engine's connection pool.
 func (e *Engine) Pool() *pgxpool.Pool { return e.pool }
 
-// translateError maps database errors to domain errors.
+// translateError maps database errors to domain errors. what names the
+// object of the failed operation, such as "run 42". Errors raised by baton.*
+// functions keep their message (without its "baton: " prefix), which names
+// the culprit; other database errors get a message of their own, never the
+// driver's.
 func translateError(err error, what string) error {
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
+		return &domainError{msg: what + " not found", kind: ErrNotFound}
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case "P0002": // no_data_found, raised by baton.* functions
-			return fmt.Errorf("%s: %w", trimBatonPrefix(pgErr.Message), ErrNotFound)
-		case "22023", "22P02", "23514": // invalid_parameter_value, invalid_text_representation, check_violation
-			return fmt.Errorf("%s: %w", trimBatonPrefix(pgErr.Message), ErrInvalid)
-		case "55000": // object_not_in_prerequisite_state
-			return fmt.Errorf("%s: %w", trimBatonPrefix(pgErr.Message), ErrConflict)
-		}
+		return translatePgError(pgErr, what)
+	}
+	if isConnectionError(err) {
+		return &domainError{msg: what + ": " + ErrUnavailable.Error(), kind: fmt.Errorf("%w: %w", ErrUnavailable, err)}
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-func trimBatonPrefix(msg string) string {
-	const prefix = "baton: "
-	if len(msg) > len(prefix) && msg[:len(prefix)] == prefix {
-		return msg[len(prefix):]
+// translatePgError maps an error reported by PostgreSQL by its SQLSTATE.
+func translatePgError(pgErr *pgconn.PgError, what string) error {
+	ours := strings.HasPrefix(pgErr.Message, batonPrefix)
+	msg := trimBatonPrefix(pgErr.Message)
+	code := pgErr.Code
+	switch {
+	case code == "P0002" && ours: // no_data_found, raised by baton.* functions
+		return &domainError{msg: msg, kind: ErrNotFound}
+	case code == "ZB409": // idempotency key reused for another request
+		return &domainError{msg: msg, kind: ErrIdempotencyConflict}
+	case code == "55000": // object_not_in_prerequisite_state
+		return &domainError{msg: msg, kind: ErrConflict}
+	case code == "23505": // unique_violation
+		return &domainError{msg: what + ": already exists" + constraintSuffix(pgErr), kind: ErrConflict}
+	case strings.HasPrefix(code, "22"), strings.HasPrefix(code, "23"), code == "54000":
+		// data_exception, integrity_constraint_violation, program_limit_exceeded.
+		if !ours {
+			msg = what + ": " + dataExceptionText(pgErr)
+		}
+		return &domainError{msg: msg, kind: ErrInvalid}
+	case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"),
+		code == "57P01", code == "57P02", code == "57P03":
+		// connection_exception, insufficient_resources, admin/crash shutdown,
+		// cannot_connect_now.
+		return &domainError{msg: what + ": " + ErrUnavailable.Error(), kind: fmt.Errorf("%w: %w", ErrUnavailable, pgErr)}
 	}
-	return msg
+	return fmt.Errorf("%s: %w", what, pgErr)
+}
+
+// dataExceptionText describes a data exception that no baton.* function
+// raised: PostgreSQL's message for the common input problems, which names
+// the value's type but not the driver.
+func dataExceptionText(pgErr *pgconn.PgError) string {
+	switch pgErr.Code {
+	case "22P05", "22021": // untranslatable_character, character_not_in_repertoire
+		return `text must be valid UTF-8 without NUL (\u0000) characters`
+	case "22003": // numeric_value_out_of_range
+		return "a number is out of range"
+	case "54000":
+		return "a value is too large"
+	}
+	text := pgErr.Message
+	if pgErr.ColumnName != "" {
+		text = pgErr.ColumnName + ": " + text
+	}
+	return text + constraintSuffix(pgErr)
+}
+
+func constraintSuffix(pgErr *pgconn.PgError) string {
+	if pgErr.ConstraintName == "" {
+		return ""
+	}
+	return " (constraint " + pgErr.ConstraintName + ")"
+}
+
+// isConnectionError reports whether err means the database could not be
+// reached or the connection broke.
+func isConnectionError(err error) bool {
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+const batonPrefix = "baton: "
+
+func trimBatonPrefix(msg string) string {
+	return strings.TrimPrefix(msg, batonPrefix)
 }
 
 // jsonOrEmptyObject returns raw, or {} when raw is empty or null.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -206,7 +207,11 @@ func TestDiscardAndPurgeDeadLetters(t *testing.T) {
 	run2, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "ship"})
 	require.NoError(t, err)
 	killStep(t, eng, run2.ID, "build")
-	n, err := eng.PurgeDeadLetters(ctx, 0)
+	_, err = eng.PurgeDeadLetters(ctx, 0)
+	require.ErrorIs(t, err, engine.ErrInvalid, "a retention under an hour would purge entries just created")
+	_, err = eng.Pool().Exec(ctx, `UPDATE baton.dead_letters SET created_at = now() - interval '2 hours' WHERE run_id = $1`, run2.ID)
+	require.NoError(t, err)
+	n, err := eng.PurgeDeadLetters(ctx, time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 }

@@ -53,13 +53,15 @@ func (p *StartParams) opts() ([]byte, error) {
 	if p.Tags != nil {
 		o["tags"] = p.Tags
 	}
-	if p.Trigger != "" {
-		o["trigger"] = p.Trigger
-	}
-	if p.TriggerRef != "" {
-		o["trigger_ref"] = p.TriggerRef
-	}
 	return json.Marshal(o)
+}
+
+// trigger returns p.Trigger, or "library" when it is empty.
+func (p *StartParams) trigger() string {
+	if p.Trigger == "" {
+		return "library"
+	}
+	return p.Trigger
 }
 
 // StartRunTx starts a run inside tx: the run, its tasks, the River jobs of
@@ -67,26 +69,19 @@ func (p *StartParams) opts() ([]byte, error) {
 // woken when tx commits. It returns the run's id and whether the run is new
 // (false when IdempotencyKey matched an earlier run).
 func (e *Engine) StartRunTx(ctx context.Context, tx pgx.Tx, p StartParams) (int64, bool, error) {
-	if p.Workflow == "" {
-		return 0, false, fmt.Errorf("%w: workflow is required", ErrInvalid)
-	}
-	if p.Priority < 0 || p.Priority > 4 {
-		return 0, false, fmt.Errorf("%w: priority must be between 1 and 4, got %d", ErrInvalid, p.Priority)
+	if err := p.validate(e.opts.MaxJSONBytes); err != nil {
+		return 0, false, err
 	}
 	opts, err := p.opts()
 	if err != nil {
 		return 0, false, fmt.Errorf("encode start options: %w", err)
 	}
-	if p.Trigger == "" {
-		opts, err = setJSONField(opts, "trigger", "library")
-		if err != nil {
-			return 0, false, err
-		}
-	}
 	row, err := e.queries.RunStart(ctx, tx, &dbsqlc.RunStartParams{
-		Workflow: p.Workflow,
-		Input:    jsonOrEmptyObject(p.Input),
-		Opts:     opts,
+		Workflow:   p.Workflow,
+		Input:      jsonOrEmptyObject(p.Input),
+		Opts:       opts,
+		Trigger:    p.trigger(),
+		TriggerRef: p.TriggerRef,
 	})
 	if err != nil {
 		return 0, false, translateError(err, "start run")
@@ -226,15 +221,6 @@ func decodeCursor(cursor string) (int64, error) {
 	return 0, fmt.Errorf("%w: malformed cursor %q", ErrInvalid, cursor)
 }
 
-func setJSONField(obj []byte, key string, value any) ([]byte, error) {
-	var m map[string]any
-	if err := json.Unmarshal(obj, &m); err != nil {
-		return nil, fmt.Errorf("decode options: %w", err)
-	}
-	m[key] = value
-	return json.Marshal(m)
-}
-
 func runFromRow(row *dbsqlc.BatonRun) *Run {
 	return &Run{
 		ID:              row.ID,
@@ -303,19 +289,20 @@ func (e *Engine) StartRunsTx(ctx context.Context, tx pgx.Tx, ps []StartParams) (
 	args := make([]*dbsqlc.RunStartManyParams, len(ps))
 	for i := range ps {
 		p := &ps[i]
-		if p.Workflow == "" {
-			return nil, fmt.Errorf("%w: runs[%d]: workflow is required", ErrInvalid, i)
+		if err := p.validate(e.opts.MaxJSONBytes); err != nil {
+			return nil, fmt.Errorf("runs[%d]: %w", i, err)
 		}
 		opts, err := p.opts()
 		if err != nil {
 			return nil, fmt.Errorf("encode start options: %w", err)
 		}
-		if p.Trigger == "" {
-			if opts, err = setJSONField(opts, "trigger", "library"); err != nil {
-				return nil, err
-			}
+		args[i] = &dbsqlc.RunStartManyParams{
+			Workflow:   p.Workflow,
+			Input:      jsonOrEmptyObject(p.Input),
+			Opts:       opts,
+			Trigger:    p.trigger(),
+			TriggerRef: p.TriggerRef,
 		}
-		args[i] = &dbsqlc.RunStartManyParams{Workflow: p.Workflow, Input: jsonOrEmptyObject(p.Input), Opts: opts}
 	}
 	ids := make([]int64, len(ps))
 	var firstErr error

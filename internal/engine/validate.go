@@ -55,7 +55,7 @@ func (p Problem) String() string {
 // ValidationError lists every problem found in a task type or workflow
 // definition, each naming its culprit.
 type ValidationError struct {
-	// Kind is "workflow" or "task_type", or empty when unknown.
+	// Kind is "workflow", "task_type" or "run", or empty when unknown.
 	Kind string
 
 	// Name is the definition's name, or empty when unknown.
@@ -75,6 +75,8 @@ func (e *ValidationError) Error() string {
 		b.WriteString("workflow")
 	case specKindTaskType:
 		b.WriteString("task type")
+	case "run":
+		b.WriteString("run of workflow")
 	default:
 		b.WriteString("definition")
 	}
@@ -90,6 +92,9 @@ func (e *ValidationError) Error() string {
 	}
 	return b.String()
 }
+
+// Is makes a *ValidationError match ErrInvalid.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 
 // TaskTypeLookup gives validation what it needs about task types: the
 // executor of the named task type, and whether it exists.
@@ -202,7 +207,9 @@ func (t *TaskTypeSpec) Validate(knownExecutor func(string) bool) error {
 
 	if !specIsNull(t.Defaults) {
 		var defaults any
-		if _, err := specDecodeObject(t.Defaults); err != nil {
+		if err := CheckJSON(t.Defaults, 0); err != nil {
+			problems.add("defaults", "%s", err.Error())
+		} else if _, err := specDecodeObject(t.Defaults); err != nil {
 			problems.add("defaults", "%s", err.Error())
 		} else if defaults, err = tmplDecodeJSON(t.Defaults); err != nil {
 			problems.add("defaults", "invalid JSON: %s", err.Error())
@@ -337,9 +344,10 @@ func (w *WorkflowSpec) validateStep(i int, graph *specGraph, types TaskTypeLooku
 	problems.checkBackoff(field+".backoff", step.Backoff)
 	problems.checkPriority(field+".priority", step.Priority)
 
-	paramsField := "steps." + step.Name + ".params"
-	if step.Name == "" {
-		paramsField = field + ".params"
+	paramsField := field + ".params"
+	if err := CheckJSON(step.Params, 0); err != nil {
+		problems.add(paramsField, "%s", err.Error())
+		return
 	}
 	if _, err := specDecodeObject(step.Params); err != nil {
 		problems.add(paramsField, "%s", err.Error())

@@ -222,27 +222,27 @@ func TestWorkflowSpecValidateRejects(t *testing.T) {
 		{
 			name: "ParamsNotObject",
 			spec: specTestWorkflow(specTestParamsStep("a", `[1, 2]`)),
-			want: []string{"steps.a.params: must be a JSON object"},
+			want: []string{"steps[0].params: must be a JSON object"},
 		},
 		{
 			name: "ParamsRejectedByValidator",
 			spec: specTestWorkflow(StepSpec{Name: "fetch", Type: "http-call", Params: json.RawMessage(`{"method": "GET"}`)}),
-			want: []string{"steps.fetch.params: params.url: required"},
+			want: []string{"steps[0].params: params.url: required"},
 		},
 		{
 			name: "MissingParamsRejectedByValidator",
 			spec: specTestWorkflow(StepSpec{Name: "fetch", Type: "http-call"}),
-			want: []string{"steps.fetch.params: params.url: required"},
+			want: []string{"steps[0].params: params.url: required"},
 		},
 		{
 			name: "TemplateSyntaxError",
 			spec: specTestWorkflow(specTestParamsStep("a", `{"url": "https://x/{{ .input.id "}`)),
-			want: []string{"steps.a.params.url: template: param:1: unclosed action"},
+			want: []string{"steps[0].params.url: template: param:1: unclosed action"},
 		},
 		{
 			name: "TemplateUnknownFunction",
 			spec: specTestWorkflow(specTestParamsStep("a", `{"url": "{{ shout .input.id }}"}`)),
-			want: []string{`steps.a.params.url: template: param:1: function "shout" not defined`},
+			want: []string{`steps[0].params.url: template: param:1: function "shout" not defined`},
 		},
 		{
 			// Fault: passed validation and failed only when the task ran.
@@ -291,7 +291,7 @@ func TestWorkflowSpecValidateRejects(t *testing.T) {
 		{
 			name: "TemplateUnknownTopLevelField",
 			spec: specTestWorkflow(specTestParamsStep("a", `{"url": "{{ .inputs.id }}"}`)),
-			want: []string{`steps.a.params.url: .inputs.id: unknown field "inputs"; templates can use .input and .steps`},
+			want: []string{`steps[0].params.url: .inputs.id: unknown field "inputs"; templates can use .input and .steps`},
 		},
 		{
 			name: "TemplateSiblingStep",
@@ -300,7 +300,7 @@ func TestWorkflowSpecValidateRejects(t *testing.T) {
 				specTestStep("left", "root"),
 				specTestParamsStep("right", `{"msg": "{{ .steps.left.output.text }}"}`, "root"),
 			),
-			want: []string{`steps.right.params.msg: .steps.left.output.text: step "left" is not upstream of step "right"`},
+			want: []string{`steps[2].params.msg: .steps.left.output.text: step "left" is not upstream of step "right"`},
 		},
 		{
 			name: "TemplateDownstreamStep",
@@ -308,27 +308,27 @@ func TestWorkflowSpecValidateRejects(t *testing.T) {
 				specTestParamsStep("a", `{"msg": "{{ .steps.b.status }}"}`),
 				specTestStep("b", "a"),
 			),
-			want: []string{`steps.a.params.msg: .steps.b.status: step "b" is not upstream of step "a"`},
+			want: []string{`steps[0].params.msg: .steps.b.status: step "b" is not upstream of step "a"`},
 		},
 		{
 			name: "TemplateOwnStep",
 			spec: specTestWorkflow(specTestParamsStep("a", `{"msg": "{{ .steps.a.output }}"}`)),
-			want: []string{`steps.a.params.msg: .steps.a.output: step "a" is not upstream of step "a"`},
+			want: []string{`steps[0].params.msg: .steps.a.output: step "a" is not upstream of step "a"`},
 		},
 		{
 			name: "TemplateUnknownStep",
 			spec: specTestWorkflow(specTestParamsStep("a", `{"msg": "{{ .steps.ghost.output }}"}`)),
-			want: []string{`steps.a.params.msg: .steps.ghost.output: unknown step "ghost"`},
+			want: []string{`steps[0].params.msg: .steps.ghost.output: unknown step "ghost"`},
 		},
 		{
 			name: "TemplateUnknownStepField",
 			spec: specTestWorkflow(specTestStep("a"), specTestParamsStep("b", `{"msg": "{{ .steps.a.result }}"}`, "a")),
-			want: []string{`steps.b.params.msg: .steps.a.result: step "a" has no field "result"; expected output or status`},
+			want: []string{`steps[1].params.msg: .steps.a.result: step "a" has no field "result"; expected output or status`},
 		},
 		{
 			name: "TemplateFieldOfStatus",
 			spec: specTestWorkflow(specTestStep("a"), specTestParamsStep("b", `{"msg": "{{ .steps.a.status.code }}"}`, "a")),
-			want: []string{`steps.b.params.msg: .steps.a.status.code: status of step "a" is a string and has no field "code"`},
+			want: []string{`steps[1].params.msg: .steps.a.status.code: status of step "a" is a string and has no field "code"`},
 		},
 		{
 			name: "TemplateRefsInsideControlStructuresAndArgs",
@@ -343,24 +343,24 @@ func TestWorkflowSpecValidateRejects(t *testing.T) {
 				}`, "a"),
 			),
 			want: []string{
-				`steps.b.params.args: .steps.s7.output: unknown step "s7"`,
-				`steps.b.params.args: .steps.s8.output: unknown step "s8"`,
-				`steps.b.params.args: .nope: unknown field "nope"`,
-				`steps.b.params.if: .steps.s1.status: unknown step "s1"`,
-				`steps.b.params.if: .steps.s2.output: unknown step "s2"`,
-				`steps.b.params.index: .steps.s9.output: unknown step "s9"`,
-				`steps.b.params.range: .steps.s3.output.items: unknown step "s3"`,
-				`steps.b.params.range: .steps.s4.output: unknown step "s4"`,
-				`steps.b.params.with: .steps.s5.output: unknown step "s5"`,
-				`steps.b.params.with: .steps.s6.output: unknown step "s6"`,
+				`steps[1].params.args: .steps.s7.output: unknown step "s7"`,
+				`steps[1].params.args: .steps.s8.output: unknown step "s8"`,
+				`steps[1].params.args: .nope: unknown field "nope"`,
+				`steps[1].params.if: .steps.s1.status: unknown step "s1"`,
+				`steps[1].params.if: .steps.s2.output: unknown step "s2"`,
+				`steps[1].params.index: .steps.s9.output: unknown step "s9"`,
+				`steps[1].params.range: .steps.s3.output.items: unknown step "s3"`,
+				`steps[1].params.range: .steps.s4.output: unknown step "s4"`,
+				`steps[1].params.with: .steps.s5.output: unknown step "s5"`,
+				`steps[1].params.with: .steps.s6.output: unknown step "s6"`,
 			},
 		},
 		{
 			name: "TemplateInNestedParams",
 			spec: specTestWorkflow(specTestParamsStep("a", `{"body": {"items": [1, {"id": "{{ .bad }}"}], "odd key": "{{ .worse }}"}}`)),
 			want: []string{
-				`steps.a.params.body.items[1].id: .bad: unknown field "bad"`,
-				`steps.a.params.body["odd key"]: .worse: unknown field "worse"`,
+				`steps[0].params.body.items[1].id: .bad: unknown field "bad"`,
+				`steps[0].params.body["odd key"]: .worse: unknown field "worse"`,
 			},
 		},
 	}
@@ -406,7 +406,7 @@ func TestWorkflowSpecValidateCollectsEveryProblem(t *testing.T) {
 		`steps[0].timeout: invalid duration "x": use a Go duration such as "30s" or "5m"`,
 		`steps[1].depends_on[1]: unknown step "ghost"`,
 		`steps[1].when: unknown value "never"; expected "on_success", "on_failure" or "always"`,
-		`steps.c.params.x: .steps.a.output: step "a" is not upstream of step "c"; add it to depends_on (directly or through another step)`,
+		`steps[2].params.x: .steps.a.output: step "a" is not upstream of step "c"; add it to depends_on (directly or through another step)`,
 		`steps[1].depends_on: cycle: b -> c -> b`,
 	}, "; "))
 }
