@@ -118,7 +118,7 @@ func translateError(err error, what string) error {
 	if errors.As(err, &pgErr) {
 		return translatePgError(pgErr, what)
 	}
-	if isConnectionError(err) {
+	if isUnavailable(err) {
 		return &domainError{msg: what + ": " + ErrUnavailable.Error(), kind: fmt.Errorf("%w: %w", ErrUnavailable, err)}
 	}
 	return fmt.Errorf("%s: %w", what, err)
@@ -144,10 +144,7 @@ func translatePgError(pgErr *pgconn.PgError, what string) error {
 			msg = what + ": " + dataExceptionText(pgErr)
 		}
 		return &domainError{msg: msg, kind: ErrInvalid}
-	case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"),
-		code == "57P01", code == "57P02", code == "57P03":
-		// connection_exception, insufficient_resources, admin/crash shutdown,
-		// cannot_connect_now.
+	case unavailableCode(code):
 		return &domainError{msg: what + ": " + ErrUnavailable.Error(), kind: fmt.Errorf("%w: %w", ErrUnavailable, pgErr)}
 	}
 	return fmt.Errorf("%s: %w", what, pgErr)
@@ -179,13 +176,37 @@ func constraintSuffix(pgErr *pgconn.PgError) string {
 	return " (constraint " + pgErr.ConstraintName + ")"
 }
 
-// isConnectionError reports whether err means the database could not be
-// reached or the connection broke.
-func isConnectionError(err error) bool {
+// IsUnavailable reports whether err says the database could not be reached
+// or went away mid-statement (a restart, a failover, a dropped connection,
+// no connection slot left), as opposed to refusing the statement: the
+// operation may succeed once the database is back. It recognises both
+// translated errors (ErrUnavailable) and the driver's own.
+func IsUnavailable(err error) bool {
+	return errors.Is(err, ErrUnavailable) || isUnavailable(err)
+}
+
+// isUnavailable classifies an untranslated driver error (see IsUnavailable).
+func isUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return unavailableCode(pgErr.Code)
+	}
 	var connectErr *pgconn.ConnectError
 	var netErr net.Error
 	return errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) ||
-		errors.Is(err, io.ErrUnexpectedEOF)
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		strings.Contains(err.Error(), "conn closed")
+}
+
+// unavailableCode reports whether a SQLSTATE says the database is not
+// serving: connection_exception, insufficient_resources, admin or crash
+// shutdown, cannot_connect_now.
+func unavailableCode(code string) bool {
+	return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") ||
+		code == "57P01" || code == "57P02" || code == "57P03"
 }
 
 const batonPrefix = "baton: "

@@ -2,14 +2,8 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/baton-run/baton/internal/dbsqlc"
 )
@@ -37,30 +31,4 @@ func (e *Engine) ReconcileTasks(ctx context.Context, grace time.Duration, limit 
 		return 0, translateError(err, "reconcile tasks")
 	}
 	return int(n), nil
-}
-
-// IsUnavailable reports whether err says the database could not be reached
-// or went away mid-statement (a restart, a failover, a dropped connection),
-// as opposed to refusing the statement. Such an operation may be tried again
-// once the database is back; a statement that may have committed before the
-// connection broke must be safe to repeat.
-func IsUnavailable(err error) bool {
-	if err == nil {
-		return false
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch {
-		case strings.HasPrefix(pgErr.Code, "08"): // connection exception
-			return true
-		case pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03": // admin/crash shutdown, cannot connect now
-			return true
-		}
-		return false
-	}
-	var connectErr *pgconn.ConnectError
-	var netErr net.Error
-	return errors.As(err, &connectErr) || errors.As(err, &netErr) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed")
 }
