@@ -248,45 +248,45 @@ func TestWorkflowSpecValidateRejects(t *testing.T) {
 			// Fault: passed validation and failed only when the task ran.
 			name: "TemplateCall",
 			spec: specTestWorkflow(specTestParamsStep("a", `{"x": "{{ call .input.f }}"}`)),
-			want: []string{`steps.a.params.x: template: param:1:3: function "call" is not allowed`},
+			want: []string{`steps[0].params.x: template: param:1:3: function "call" is not allowed`},
 		},
 		{
 			// Fault: passed validation and failed only when the task ran.
 			name: "TemplateRecursiveDefine",
 			spec: specTestWorkflow(specTestParamsStep("a", `{"x": "{{ define \"x\" }}{{ template \"x\" }}{{ end }}{{ template \"x\" }}"}`)),
-			want: []string{`steps.a.params.x: template: define, block and template are not allowed (found "x")`},
+			want: []string{`steps[0].params.x: template: define, block and template are not allowed (found "x")`},
 		},
 		{
 			name: "TemplateBlock",
 			spec: specTestWorkflow(specTestParamsStep("a", `{"x": "{{ block \"b\" . }}a{{ end }}"}`)),
-			want: []string{`steps.a.params.x: template: define, block and template are not allowed (found "b")`},
+			want: []string{`steps[0].params.x: template: define, block and template are not allowed (found "b")`},
 		},
 		{
 			// Fault: kept a core busy for minutes after its task was cancelled.
 			name: "TemplateRangeOverIntegerLiteral",
 			spec: specTestWorkflow(specTestParamsStep("a", `{"x": "{{ range 20000000000 }}{{ end }}"}`)),
-			want: []string{`steps.a.params.x: template: param:1:9: range over a number is not allowed`},
+			want: []string{`steps[0].params.x: template: param:1:9: range over a number is not allowed`},
 		},
 		{
 			// Fault: outlived a 1 s step timeout.
 			name: "TemplateRangeOverIntegerLiteralWithDecl",
 			spec: specTestWorkflow(specTestParamsStep("a", `{"x": "{{ range $i := (150000000) }}{{ end }}done"}`)),
-			want: []string{`steps.a.params.x: template: param:1:9: range over a number is not allowed`},
+			want: []string{`steps[0].params.x: template: param:1:9: range over a number is not allowed`},
 		},
 		{
 			name: "TemplateRangeOverLen",
 			spec: specTestWorkflow(specTestParamsStep("a", `{"x": "{{ range len .input.list }}{{ end }}"}`)),
-			want: []string{`steps.a.params.x: template: param:1:9: range over a number is not allowed`},
+			want: []string{`steps[0].params.x: template: param:1:9: range over a number is not allowed`},
 		},
 		{
 			name: "TemplateInternalFunction",
 			spec: specTestWorkflow(specTestParamsStep("a", `{"x": "{{ batonCaptureValue_ 1 }}"}`)),
-			want: []string{`steps.a.params.x: template: param:1:3: function "batonCaptureValue_" is not allowed`},
+			want: []string{`steps[0].params.x: template: param:1:3: function "batonCaptureValue_" is not allowed`},
 		},
 		{
 			name: "TemplateCallNested",
 			spec: specTestWorkflow(specTestParamsStep("a", `{"deep": [{"x": "{{ if .input.ok }}{{ call .input.f 1 }}{{ end }}"}]}`)),
-			want: []string{`steps.a.params.deep[0].x: template: param:1:21: function "call" is not allowed`},
+			want: []string{`steps[0].params.deep[0].x: template: param:1:21: function "call" is not allowed`},
 		},
 		{
 			name: "TemplateUnknownTopLevelField",
