@@ -3,7 +3,9 @@ package jobs_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -51,10 +53,15 @@ func TestDatabaseRestartUnderLoad(t *testing.T) {
 	}
 }
 
-// executions records, per task key, when each execution started and ended.
+// executions records, per task key, when each successful execution started
+// and ended, and how many executions failed. With failFirst, a fifth of the
+// tasks fail transiently on their first execution.
 type executions struct {
-	mu   sync.Mutex
-	runs map[string][][2]time.Time
+	failFirst bool
+
+	mu       sync.Mutex
+	runs     map[string][][2]time.Time
+	failures map[string]int
 }
 
 func (e *executions) work(ctx context.Context, raw json.RawMessage) (any, error) {
@@ -70,8 +77,12 @@ func (e *executions) work(ctx context.Context, raw json.RawMessage) (any, error)
 		return nil, ctx.Err()
 	}
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.failFirst && e.failures[args.Key] == 0 && len(e.runs[args.Key]) == 0 && crc32.ChecksumIEEE([]byte(args.Key))%5 == 0 {
+		e.failures[args.Key]++
+		return nil, executor.Transient(errors.New("first attempt fails"))
+	}
 	e.runs[args.Key] = append(e.runs[args.Key], [2]time.Time{start, time.Now()})
-	e.mu.Unlock()
 	return map[string]string{"key": args.Key}, nil
 }
 
@@ -117,7 +128,7 @@ func restartUnderLoad(t *testing.T, cluster *devcluster.Cluster, maxRetries int)
 	require.NoError(t, db.Migrate(ctx, pool))
 	eng := engine.New(pool, engine.Options{})
 
-	done := &executions{runs: map[string][][2]time.Time{}}
+	done := &executions{failFirst: maxRetries > 0, runs: map[string][][2]time.Time{}, failures: map[string]int{}}
 	executors := executor.NewRegistry(executor.Options{})
 	defer executors.Close()
 	require.NoError(t, executors.RegisterFunc("work", done.work))
@@ -166,9 +177,30 @@ func restartUnderLoad(t *testing.T, cluster *devcluster.Cluster, maxRetries int)
 		require.Equal(t, engine.RunSucceeded, run.Status, "run %d: %s", id, run.Error)
 	}
 	twice, finishedBefore := done.twice(stoppedAt)
-	t.Logf("max_retries %d: runs %v; %d executions of 440 tasks; %d tasks ran twice (%d of them had finished before the restart)",
+	t.Logf("max_retries %d: runs %v; %d successful executions of 440 tasks; %d tasks ran twice (%d of them had finished before the restart)",
 		maxRetries, statuses, done.count(), twice, finishedBefore)
 	require.Zero(t, finishedBefore, "a task that had finished before the restart ran again")
+
+	// The audit trail holds every failed attempt, those that failed while
+	// the database was down included.
+	rows, err := pool.Query(ctx, `SELECT r.input->>'key' || '/' || e.step_name, count(*)
+		FROM baton.task_events e JOIN baton.runs r ON r.id = e.run_id
+		WHERE e.kind = 'task_attempt_failed' GROUP BY 1`)
+	require.NoError(t, err)
+	logged, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (kv struct {
+		Key string
+		N   int
+	}, err error) {
+		err = row.Scan(&kv.Key, &kv.N)
+		return kv, err
+	})
+	require.NoError(t, err)
+	got := map[string]int{}
+	for _, kv := range logged {
+		got[kv.Key] = kv.N
+	}
+	require.Equal(t, done.failures, got, "failed attempts in task_events")
+	t.Logf("%d failed attempts, each in task_events", len(done.failures))
 	return cluster
 }
 
