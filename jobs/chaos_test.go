@@ -124,14 +124,7 @@ func chaosSetup(t *testing.T) *engine.Engine {
 	executors := executor.NewRegistry(executor.Options{})
 	t.Cleanup(executors.Close)
 	eng := engine.New(pool, engine.Options{})
-	client, err := jobs.NewClient(pool, jobs.ClientOptions{Engine: eng, Executors: executors, Workers: 50})
-	require.NoError(t, err)
-	require.NoError(t, client.Start(ctx))
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, client.Stop(stopCtx))
-	})
+	startClient(t, pool, jobs.ClientOptions{Engine: eng, Executors: executors, Workers: 50})
 
 	files, err := filepath.Glob(filepath.Join("..", "examples", "task-types", "*.yaml"))
 	require.NoError(t, err)

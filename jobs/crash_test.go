@@ -251,16 +251,9 @@ steps:
 	require.NoError(t, executors.RegisterFunc(crashHoldFunc, func(context.Context, json.RawMessage) (any, error) {
 		return map[string]bool{"resumed": true}, nil
 	}))
-	client, err := jobs.NewClient(pool, jobs.ClientOptions{
+	startClient(t, pool, jobs.ClientOptions{
 		Engine: eng, Executors: executors, Workers: 4, Node: crashRescuerNode, RescueAfter: 2 * time.Second,
 		ReconcileEvery: time.Second, ReconcileGrace: time.Millisecond,
-	})
-	require.NoError(t, err)
-	require.NoError(t, client.Start(ctx))
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, client.Stop(stopCtx))
 	})
 	return pool, eng, run, killedAt
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -49,14 +50,7 @@ func setupWith(t *testing.T, funcs map[string]executor.GoFunc, configure func(*j
 	if configure != nil {
 		configure(&opts)
 	}
-	client, err := jobs.NewClient(pool, opts)
-	require.NoError(t, err)
-	require.NoError(t, client.Start(ctx))
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, client.Stop(stopCtx))
-	})
+	startClient(t, pool, opts)
 	for _, tt := range []engine.TaskTypeSpec{
 		{Name: "noop", Executor: "sleep", Defaults: json.RawMessage(`{"duration":"0s"}`)},
 		{Name: "call", Executor: "http", MaxRetries: ptr(3)},
@@ -95,6 +89,20 @@ func (h *harness) waitRun(t *testing.T, id int64, within time.Duration) *engine.
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// startClient starts a River client with Baton's workers on pool, stopped
+// (running tasks let finish) when t ends.
+func startClient(t *testing.T, pool *pgxpool.Pool, opts jobs.ClientOptions) {
+	t.Helper()
+	client, err := jobs.NewClient(pool, opts)
+	require.NoError(t, err)
+	require.NoError(t, client.Start(context.Background()))
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, client.Stop(stopCtx))
+	})
+}
 
 func taskByStep(run *engine.Run, step string) *engine.Task {
 	for _, task := range run.Tasks {

@@ -95,6 +95,9 @@ func (e *Engine) GetDeadLetterStats(ctx context.Context) (*DeadLetterStats, erro
 // the run continue from that task. A non-nil params (a JSON object) is
 // merged over the task's params as in RetryTask. It returns the task's id.
 func (e *Engine) ResubmitDeadLetter(ctx context.Context, id int64, params json.RawMessage, actor string) (int64, error) {
+	if err := checkNewParams(params); err != nil {
+		return 0, err
+	}
 	taskID, err := e.queries.DeadLetterResubmit(ctx, e.pool, &dbsqlc.DeadLetterResubmitParams{
 		ID: id, Params: params, Actor: actorOrDefault(actor),
 	})

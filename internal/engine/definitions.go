@@ -173,6 +173,9 @@ func (e *Engine) ApplyWorkflow(ctx context.Context, spec *WorkflowSpec) (*Workfl
 // validateWorkflow validates spec against the stored task types, checking
 // each step's params merged over its type's defaults.
 func (e *Engine) validateWorkflow(spec *WorkflowSpec, types map[string]*TaskType) error {
+	if err := checkStepsTypeOnlyParams(spec); err != nil {
+		return err
+	}
 	lookup := func(name string) (string, bool) {
 		t, ok := types[name]
 		if !ok {

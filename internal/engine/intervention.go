@@ -57,6 +57,9 @@ func (e *Engine) GetTask(ctx context.Context, runID int64, step string) (*Task, 
 // top-level key given replaces that key, a key given as null is removed, and
 // the other keys are kept.
 func (e *Engine) RetryTask(ctx context.Context, taskID int64, params json.RawMessage, actor string) error {
+	if err := checkNewParams(params); err != nil {
+		return err
+	}
 	_, err := e.queries.RunTaskRetry(ctx, e.pool, &dbsqlc.RunTaskRetryParams{ID: taskID, Params: params, Actor: actorOrDefault(actor)})
 	return translateError(err, fmt.Sprintf("retry task %d", taskID))
 }

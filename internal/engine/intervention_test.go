@@ -260,3 +260,37 @@ steps:
 	require.NoError(t, err)
 	require.JSONEq(t, string(task.Params), string(again.Params))
 }
+
+// TestOnlyTaskTypesSetEnvAllowlist: exec's env_allowlist decides which of the
+// worker's environment variables a command sees, so only a task type's
+// defaults may set it: not a workflow step, nor new params of a retry or a
+// resubmit.
+func TestOnlyTaskTypesSetEnvAllowlist(t *testing.T) {
+	t.Parallel()
+	eng, ctx := setup(t)
+	_, err := eng.ApplyTaskType(ctx, &engine.TaskTypeSpec{Name: "sh", Executor: "exec",
+		Defaults: json.RawMessage(`{"env_allowlist": ["PATH"]}`)})
+	require.NoError(t, err)
+
+	spec, err := engine.ParseSpec([]byte("name: leak\nsteps: [{name: a, type: sh, params: {command: env, env_allowlist: [DATABASE_URL]}}]\n"))
+	require.NoError(t, err)
+	_, _, err = eng.ApplyWorkflow(ctx, spec.(*engine.WorkflowSpec))
+	require.ErrorIs(t, err, engine.ErrInvalid)
+	require.ErrorContains(t, err, "steps[0].params.env_allowlist: only a task type's defaults may set env_allowlist")
+
+	applyWorkflow(t, eng, pipeline)
+	run, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "ship"})
+	require.NoError(t, err)
+	killStep(t, eng, run.ID, "build")
+	task, err := eng.GetTask(ctx, run.ID, "build")
+	require.NoError(t, err)
+	err = eng.RetryTask(ctx, task.ID, json.RawMessage(`{"env_allowlist": ["DATABASE_URL"]}`), "tester")
+	require.ErrorIs(t, err, engine.ErrInvalid)
+	require.ErrorContains(t, err, "params.env_allowlist")
+
+	letters, err := eng.ListDeadLetters(ctx, engine.DeadLetterFilter{})
+	require.NoError(t, err)
+	require.NotEmpty(t, letters.DeadLetters)
+	_, err = eng.ResubmitDeadLetter(ctx, letters.DeadLetters[0].ID, json.RawMessage(`{"env_allowlist": ["HOME"]}`), "tester")
+	require.ErrorIs(t, err, engine.ErrInvalid)
+}
