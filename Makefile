@@ -56,7 +56,7 @@ web/dist/index.html: web/node_modules/.installed $(WEB_SRC)
 	cd web && $(NPM) run build
 	@touch $@
 
-## bench: raw River vs one-step Baton runs in one process against one database
+## bench: raw River vs one-step and 22-task DAG Baton runs, in one process against one database
 bench:
 	@url="$$($(GO) run ./cmd/baton testdb)" && \
 	  BATON_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./internal/bench/
