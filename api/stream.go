@@ -183,6 +183,30 @@ func registerStream(v1 huma.API, h *handlers) {
 			next(huma.WithValue(ctx, writerKey{}, ctx.BodyWriter()))
 		}},
 	}, streamEventTypes(), h.streamEvents)
+	constToEnum(v1.OpenAPI())
+}
+
+// constToEnum rewrites the "const" of each SSE event name, which Huma's sse
+// writes as an extension and which survives the document's downgrade to
+// OpenAPI 3.0 (where it is invalid), as a one-value enum, valid in both.
+func constToEnum(doc *huma.OpenAPI) {
+	path := doc.Paths["/v1/stream"]
+	if path == nil || path.Get == nil {
+		return
+	}
+	media := path.Get.Responses["200"].Content["text/event-stream"]
+	if media == nil || media.Schema == nil || media.Schema.Items == nil {
+		return
+	}
+	variants, _ := media.Schema.Items.Extensions["oneOf"].([]*huma.Schema)
+	for _, v := range variants {
+		if event := v.Properties["event"]; event != nil {
+			if c, ok := event.Extensions["const"]; ok {
+				delete(event.Extensions, "const")
+				event.Enum = []any{c}
+			}
+		}
+	}
 }
 
 func (h *handlers) streamEvents(ctx context.Context, in *streamInput, send sse.Sender) {
