@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/baton-run/baton/api"
+	"github.com/baton-run/baton/db"
+	"github.com/baton-run/baton/db/devcluster"
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/stream"
 	"github.com/baton-run/baton/internal/testdb"
@@ -408,4 +410,72 @@ func TestStreamNotAvailable(t *testing.T) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/stream", nil))
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
+}
+
+// TestStreamSurvivesDatabaseRestart restarts a private PostgreSQL cluster
+// under a connected client: the events committed just before the stop and
+// those written after the restart all arrive, once each, in order.
+func TestStreamSurvivesDatabaseRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: restarts a private PostgreSQL cluster; skipped with -short")
+	}
+	ctx := context.Background()
+	cluster, err := devcluster.Start(ctx, devcluster.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Skipf("no private PostgreSQL cluster here: %v", err)
+	}
+	t.Cleanup(func() { _ = cluster.Stop(context.Background()) })
+	pool, err := db.Open(ctx, cluster.URL(), db.PoolOptions{MaxConns: 8, ApplicationName: "baton-stream-restart-test"})
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	require.NoError(t, db.Migrate(ctx, pool))
+
+	// No fallback poll: only notices and the listener's reconnect wake the hub.
+	s := serveStream(t, pool, stream.Options{ReconnectDelay: 100 * time.Millisecond, PollInterval: time.Hour})
+	s.workflows()
+	c := s.connect("/v1/stream", 0)
+	s.startRun("wf-a")
+	first := c.next(1)[0]
+
+	// Committed just before the stop: five with a notice (the hub may or
+	// may not have read them), then three without one, which the hub can
+	// only find by reading the table when its listener reconnects.
+	for range 5 {
+		s.startRun("wf-a")
+	}
+	_, err = pool.Exec(ctx, "INSERT INTO baton.task_events (kind) SELECT 'queue_paused' FROM generate_series(1, 3)")
+	require.NoError(t, err)
+	require.NoError(t, cluster.Stop(ctx))
+	cluster, err = devcluster.Start(ctx, devcluster.Options{Dir: cluster.Home(), Port: cluster.Port()})
+	require.NoError(t, err)
+
+	// Written after the restart, once the pool reconnects.
+	require.Eventually(t, func() bool { return pool.Ping(ctx) == nil }, 30*time.Second, 50*time.Millisecond)
+	for range 5 {
+		s.startRun("wf-b")
+	}
+
+	var want []int64
+	rows, err := pool.Query(ctx, "SELECT id FROM baton.task_events WHERE id > $1 ORDER BY id", first.ID)
+	require.NoError(t, err)
+	for rows.Next() {
+		var id int64
+		require.NoError(t, rows.Scan(&id))
+		want = append(want, id)
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, want, 13)
+	got := c.next(len(want))
+	require.Equal(t, want, ids(got))
+	for i, ev := range got {
+		switch {
+		case i < 5:
+			require.Equal(t, "wf-a", ev.Data.Workflow)
+		case i < 8:
+			require.Equal(t, "queue_paused", ev.Event)
+		default:
+			require.Equal(t, "wf-b", ev.Data.Workflow)
+		}
+	}
+	c.requireQuiet(300 * time.Millisecond)
 }
