@@ -277,13 +277,18 @@ func TestStreamFilters(t *testing.T) {
 	t.Parallel()
 	s := setupStream(t, stream.Options{})
 	s.workflows()
-	base := s.startRun("wf-a") // an event before the clients connect
+	// all sees every event: reading from it shows the hub has fanned an
+	// event out, so that a client connecting afterwards starts after it.
+	all := s.connect("/v1/stream", 0)
+	s.startRun("wf-a") // an event before the clients connect
+	all.next(1)
 
 	byWorkflow := s.connect("/v1/stream?workflow=wf-b", 0)
 	byKind := s.connect("/v1/stream?kind=run_started,run_cancelled", 0)
 	byKindRepeated := s.connect("/v1/stream?kind=run_started&kind=run_cancelled", 0)
 	a := s.startRun("wf-a")
 	b := s.startRun("wf-b")
+	all.next(2)
 	byRun := s.connect(fmt.Sprintf("/v1/stream?run_id=%d", a), 0)
 	s.post(fmt.Sprintf("/v1/runs/%d/cancel", b), "")
 	s.post(fmt.Sprintf("/v1/runs/%d/cancel", a), "")
@@ -314,7 +319,6 @@ func TestStreamFilters(t *testing.T) {
 	require.Equal(t, a, *ev.Data.RunID)
 	require.Equal(t, "run_started", ev.Event)
 	replay.requireQuiet(100 * time.Millisecond)
-	_ = base
 }
 
 // TestStreamRefusesBadParameters answers 422 problems naming the field.
