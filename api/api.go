@@ -21,6 +21,7 @@ import (
 
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/resilience"
+	"github.com/baton-run/baton/internal/stream"
 )
 
 // Version is the version of the API contract, the info.version of the
@@ -46,6 +47,10 @@ type Options struct {
 	// discarding logger.
 	Logger *slog.Logger
 
+	// Stream serves GET /v1/stream, the live event stream; it must be
+	// running (stream.Hub.Run). Nil answers 503.
+	Stream *stream.Hub
+
 	// UI serves every request no API route matches, except under /v1: the
 	// dashboard and the offline docs at /docs. Nil answers 404 problems.
 	UI http.Handler
@@ -61,6 +66,7 @@ type handlers struct {
 	engine   *engine.Engine
 	breakers *resilience.Breakers
 	queues   QueueController
+	stream   *stream.Hub
 	logger   *slog.Logger
 	ready    func(ctx context.Context) error
 }
@@ -73,7 +79,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &handlers{engine: opts.Engine, breakers: opts.Breakers, queues: opts.Queues, logger: opts.Logger, ready: opts.Ready}
+	h := &handlers{engine: opts.Engine, breakers: opts.Breakers, queues: opts.Queues, stream: opts.Stream, logger: opts.Logger, ready: opts.Ready}
 	if h.ready == nil {
 		h.ready = h.pingDatabase
 	}
@@ -223,6 +229,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	registerDeadLetters(v1, h)
 	registerBreakers(v1, h)
 	registerQueues(v1, h)
+	registerStream(v1, h)
 
 	router.NotFound(notFound(opts.UI))
 	router.MethodNotAllowed(methodNotAllowed(router))
@@ -255,6 +262,7 @@ func newConfig(logger *slog.Logger) huma.Config {
 		{Name: "Dead letters", Description: "Tasks that failed for good, waiting to be resubmitted or discarded."},
 		{Name: tagBreakers, Description: "Cluster-wide circuit breakers guarding task types or target hosts."},
 		{Name: "Queues", Description: "River queues: pause and resume across every worker node."},
+		{Name: tagStream, Description: "The live event stream (Server-Sent Events), resumable from the event log."},
 		{Name: tagHealth, Description: "Liveness and readiness probes."},
 	}
 	config.DocsPath = ""

@@ -24,6 +24,7 @@ import (
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
 	"github.com/baton-run/baton/internal/resilience"
+	"github.com/baton-run/baton/internal/stream"
 	"github.com/baton-run/baton/jobs"
 	"github.com/baton-run/baton/web"
 )
@@ -264,8 +265,13 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		group.Go(func() error { return stopRiver(ctx, client) })
 	}
 	if addr != "" {
+		// The live event stream's hub: one LISTEN connection for the
+		// process; it ends every stream when ctx ends, so that Shutdown
+		// does not wait for them.
+		hub := stream.New(rt.pool, stream.Options{Logger: env.logger})
+		group.Go(func() error { return hub.Run(ctx) })
 		handler, _ := api.New(api.Options{
-			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Logger: env.logger, UI: web.Handler(),
+			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Stream: hub, Logger: env.logger, UI: web.Handler(),
 		})
 		srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		ln, err := net.Listen("tcp", addr)
