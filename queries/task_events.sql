@@ -8,4 +8,8 @@ SELECT baton.maintain_event_partitions(@days_ahead::integer, @retention::interva
 SELECT * FROM baton.task_events WHERE task_id = @task_id::bigint ORDER BY time, id;
 
 -- name: TaskEventInsertSystem :exec
-INSERT INTO baton.task_events (kind, queue, actor, data) VALUES (@kind, @queue, @actor, @data);
+WITH event AS (
+    INSERT INTO baton.task_events (kind, queue, actor, data) VALUES (@kind, @queue, @actor, @data)
+    RETURNING kind
+)
+SELECT baton._notify(NULL, event.kind) FROM event;

@@ -12,7 +12,11 @@ import (
 )
 
 const taskEventInsertSystem = `-- name: TaskEventInsertSystem :exec
-INSERT INTO baton.task_events (kind, queue, actor, data) VALUES ($1, $2, $3, $4)
+WITH event AS (
+    INSERT INTO baton.task_events (kind, queue, actor, data) VALUES ($1, $2, $3, $4)
+    RETURNING kind
+)
+SELECT baton._notify(NULL, event.kind) FROM event
 `
 
 type TaskEventInsertSystemParams struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -242,4 +243,24 @@ func TestBackoffSchedule(t *testing.T) {
 		got = append(got, b.Delay(attempt).Seconds())
 	}
 	require.Equal(t, []float64{1, 2, 4, 8, 16, 16}, got)
+}
+
+// TestQueueActionNotifies: a queue pause or resume writes its event and
+// notifies baton_events in the same transaction, as every state change does.
+func TestQueueActionNotifies(t *testing.T) {
+	t.Parallel()
+	eng, ctx := setup(t)
+	conn, err := eng.Pool().Acquire(ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	_, err = conn.Exec(ctx, "LISTEN baton_events")
+	require.NoError(t, err)
+	require.NoError(t, pgx.BeginFunc(ctx, eng.Pool(), func(tx pgx.Tx) error {
+		return eng.RecordQueueActionTx(ctx, tx, "queue_paused", "default", "tester")
+	}))
+	waitCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	n, err := conn.Conn().WaitForNotification(waitCtx)
+	require.NoError(t, err)
+	require.Contains(t, n.Payload, `"kind" : "queue_paused"`)
 }
