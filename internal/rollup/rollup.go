@@ -118,6 +118,8 @@ type RetentionOptions struct {
 	Retention time.Duration
 	// DaysAhead is how many daily event partitions are created ahead (default 7).
 	DaysAhead int
+	// DeadLetterRetention is how long dead letters are kept (default: Retention).
+	DeadLetterRetention time.Duration
 	// RunBatch is how many runs one statement deletes (default 1000).
 	RunBatch int
 }
@@ -163,7 +165,11 @@ func (s *Service) EnforceRetention(ctx context.Context, opts RetentionOptions) (
 			break
 		}
 	}
-	n, err := s.queries.DeadLetterPurge(ctx, s.pool, retention)
+	dlRetention := retention
+	if opts.DeadLetterRetention > 0 {
+		dlRetention = pgtype.Interval{Microseconds: opts.DeadLetterRetention.Microseconds(), Valid: true}
+	}
+	n, err := s.queries.DeadLetterPurge(ctx, s.pool, dlRetention)
 	if err != nil {
 		return res, fmt.Errorf("purge dead letters: %w", err)
 	}

@@ -200,3 +200,12 @@ func TestRollupRefusesBadBatch(t *testing.T) {
 	_, err := pool.Exec(ctx, `SELECT baton.rollup_task_events(0)`)
 	require.ErrorContains(t, err, "max_events")
 }
+
+func ids(t *testing.T, pool *pgxpool.Pool, q string) []int {
+	t.Helper()
+	rs, err := pool.Query(context.Background(), q)
+	require.NoError(t, err)
+	out, err := pgx.CollectRows(rs, pgx.RowTo[int])
+	require.NoError(t, err)
+	return out
+}
