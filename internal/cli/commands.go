@@ -23,6 +23,7 @@ import (
 	"github.com/baton-run/baton/db/devcluster"
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
+	"github.com/baton-run/baton/internal/metrics"
 	"github.com/baton-run/baton/internal/resilience"
 	"github.com/baton-run/baton/internal/rollup"
 	"github.com/baton-run/baton/jobs"
@@ -279,6 +280,7 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 	if addr != "" {
 		handler, _ := api.New(api.Options{
 			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Logger: env.logger, UI: web.Handler(),
+			Metrics: metrics.New(rt.pool, metrics.Options{Logger: env.logger, GoCollectors: true}),
 		})
 		srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		ln, err := net.Listen("tcp", addr)
