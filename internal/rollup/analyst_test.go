@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
+	"os"
+	"regexp"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +24,16 @@ func TestAnalystRole(t *testing.T) {
 	dbURL := testdb.New(t)
 	pool := testdb.NewPoolFor(t, dbURL)
 	_, err := pool.Exec(ctx, seedSQL)
+	require.NoError(t, err)
+	// A DAG for the critical path: build (40 s) -> deploy (60 s), and a
+	// parallel root docs (90 s): the longest chain is build -> deploy.
+	_, err = pool.Exec(ctx, `
+UPDATE baton.run_tasks SET started_at = '2026-01-05 10:00:00Z', finished_at = '2026-01-05 10:00:40Z' WHERE step_name = 'build';
+UPDATE baton.run_tasks SET depends_on = '{build}', started_at = '2026-01-05 10:01:00Z', finished_at = '2026-01-05 10:02:00Z' WHERE step_name = 'deploy';
+INSERT INTO baton.run_tasks (run_id, step_name, step_index, task_type, executor, status, when_cond, deps_pending,
+                             priority, queue, max_attempts, timeout_ms, started_at, finished_at)
+VALUES (1, 'docs', 2, 'build', 'sim', 'succeeded', 'on_success', 0, 2, 'default', 3, 1000,
+        '2026-01-05 10:00:00Z', '2026-01-05 10:01:30Z');`)
 	require.NoError(t, err)
 
 	b := make([]byte, 6)
@@ -47,6 +59,23 @@ func TestAnalystRole(t *testing.T) {
 	var events int
 	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM baton.v_task_events`).Scan(&events))
 	require.Equal(t, 6, events)
+
+	// Every example of docs/sql.md runs as the analyst.
+	doc, err := os.ReadFile("../../docs/sql.md")
+	require.NoError(t, err)
+	examples := regexp.MustCompile("(?s)```sql\n(.*?)```").FindAllStringSubmatch(string(doc), -1)
+	require.GreaterOrEqual(t, len(examples), 6)
+	for _, ex := range examples {
+		rows, err := conn.Query(ctx, ex[1])
+		require.NoError(t, err, ex[1])
+		rows.Close()
+		require.NoError(t, rows.Err(), ex[1])
+	}
+	var path string
+	var total int64
+	require.NoError(t, conn.QueryRow(ctx, examples[3][1]).Scan(&path, &total))
+	require.Equal(t, "build -> deploy", path)
+	require.Equal(t, int64(100_000), total)
 
 	denied := func(q string) {
 		t.Helper()
