@@ -20,6 +20,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/baton-run/baton/internal/engine"
+	"github.com/baton-run/baton/internal/metrics"
 	"github.com/baton-run/baton/internal/resilience"
 	"github.com/baton-run/baton/internal/stream"
 )
@@ -58,6 +59,10 @@ type Options struct {
 	// Ready reports whether the server can serve traffic, for /readyz. Nil
 	// pings the engine's database pool.
 	Ready func(ctx context.Context) error
+
+	// Metrics serves GET /metrics and times every operation (nil: no
+	// /metrics).
+	Metrics *metrics.Metrics
 }
 
 // handlers holds what the operations need. Its methods are the operation
@@ -87,6 +92,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	router := chi.NewMux()
 	router.Use(holdStatus)
 	api := humachi.New(router, newConfig(opts.Logger))
+	registerMetrics(router, api, opts.Metrics)
 
 	// Probes, outside the versioned API.
 	huma.Register(api, huma.Operation{

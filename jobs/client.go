@@ -17,6 +17,7 @@ import (
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
 	"github.com/baton-run/baton/internal/resilience"
+	"github.com/baton-run/baton/internal/rollup"
 )
 
 // ClientOptions configures the River client that runs Baton's jobs.
@@ -36,9 +37,13 @@ type ClientOptions struct {
 	// 50 ms: the insert notification normally wakes the fetcher first).
 	FetchCooldown     time.Duration
 	FetchPollInterval time.Duration
-	// EventRetention is how long task_events partitions are kept (default 30 days).
-	EventRetention time.Duration
-	// DeadLetterRetention is how long dead-letter entries are kept (default 30 days).
+	// Retention is how long task_events partitions, finished runs (with
+	// their tasks), dead letters and rollup rows are kept (default 90 days;
+	// the CLI accepts 30 to 365 days). The hourly baton_retention job
+	// enforces it.
+	Retention time.Duration
+	// DeadLetterRetention is how long dead-letter entries are kept
+	// (default: Retention).
 	DeadLetterRetention time.Duration
 	// Node names this process in task events (default hostname:pid).
 	Node string
@@ -121,12 +126,20 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 		})
 		workers := river.NewWorkers()
 		river.AddWorker(workers, taskWorker)
+		retention := orDefault(opts.Retention, rollup.DefaultRetention)
+		// The partition and dead-letter jobs of earlier releases stay
+		// registered for jobs already queued; baton_retention replaces them.
 		river.AddWorker(workers, &PartitionMaintenanceWorker{
-			Engine: opts.Engine, Logger: logger, DaysAhead: 7, Retention: orDefault(opts.EventRetention, 30*24*time.Hour),
+			Engine: opts.Engine, Logger: logger, DaysAhead: 7, Retention: retention,
 		})
 		river.AddWorker(workers, &DeadLetterPurgeWorker{
-			Engine: opts.Engine, Logger: logger, Retention: orDefault(opts.DeadLetterRetention, 30*24*time.Hour),
+			Engine: opts.Engine, Logger: logger, Retention: orDefault(opts.DeadLetterRetention, retention),
 		})
+		rollups := rollup.New(pool)
+		river.AddWorker(workers, &RollupWorker{Rollups: rollups, Logger: logger})
+		river.AddWorker(workers, &RetentionWorker{Rollups: rollups, Logger: logger, Options: rollup.RetentionOptions{
+			Retention: retention, DeadLetterRetention: orDefault(opts.DeadLetterRetention, retention), DaysAhead: 7,
+		}})
 		river.AddWorker(workers, &ReconcileWorker{
 			Engine: opts.Engine, Logger: logger, Grace: orDefault(opts.ReconcileGrace, 10*time.Second),
 		})
@@ -139,10 +152,10 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}}
 		cfg.PeriodicJobs = []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
-				return PartitionMaintenanceArgs{}, nil
+				return RetentionArgs{}, nil
 			}, &river.PeriodicJobOpts{RunOnStart: true}),
-			river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
-				return DeadLetterPurgeArgs{}, nil
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute), func() (river.JobArgs, *river.InsertOpts) {
+				return RollupArgs{}, nil
 			}, &river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(reconcileEvery), func() (river.JobArgs, *river.InsertOpts) {
 				// Unique per period: many nodes schedule it, one runs it.

@@ -4,7 +4,7 @@
 -- safe to call repeatedly and from several nodes (it takes an advisory lock).
 -- days_ahead must be between 0 and 90 and retention at least 1 hour: other
 -- values raise 22023 (a negative retention would drop every partition).
-CREATE OR REPLACE FUNCTION baton.maintain_event_partitions(days_ahead integer DEFAULT 7, retention interval DEFAULT '30 days')
+CREATE OR REPLACE FUNCTION baton.maintain_event_partitions(days_ahead integer DEFAULT 7, retention interval DEFAULT '90 days')
 RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE

@@ -98,6 +98,8 @@ type environment struct {
 	databaseURL    string
 	// deadLetterRetention is set by the worker and dev commands' flags.
 	deadLetterRetention time.Duration
+	// retention is --retention of serve, worker and dev (validated, 30 to 365 days).
+	retention time.Duration
 	// executorsEnv is BATON_EXECUTORS, the default of --executors.
 	executorsEnv string
 	// executors are the built-in executors to enable (nil: all), from

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -90,4 +91,18 @@ func TestDisabledExecutorRefused(t *testing.T) {
 	require.ErrorContains(t, err, "--executors")
 	_, err = rt.executors.Get(executor.NameSleep)
 	require.NoError(t, err)
+}
+
+// TestRetentionFlagRange: --retention outside 30..365 days is a usage error
+// of dev, serve and worker, before anything starts.
+func TestRetentionFlagRange(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{"dev", "serve", "worker"} {
+		for _, days := range []string{"29", "366", "0", "-5"} {
+			var stderr strings.Builder
+			code := Main(context.Background(), []string{cmd, "--retention", days}, io.Discard, &stderr)
+			require.Equal(t, 2, code, "%s --retention %s: %s", cmd, days, stderr.String())
+			require.Contains(t, stderr.String(), "retention: must be between 30 and 365 days")
+		}
+	}
 }

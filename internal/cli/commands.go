@@ -23,7 +23,9 @@ import (
 	"github.com/baton-run/baton/db/devcluster"
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
+	"github.com/baton-run/baton/internal/metrics"
 	"github.com/baton-run/baton/internal/resilience"
+	"github.com/baton-run/baton/internal/rollup"
 	"github.com/baton-run/baton/internal/stream"
 	"github.com/baton-run/baton/jobs"
 	"github.com/baton-run/baton/web"
@@ -150,7 +152,11 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 	fs := env.flags("serve")
 	addr := addrFlag(fs)
 	executors := env.executorsFlag(fs)
+	retentionDays := retentionFlag(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := env.setRetention(*retentionDays); err != nil {
 		return err
 	}
 	if err := env.setExecutors(*executors); err != nil {
@@ -170,9 +176,13 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 func (env *environment) worker(ctx context.Context, args []string) error {
 	fs := env.flags("worker")
 	workers := fs.Int("workers", 100, "tasks worked at once")
-	retention := fs.Duration("dead-letter-retention", 30*24*time.Hour, "how long dead-letter entries are kept")
+	retention := fs.Duration("dead-letter-retention", 0, "how long dead-letter entries are kept (default: --retention)")
 	executors := env.executorsFlag(fs)
+	retentionDays := retentionFlag(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := env.setRetention(*retentionDays); err != nil {
 		return err
 	}
 	if err := env.setExecutors(*executors); err != nil {
@@ -196,9 +206,13 @@ func (env *environment) dev(ctx context.Context, args []string) error {
 	examples := fs.String("examples", "examples", "directory of definitions to apply at start ('' for none)")
 	home := fs.String("home", ".baton", "where the local PostgreSQL cluster lives")
 	workers := fs.Int("workers", 50, "tasks worked at once")
-	retention := fs.Duration("dead-letter-retention", 30*24*time.Hour, "how long dead-letter entries are kept")
+	retention := fs.Duration("dead-letter-retention", 0, "how long dead-letter entries are kept (default: --retention)")
 	executors := env.executorsFlag(fs)
+	retentionDays := retentionFlag(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := env.setRetention(*retentionDays); err != nil {
 		return err
 	}
 	if err := env.setExecutors(*executors); err != nil {
@@ -252,7 +266,7 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 	client, err := jobs.NewClient(rt.pool, jobs.ClientOptions{
 		Engine: rt.engine, Executors: rt.executors, Breakers: rt.breakers, Logger: env.logger,
 		Workers: workers, InsertOnly: workers == 0, RescueAfter: rescueAfter,
-		DeadLetterRetention: env.deadLetterRetention,
+		DeadLetterRetention: env.deadLetterRetention, Retention: env.retention,
 	})
 	if err != nil {
 		return err
@@ -272,6 +286,7 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		group.Go(func() error { return hub.Run(ctx) })
 		handler, _ := api.New(api.Options{
 			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Stream: hub, Logger: env.logger, UI: web.Handler(),
+			Metrics: metricsFor(rt.pool, hub, env.logger),
 		})
 		srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		ln, err := net.Listen("tcp", addr)
@@ -317,6 +332,22 @@ const defaultAddr = "127.0.0.1:8080"
 // addrFlag adds --addr to fs.
 func addrFlag(fs *flag.FlagSet) *string {
 	return fs.String("addr", defaultAddr, "listen address; :8080 listens on every interface")
+}
+
+// retentionFlag adds --retention (days) to fs.
+func retentionFlag(fs *flag.FlagSet) *int {
+	return fs.Int("retention", rollup.DefaultRetentionDays, fmt.Sprintf(
+		"days to keep task events, finished runs, dead letters and rollups (%d to %d)", rollup.MinRetentionDays, rollup.MaxRetentionDays))
+}
+
+// setRetention validates --retention and records it.
+func (env *environment) setRetention(days int) error {
+	d, err := rollup.ValidateRetentionDays(days)
+	if err != nil {
+		return &usageError{"--" + err.Error()}
+	}
+	env.retention = d
+	return nil
 }
 
 // executorsFlag adds --executors to fs, defaulting to BATON_EXECUTORS.
@@ -375,4 +406,12 @@ func migrationName(path string) string {
 		return name
 	}
 	return "river (River's own migrations)"
+}
+
+// metricsFor returns the Prometheus metrics of the process, with the live
+// stream's client count.
+func metricsFor(pool *pgxpool.Pool, hub *stream.Hub, logger *slog.Logger) *metrics.Metrics {
+	m := metrics.New(pool, metrics.Options{Logger: logger, GoCollectors: true})
+	m.SetSSEClients(hub.Clients)
+	return m
 }

@@ -6,6 +6,8 @@ package dbsqlc
 
 import (
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type BatonCircuitBreaker struct {
@@ -45,6 +47,16 @@ type BatonFunctionFile struct {
 	Name      string
 	Checksum  string
 	AppliedAt time.Time
+}
+
+type BatonRollupState struct {
+	ID           int32
+	Hwm          int64
+	Settled      int64
+	PendingLimit *int64
+	PendingXmax  pgtype.Uint64
+	RolledAt     *time.Time
+	EventsTotal  int64
 }
 
 type BatonRun struct {
@@ -120,6 +132,45 @@ type BatonTaskEvent struct {
 	Data       []byte
 }
 
+type BatonTaskRollup1h struct {
+	Bucket          time.Time
+	WorkflowName    string
+	TaskType        string
+	Owner           string
+	Node            string
+	Kind            string
+	Events          int64
+	DurationCount   int64
+	DurationSumMs   int64
+	DurationMinMs   *int64
+	DurationMaxMs   *int64
+	DurationBuckets []int64
+}
+
+type BatonTaskRollup1m struct {
+	Bucket          time.Time
+	WorkflowName    string
+	TaskType        string
+	Owner           string
+	Node            string
+	Kind            string
+	Events          int64
+	DurationCount   int64
+	DurationSumMs   int64
+	DurationMinMs   *int64
+	DurationMaxMs   *int64
+	DurationBuckets []int64
+}
+
+type BatonTaskRollupTotal struct {
+	Kind            string
+	TaskType        string
+	Events          int64
+	DurationCount   int64
+	DurationSumMs   int64
+	DurationBuckets []int64
+}
+
 type BatonTaskType struct {
 	Name               string
 	Executor           string
@@ -134,6 +185,151 @@ type BatonTaskType struct {
 	CircuitBreaker     []byte
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
+}
+
+// Cost of each finished task: cost_per_second x seconds of its attempts + cost_per_run (NULL when its task type has no price).
+type BatonVCost struct {
+	TaskID        int64
+	RunID         int64
+	WorkflowName  string
+	Owner         string
+	TaskType      string
+	Status        string
+	FinishedAt    *time.Time
+	RunMs         int64
+	CostPerSecond pgtype.Numeric
+	CostPerRun    pgtype.Numeric
+	Cost          interface{}
+}
+
+// Finished runs per day (UTC of the session time zone) and workflow: outcomes, success rate, p50/p95 duration.
+type BatonVDailyWorkflowStat struct {
+	Day           pgtype.Interval
+	WorkflowName  string
+	Runs          int64
+	Succeeded     int64
+	Failed        int64
+	Cancelled     int64
+	SuccessRate   pgtype.Numeric
+	P50DurationMs float64
+	P95DurationMs float64
+}
+
+// Tasks that failed for good and wait for an operator (no params).
+type BatonVDeadLetter struct {
+	ID              int64
+	TaskID          int64
+	RunID           int64
+	WorkflowName    string
+	WorkflowVersion int32
+	StepName        string
+	TaskType        string
+	Error           string
+	ErrorClass      string
+	Attempts        int32
+	FirstFailedAt   time.Time
+	LastFailedAt    time.Time
+	CreatedAt       time.Time
+}
+
+// One row per run (baton.runs without its input). duration_ms: finished_at - started_at.
+type BatonVRun struct {
+	ID              int64
+	WorkflowName    string
+	WorkflowVersion int32
+	Status          string
+	Priority        int16
+	Owner           string
+	Tags            []string
+	Trigger         string
+	TriggerRef      *string
+	Error           *string
+	Attention       *string
+	TasksTotal      int32
+	CreatedAt       time.Time
+	StartedAt       *time.Time
+	FinishedAt      *time.Time
+	DurationMs      int64
+}
+
+// One row per task of a run (no params or output). wait_ms: queued to first start; duration_ms: first start to finish, retries included.
+type BatonVTask struct {
+	ID              int64
+	RunID           int64
+	WorkflowName    string
+	WorkflowVersion int32
+	Owner           string
+	StepName        string
+	StepIndex       int32
+	TaskType        string
+	Executor        string
+	Status          string
+	WhenCond        string
+	DependsOn       []string
+	Optional        bool
+	Priority        int16
+	Queue           string
+	Attempts        int32
+	MaxAttempts     int32
+	Error           *string
+	ErrorClass      *string
+	CreatedAt       time.Time
+	QueuedAt        *time.Time
+	StartedAt       *time.Time
+	FinishedAt      *time.Time
+	WaitMs          int64
+	DurationMs      int64
+}
+
+// The event log: every attempt, outcome and operator action. Kept for the retention period (90 days by default).
+type BatonVTaskEvent struct {
+	ID         int64
+	Time       time.Time
+	RunID      *int64
+	TaskID     *int64
+	StepName   *string
+	Kind       string
+	Attempt    *int32
+	DurationMs *int64
+	Error      *string
+	ErrorClass *string
+	Node       *string
+	Queue      *string
+	Priority   *int16
+	Actor      *string
+	Data       []byte
+}
+
+// As v_task_rollup_1m, per hour.
+type BatonVTaskRollup1h struct {
+	Bucket          time.Time
+	WorkflowName    string
+	TaskType        string
+	Owner           string
+	Node            string
+	Kind            string
+	Events          int64
+	DurationCount   int64
+	DurationSumMs   int64
+	DurationMinMs   *int64
+	DurationMaxMs   *int64
+	DurationBuckets []int64
+}
+
+// Events per minute, workflow, task type, owner, node and kind, with duration stats (histogram bounds: baton._duration_bounds_ms()). Trails the log by about a minute.
+type BatonVTaskRollup1m struct {
+	Bucket          time.Time
+	WorkflowName    string
+	TaskType        string
+	Owner           string
+	Node            string
+	Kind            string
+	Events          int64
+	DurationCount   int64
+	DurationSumMs   int64
+	DurationMinMs   *int64
+	DurationMaxMs   *int64
+	DurationBuckets []int64
 }
 
 type BatonWorkflow struct {
