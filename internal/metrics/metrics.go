@@ -61,15 +61,15 @@ type Metrics struct {
 	queries *dbsqlc.Queries
 	opts    Options
 
-	registry  *prometheus.Registry
-	requests  *prometheus.HistogramVec
-	refreshes prometheus.Counter
+	registry *prometheus.Registry
+	requests *prometheus.HistogramVec
 
-	mu       sync.Mutex
-	snap     *snapshot
-	snapAt   time.Time
-	snapErr  error
-	boundsMs []int64
+	mu        sync.Mutex
+	refreshes uint64 // reads of the database for scrapes
+	snap      *snapshot
+	snapAt    time.Time
+	snapErr   error
+	boundsMs  []int64
 
 	sseMu sync.RWMutex
 	sse   func() int
@@ -100,15 +100,11 @@ func New(db DB, opts Options) *Metrics {
 		Help:    "API request durations by operation id, method and status code.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"operation", "method", "code"})
-	m.refreshes = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "baton_metrics_refreshes_total",
-		Help: "Reads of the database made to answer scrapes (at most one per TTL).",
-	})
 	sse := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "baton_sse_clients",
 		Help: "Connected live-stream (SSE) clients of this process.",
 	}, m.sseClients)
-	m.registry.MustRegister(m.requests, m.refreshes, sse, &dbCollector{m: m})
+	m.registry.MustRegister(m.requests, sse, &dbCollector{m: m})
 	if opts.GoCollectors {
 		m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -146,6 +142,13 @@ func (m *Metrics) ObserveRequest(operation, method string, status int, d time.Du
 	m.requests.WithLabelValues(operation, method, strconv.Itoa(status)).Observe(d.Seconds())
 }
 
+// refreshCount returns how many times the database was read for scrapes.
+func (m *Metrics) refreshCount() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.refreshes
+}
+
 // current returns the cached snapshot, reading the database when it is
 // older than the TTL. Concurrent scrapes wait for one read.
 func (m *Metrics) current() (*snapshot, []int64, error) {
@@ -157,7 +160,7 @@ func (m *Metrics) current() (*snapshot, []int64, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 	defer cancel()
-	m.refreshes.Inc()
+	m.refreshes++
 	snap, err := m.read(ctx)
 	m.snapAt = now
 	m.snap, m.snapErr = snap, err
@@ -200,6 +203,7 @@ func (m *Metrics) read(ctx context.Context) (*snapshot, error) {
 }
 
 var (
+	descRefreshes   = prometheus.NewDesc("baton_metrics_refreshes_total", "Reads of the database made to answer scrapes (at most one per TTL).", nil, nil)
 	descUp          = prometheus.NewDesc("baton_database_up", "1 when the last read of the database for metrics succeeded.", nil, nil)
 	descQueue       = prometheus.NewDesc("baton_queue_jobs", "River jobs by queue, priority (1 high .. 4 background) and state.", []string{"queue", "priority", "state"}, nil)
 	descTasks       = prometheus.NewDesc("baton_tasks_total", "Task events by task type and outcome (succeeded, attempt_failed, dead, attempt_interrupted, skipped, cancelled, retried, ...).", []string{"task_type", "outcome"}, nil)
@@ -220,7 +224,7 @@ var attemptKinds = map[string]bool{
 type dbCollector struct{ m *Metrics }
 
 func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descQueue, descTasks, descRuns, descRetries, descDuration,
+	for _, d := range []*prometheus.Desc{descRefreshes, descUp, descQueue, descTasks, descRuns, descRetries, descDuration,
 		descBreaker, descBreakerHeld, descDeadLetters} {
 		ch <- d
 	}
@@ -228,6 +232,9 @@ func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	snap, boundsMs, err := c.m.current()
+	// Reported here, after the read this scrape may have caused: the
+	// registry gathers collectors concurrently.
+	ch <- prometheus.MustNewConstMetric(descRefreshes, prometheus.CounterValue, float64(c.m.refreshCount()))
 	if err != nil || snap == nil {
 		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 0)
 		return
