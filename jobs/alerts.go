@@ -28,7 +28,9 @@ type AlertEvaluateWorker struct {
 }
 
 // Timeout bounds one evaluation.
-func (w *AlertEvaluateWorker) Timeout(*river.Job[AlertEvaluateArgs]) time.Duration { return 30 * time.Second }
+func (w *AlertEvaluateWorker) Timeout(*river.Job[AlertEvaluateArgs]) time.Duration {
+	return 30 * time.Second
+}
 
 // Work implements river.Worker.
 func (w *AlertEvaluateWorker) Work(ctx context.Context, _ *river.Job[AlertEvaluateArgs]) error {
@@ -58,7 +60,9 @@ type AlertDeliveryWorker struct {
 }
 
 // Timeout bounds one attempt (the send has its own, shorter timeout).
-func (w *AlertDeliveryWorker) Timeout(*river.Job[alert.DeliveryArgs]) time.Duration { return time.Minute }
+func (w *AlertDeliveryWorker) Timeout(*river.Job[alert.DeliveryArgs]) time.Duration {
+	return time.Minute
+}
 
 // Work implements river.Worker.
 func (w *AlertDeliveryWorker) Work(ctx context.Context, job *river.Job[alert.DeliveryArgs]) error {

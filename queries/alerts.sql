@@ -119,7 +119,7 @@ WHERE id = @id
 RETURNING *;
 
 -- name: AlertSilence :one
-UPDATE baton.alerts SET silenced_until = @until WHERE id = @id RETURNING *;
+UPDATE baton.alerts SET silenced_until = sqlc.narg('until') WHERE id = @id RETURNING *;
 
 -- name: AlertGet :one
 SELECT * FROM baton.alerts WHERE id = @id;

@@ -174,7 +174,9 @@ func slackReceiver(t *testing.T) (*httptest.Server, *inbox) {
 // smtpBackend is a go-smtp test server requiring STARTTLS and AUTH PLAIN.
 type smtpBackend struct{ box *inbox }
 
-func (b *smtpBackend) NewSession(c *smtp.Conn) (smtp.Session, error) { return &smtpSession{b: b, conn: c}, nil }
+func (b *smtpBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &smtpSession{b: b, conn: c}, nil
+}
 
 type smtpSession struct {
 	b      *smtpBackend
