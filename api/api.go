@@ -19,6 +19,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humachi"
 	"github.com/go-chi/chi/v5"
 
+	"github.com/baton-run/baton/internal/alert"
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/resilience"
 )
@@ -42,6 +43,10 @@ type Options struct {
 	// build the OpenAPI document.
 	Breakers *resilience.Breakers
 
+	// Alerts serves the alerting operations (/v1/alert-rules,
+	// /v1/alert-channels, /v1/alerts); nil: they answer 503.
+	Alerts *alert.Service
+
 	// Logger receives request logs and internal errors. Defaults to a
 	// discarding logger.
 	Logger *slog.Logger
@@ -61,6 +66,7 @@ type handlers struct {
 	engine   *engine.Engine
 	breakers *resilience.Breakers
 	queues   QueueController
+	alerts   *alert.Service
 	logger   *slog.Logger
 	ready    func(ctx context.Context) error
 }
@@ -73,7 +79,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &handlers{engine: opts.Engine, breakers: opts.Breakers, queues: opts.Queues, logger: opts.Logger, ready: opts.Ready}
+	h := &handlers{engine: opts.Engine, breakers: opts.Breakers, queues: opts.Queues, alerts: opts.Alerts, logger: opts.Logger, ready: opts.Ready}
 	if h.ready == nil {
 		h.ready = h.pingDatabase
 	}
@@ -223,6 +229,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	registerDeadLetters(v1, h)
 	registerBreakers(v1, h)
 	registerQueues(v1, h)
+	registerAlerts(v1, h)
 
 	router.NotFound(notFound(opts.UI))
 	router.MethodNotAllowed(methodNotAllowed(router))
@@ -255,6 +262,7 @@ func newConfig(logger *slog.Logger) huma.Config {
 		{Name: "Dead letters", Description: "Tasks that failed for good, waiting to be resubmitted or discarded."},
 		{Name: tagBreakers, Description: "Cluster-wide circuit breakers guarding task types or target hosts."},
 		{Name: "Queues", Description: "River queues: pause and resume across every worker node."},
+		{Name: tagAlerts, Description: "Alerting: rules (built-in and custom), channels (webhook, Slack, e-mail), alerts to acknowledge and silence."},
 		{Name: tagHealth, Description: "Liveness and readiness probes."},
 	}
 	config.DocsPath = ""

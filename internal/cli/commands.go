@@ -204,6 +204,7 @@ func (env *environment) dev(ctx context.Context, args []string) error {
 		return err
 	}
 	env.deadLetterRetention = *retention
+	env.secretKeyFile = filepath.Join(*home, "secret.key")
 	url := env.databaseURL
 	if url == "" {
 		cluster, err := devcluster.Start(ctx, devcluster.Options{Dir: filepath.Join(*home, "pg"), Logger: env.logger})
@@ -248,10 +249,14 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 	// A job still running a minute after it started and past its task's
 	// timeout has lost its worker: River's rescuer hands it to another.
 	const rescueAfter = time.Minute
+	alerts, err := env.alertService(rt)
+	if err != nil {
+		return err
+	}
 	client, err := jobs.NewClient(rt.pool, jobs.ClientOptions{
 		Engine: rt.engine, Executors: rt.executors, Breakers: rt.breakers, Logger: env.logger,
 		Workers: workers, InsertOnly: workers == 0, RescueAfter: rescueAfter,
-		DeadLetterRetention: env.deadLetterRetention,
+		DeadLetterRetention: env.deadLetterRetention, Alerts: alerts,
 	})
 	if err != nil {
 		return err
@@ -265,7 +270,7 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 	}
 	if addr != "" {
 		handler, _ := api.New(api.Options{
-			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Logger: env.logger, UI: web.Handler(),
+			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Alerts: alerts, Logger: env.logger, UI: web.Handler(),
 		})
 		srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		ln, err := net.Listen("tcp", addr)
