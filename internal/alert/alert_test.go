@@ -478,3 +478,88 @@ func (h *harness) waitEvaluations(t *testing.T, n int) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestDeadLetterThresholdFiresResolvesAndSilences fails two runs for good:
+// a custom dead-letter rule (count > 1) fires to a webhook within 5 s and
+// resolves within 5 s once a dead letter is discarded; a silenced task_dead
+// rule records one alert for both dead tasks of the workflow (deduplicated)
+// and sends nothing.
+func TestDeadLetterThresholdFiresResolvesAndSilences(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := setup(t, nil)
+	var secretMu sync.Mutex
+	var secret string
+	hook, box := webhookReceiver(t, &secret, &secretMu)
+	ch, s, err := h.alerts.CreateChannel(ctx, alert.ChannelSpec{Name: "hook", Kind: "webhook", URL: hook.URL})
+	require.NoError(t, err)
+	secretMu.Lock()
+	secret = s
+	secretMu.Unlock()
+
+	threshold := 1.0
+	dlq, err := h.alerts.CreateRule(ctx, alert.RuleSpec{Name: "dlq", Kind: alert.KindCustom, Metric: "dead_letter_count",
+		Comparison: "gt", Threshold: &threshold, WindowSeconds: 60, ChannelIDs: []int64{ch.ID}})
+	require.NoError(t, err)
+	until := time.Now().Add(time.Hour)
+	quiet, err := h.alerts.CreateRule(ctx, alert.RuleSpec{Name: "dead-silenced", Kind: alert.KindTaskDead,
+		Workflow: "doomed", ChannelIDs: []int64{ch.ID}, SilencedUntil: &until})
+	require.NoError(t, err)
+
+	maxRetries := 0
+	_, err = h.eng.ApplyTaskType(ctx, &engine.TaskTypeSpec{Name: "fragile", Executor: "sim", MaxRetries: &maxRetries})
+	require.NoError(t, err)
+	spec, err := engine.ParseSpec([]byte("name: doomed\nsteps: [{name: roll, type: fragile, params: {fail_rate: 1}}]\n"))
+	require.NoError(t, err)
+	_, _, err = h.eng.ApplyWorkflow(ctx, spec.(*engine.WorkflowSpec))
+	require.NoError(t, err)
+	for range 2 {
+		_, _, err := h.eng.StartRun(ctx, engine.StartParams{Workflow: "doomed"})
+		require.NoError(t, err)
+	}
+	deadLetters := func() []*engine.DeadLetter {
+		page, err := h.eng.ListDeadLetters(ctx, engine.DeadLetterFilter{Limit: 10})
+		require.NoError(t, err)
+		return page.DeadLetters
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(deadLetters()) < 2 {
+		require.True(t, time.Now().Before(deadline), "runs did not fail")
+		time.Sleep(20 * time.Millisecond)
+	}
+	over := time.Now()
+	got := box.waitFor(t, "webhook", 5*time.Second, func(r received) bool { return r.rule == "dlq" && r.event == "fired" })
+	t.Logf("dead-letter alert fired %s after the queue went over the threshold", got.at.Sub(over).Round(time.Millisecond))
+	require.Contains(t, got.summary, "dead letters is 2")
+
+	require.NoError(t, h.eng.DiscardDeadLetter(ctx, deadLetters()[0].ID, "tester"))
+	under := time.Now()
+	got = box.waitFor(t, "webhook", 5*time.Second, func(r received) bool { return r.rule == "dlq" && r.event == "resolved" })
+	t.Logf("dead-letter alert resolved %s after the queue went under the threshold", got.at.Sub(under).Round(time.Millisecond))
+
+	h.waitEvaluations(t, 1)
+	require.Zero(t, box.count(func(r received) bool { return r.rule == "dead-silenced" }), "a silenced rule sends nothing")
+	quietAlerts, err := h.alerts.ListAlerts(ctx, alert.AlertFilter{RuleID: quiet.ID, Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, quietAlerts, 1, "two dead tasks of one workflow: one alert")
+	require.Equal(t, int64(2), quietAlerts[0].Occurrences)
+	require.Equal(t, "doomed", quietAlerts[0].GroupKey)
+	require.Equal(t, "firing", quietAlerts[0].State())
+	require.Equal(t, 1, box.count(func(r received) bool { return r.rule == "dlq" && r.event == "fired" }))
+
+	// Acknowledge and silence are logged.
+	a, err := h.alerts.Acknowledge(ctx, quietAlerts[0].ID, "alice")
+	require.NoError(t, err)
+	require.Equal(t, "alice", a.AcknowledgedBy)
+	a, err = h.alerts.Silence(ctx, quietAlerts[0].ID, time.Hour, "alice")
+	require.NoError(t, err)
+	require.NotNil(t, a.SilencedUntil)
+	var n int
+	require.NoError(t, h.pool.QueryRow(ctx, "SELECT count(*) FROM baton.task_events WHERE kind IN ('alert_acknowledged', 'alert_silenced') AND actor = 'alice'").Scan(&n))
+	require.Equal(t, 2, n)
+	dlqAlerts, err := h.alerts.ListAlerts(ctx, alert.AlertFilter{RuleID: dlq.ID, Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, dlqAlerts, 1)
+	require.Equal(t, "resolved", dlqAlerts[0].State())
+	require.Equal(t, 2.0, *dlqAlerts[0].LastValue)
+}
