@@ -62,7 +62,7 @@ SELECT * FROM baton.alert_evaluator FOR UPDATE;
 
 -- name: AlertEvaluatorSave :exec
 UPDATE baton.alert_evaluator
-SET last_event_id = @last_event_id, pending_ids = @pending_ids::bigint[], pending_since = sqlc.narg('pending_since'),
+SET last_event_id = @last_event_id, pending_ids = @pending_ids::bigint[], pending_seen_ms = @pending_seen_ms::bigint[],
     evaluated_at = now();
 
 -- name: AlertEventsAfter :many

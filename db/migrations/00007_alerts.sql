@@ -94,14 +94,16 @@ CREATE INDEX alert_deliveries_alert_idx ON baton.alert_deliveries (alert_id, id)
 CREATE INDEX alert_deliveries_channel_idx ON baton.alert_deliveries (channel_id, id);
 
 -- One row: the highest task_events id the evaluator consumed, and the ids
--- below it that were not visible yet (their transactions were in flight);
--- they are read again on the next ticks until they appear or grow old.
+-- below it that were not visible yet (their transactions were in flight),
+-- with when each was first missed (unix milliseconds, a parallel array):
+-- they are read again on the next ticks until they appear or are 30 s old
+-- (a rolled-back transaction's ids never appear).
 CREATE TABLE baton.alert_evaluator (
-    id            boolean PRIMARY KEY DEFAULT true CHECK (id),
-    last_event_id bigint NOT NULL,
-    pending_ids   bigint[] NOT NULL DEFAULT '{}',
-    pending_since timestamptz,
-    evaluated_at  timestamptz
+    id              boolean PRIMARY KEY DEFAULT true CHECK (id),
+    last_event_id   bigint NOT NULL,
+    pending_ids     bigint[] NOT NULL DEFAULT '{}',
+    pending_seen_ms bigint[] NOT NULL DEFAULT '{}',
+    evaluated_at    timestamptz
 );
 
 INSERT INTO baton.alert_evaluator (last_event_id)

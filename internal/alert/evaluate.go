@@ -154,19 +154,32 @@ func (t *tick) events(state *dbsqlc.BatonAlertEvaluator, rules []*Rule) error {
 		}
 		next = id + 1
 	}
-	pending := state.PendingIds
-	pendingSince := state.PendingSince
-	if len(pending) > 0 {
-		visible, err := q.AlertEventIDsVisible(t.ctx, t.tx, pending)
+	// Pending ids now visible are read below; those never seen for
+	// pendingFor are given up (rolled back, most likely).
+	var pending, pendingSeen, visible []int64
+	if len(state.PendingIds) > 0 {
+		visible, err = q.AlertEventIDsVisible(t.ctx, t.tx, state.PendingIds)
 		if err != nil {
 			return fmt.Errorf("read pending ids: %w", err)
 		}
-		pending = slices.DeleteFunc(slices.Clone(pending), func(id int64) bool { return slices.Contains(visible, id) })
-		if pendingSince != nil && t.now.Sub(*pendingSince) > pendingFor {
-			if len(pending) > 0 {
-				t.s.logger.DebugContext(t.ctx, "alert evaluator gives up on event ids never committed", "count", len(pending))
+		cutoff := t.now.Add(-pendingFor).UnixMilli()
+		gaveUp := 0
+		for i, id := range state.PendingIds {
+			seen := t.now.UnixMilli()
+			if i < len(state.PendingSeenMs) {
+				seen = state.PendingSeenMs[i]
 			}
-			pending = nil
+			switch {
+			case slices.Contains(visible, id):
+			case seen < cutoff:
+				gaveUp++
+			default:
+				pending = append(pending, id)
+				pendingSeen = append(pendingSeen, seen)
+			}
+		}
+		if gaveUp > 0 {
+			t.s.logger.DebugContext(t.ctx, "alert evaluator gives up on event ids never committed", "count", gaveUp)
 		}
 	}
 	var kinds []string
@@ -174,33 +187,36 @@ func (t *tick) events(state *dbsqlc.BatonAlertEvaluator, rules []*Rule) error {
 		kinds = append(kinds, eventKindsOf[r.Kind]...)
 		kinds = append(kinds, resolveKindsOf[r.Kind]...)
 	}
-	if len(kinds) > 0 && (upto > state.LastEventID || len(state.PendingIds) > 0) {
+	if len(kinds) > 0 && (upto > state.LastEventID || len(visible) > 0) {
+		// Each statement sees the commits made before it started: an id
+		// that became visible after the reads above is left for the next
+		// tick (it is pending), so that no event is read twice.
 		events, err := q.AlertEventsAfter(t.ctx, t.tx, &dbsqlc.AlertEventsAfterParams{
-			AfterID: state.LastEventID, UptoID: upto, PendingIds: state.PendingIds, Kinds: kinds, MaxRows: maxEventsPerTick,
+			AfterID: state.LastEventID, UptoID: upto, PendingIds: nonNil(visible), Kinds: kinds, MaxRows: maxEventsPerTick,
 		})
 		if err != nil {
 			return fmt.Errorf("read events: %w", err)
 		}
-		t.res.Events = len(events)
 		for _, ev := range events {
+			if _, late := slices.BinarySearch(missing, ev.ID); late {
+				continue
+			}
+			t.res.Events++
 			if err := t.event(ev, rules); err != nil {
 				return err
 			}
 		}
 	}
-	newPending := append(pending, missing...)
-	if len(newPending) > maxPendingIDs {
-		newPending = newPending[len(newPending)-maxPendingIDs:]
+	pending = append(pending, missing...)
+	for range missing {
+		pendingSeen = append(pendingSeen, t.now.UnixMilli())
 	}
-	switch {
-	case len(newPending) == 0:
-		pendingSince = nil
-	case len(pending) == 0 || pendingSince == nil:
-		now := t.now
-		pendingSince = &now
+	if len(pending) > maxPendingIDs {
+		pending = pending[len(pending)-maxPendingIDs:]
+		pendingSeen = pendingSeen[len(pendingSeen)-maxPendingIDs:]
 	}
 	if err := q.AlertEvaluatorSave(t.ctx, t.tx, &dbsqlc.AlertEvaluatorSaveParams{
-		LastEventID: upto, PendingIds: nonNil(newPending), PendingSince: pendingSince,
+		LastEventID: upto, PendingIds: nonNil(pending), PendingSeenMs: nonNil(pendingSeen),
 	}); err != nil {
 		return fmt.Errorf("save evaluator: %w", err)
 	}

@@ -263,7 +263,7 @@ func (q *Queries) AlertDeliveryList(ctx context.Context, db DBTX, alertID *int64
 }
 
 const alertEvaluatorLock = `-- name: AlertEvaluatorLock :one
-SELECT id, last_event_id, pending_ids, pending_since, evaluated_at FROM baton.alert_evaluator FOR UPDATE
+SELECT id, last_event_id, pending_ids, pending_seen_ms, evaluated_at FROM baton.alert_evaluator FOR UPDATE
 `
 
 func (q *Queries) AlertEvaluatorLock(ctx context.Context, db DBTX) (*BatonAlertEvaluator, error) {
@@ -273,7 +273,7 @@ func (q *Queries) AlertEvaluatorLock(ctx context.Context, db DBTX) (*BatonAlertE
 		&i.ID,
 		&i.LastEventID,
 		&i.PendingIds,
-		&i.PendingSince,
+		&i.PendingSeenMs,
 		&i.EvaluatedAt,
 	)
 	return &i, err
@@ -281,18 +281,18 @@ func (q *Queries) AlertEvaluatorLock(ctx context.Context, db DBTX) (*BatonAlertE
 
 const alertEvaluatorSave = `-- name: AlertEvaluatorSave :exec
 UPDATE baton.alert_evaluator
-SET last_event_id = $1, pending_ids = $2::bigint[], pending_since = $3,
+SET last_event_id = $1, pending_ids = $2::bigint[], pending_seen_ms = $3::bigint[],
     evaluated_at = now()
 `
 
 type AlertEvaluatorSaveParams struct {
-	LastEventID  int64
-	PendingIds   []int64
-	PendingSince *time.Time
+	LastEventID   int64
+	PendingIds    []int64
+	PendingSeenMs []int64
 }
 
 func (q *Queries) AlertEvaluatorSave(ctx context.Context, db DBTX, arg *AlertEvaluatorSaveParams) error {
-	_, err := db.Exec(ctx, alertEvaluatorSave, arg.LastEventID, arg.PendingIds, arg.PendingSince)
+	_, err := db.Exec(ctx, alertEvaluatorSave, arg.LastEventID, arg.PendingIds, arg.PendingSeenMs)
 	return err
 }
 

@@ -50,11 +50,11 @@ type BatonAlertDelivery struct {
 }
 
 type BatonAlertEvaluator struct {
-	ID           bool
-	LastEventID  int64
-	PendingIds   []int64
-	PendingSince *time.Time
-	EvaluatedAt  *time.Time
+	ID            bool
+	LastEventID   int64
+	PendingIds    []int64
+	PendingSeenMs []int64
+	EvaluatedAt   *time.Time
 }
 
 type BatonAlertRule struct {

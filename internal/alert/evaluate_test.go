@@ -1,0 +1,105 @@
+package alert_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baton-run/baton/internal/alert"
+	"github.com/baton-run/baton/internal/testdb"
+)
+
+// noJobs is a JobInserter for rules without channels: it must not be called.
+type noJobs struct{ t *testing.T }
+
+func (n noJobs) InsertManyTx(context.Context, pgx.Tx, []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
+	n.t.Fatal("no delivery expected")
+	return nil, nil
+}
+
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// TestEvaluatorReadsEventsCommittedOutOfOrder holds a transaction that
+// wrote a breaker_opened event open while a later event commits: the
+// evaluation moves its high-water mark past the in-flight id, and reads the
+// event once it commits, exactly once. An id whose transaction rolls back
+// is given up after 30 s.
+func TestEvaluatorReadsEventsCommittedOutOfOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.NewPool(t)
+	clock := &fakeClock{now: time.Now()}
+	svc, err := alert.New(pool, alert.Options{Now: clock.Now})
+	require.NoError(t, err)
+	ins := noJobs{t}
+	const ev = `INSERT INTO baton.task_events (kind, data) VALUES ('breaker_opened', jsonb_build_object('key', $1::text))`
+	slow, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = slow.Exec(ctx, ev, "slow")
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, ev, "fast")
+	require.NoError(t, err)
+
+	res, err := svc.Evaluate(ctx, ins)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Fired, "the committed event")
+
+	require.NoError(t, slow.Commit(ctx))
+	res, err = svc.Evaluate(ctx, ins)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Fired, "the late event, once committed")
+	res, err = svc.Evaluate(ctx, ins)
+	require.NoError(t, err)
+	require.Equal(t, 0, res.Events, "nothing is read twice")
+
+	alerts, err := svc.ListAlerts(ctx, alert.AlertFilter{State: "firing", Limit: 10})
+	require.NoError(t, err)
+	var keys []string
+	for _, a := range alerts {
+		keys = append(keys, a.GroupKey)
+		require.Equal(t, int64(1), a.Occurrences)
+	}
+	require.ElementsMatch(t, []string{"slow", "fast"}, keys)
+
+	// A rolled-back event leaves a gap that is given up after 30 s.
+	lost, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = lost.Exec(ctx, ev, "lost")
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO baton.task_events (kind, data) VALUES ('breaker_closed', '{"key": "fast"}')`)
+	require.NoError(t, err)
+	require.NoError(t, lost.Rollback(ctx))
+	res, err = svc.Evaluate(ctx, ins)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Resolved)
+	var pending int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT cardinality(pending_ids) FROM baton.alert_evaluator").Scan(&pending))
+	require.Equal(t, 1, pending)
+	clock.advance(31 * time.Second)
+	_, err = svc.Evaluate(ctx, ins)
+	require.NoError(t, err)
+	require.NoError(t, pool.QueryRow(ctx, "SELECT cardinality(pending_ids) FROM baton.alert_evaluator").Scan(&pending))
+	require.Equal(t, 0, pending)
+}
