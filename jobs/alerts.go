@@ -50,9 +50,9 @@ func (w *AlertEvaluateWorker) Work(ctx context.Context, _ *river.Job[AlertEvalua
 }
 
 // AlertDeliveryWorker sends an alert change to a channel
-// (alert.Service.Deliver). Failures are retried on River's backoff up to
-// the job's MaxAttempts; permanent ones (4xx, a refused private address)
-// cancel the job.
+// (alert.Service.Deliver). Failures are retried with backoff (NextRetry)
+// up to the job's MaxAttempts; permanent ones (4xx, a refused private
+// address) cancel the job.
 type AlertDeliveryWorker struct {
 	river.WorkerDefaults[alert.DeliveryArgs]
 
@@ -62,6 +62,12 @@ type AlertDeliveryWorker struct {
 // Timeout bounds one attempt (the send has its own, shorter timeout).
 func (w *AlertDeliveryWorker) Timeout(*river.Job[alert.DeliveryArgs]) time.Duration {
 	return time.Minute
+}
+
+// NextRetry backs off 1 s, 2 s, 4 s … up to 5 minutes between attempts:
+// alerts are urgent, River's default (attempt⁴ seconds) waits too long.
+func (w *AlertDeliveryWorker) NextRetry(job *river.Job[alert.DeliveryArgs]) time.Time {
+	return time.Now().Add(alert.RetryDelay(job.Attempt))
 }
 
 // Work implements river.Worker.

@@ -563,3 +563,87 @@ func TestDeadLetterThresholdFiresResolvesAndSilences(t *testing.T) {
 	require.Equal(t, "resolved", dlqAlerts[0].State())
 	require.Equal(t, 2.0, *dlqAlerts[0].LastValue)
 }
+
+// openBreaker opens breaker key the way the task worker does: failures
+// fill its window.
+func openBreaker(t *testing.T, h *harness, key string) {
+	t.Helper()
+	ctx := context.Background()
+	breakers := resilience.NewBreakers(h.pool, resilience.Options{})
+	settings := resilience.Settings{Window: 2, FailureRate: 0.5, Cooldown: time.Minute}
+	for range 2 {
+		d, err := breakers.Acquire(ctx, key, settings)
+		require.NoError(t, err)
+		require.NoError(t, breakers.Record(ctx, key, settings, d, false))
+	}
+}
+
+// TestDeliveryRetriesAndLogsEachAttempt: a receiver that answers 503 once
+// gets the alert on the second attempt, about 1 s later, and both attempts
+// are in the delivery log; a receiver answering 400 is tried once (a
+// permanent failure).
+func TestDeliveryRetriesAndLogsEachAttempt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := setup(t, nil)
+	var mu sync.Mutex
+	calls := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls[r.URL.Path]++
+		n := calls[r.URL.Path]
+		mu.Unlock()
+		switch {
+		case r.URL.Path == "/bad":
+			w.WriteHeader(http.StatusBadRequest)
+		case n == 1:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
+			w.WriteHeader(http.StatusOK)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	flaky, _, err := h.alerts.CreateChannel(ctx, alert.ChannelSpec{Name: "flaky", Kind: "webhook", URL: srv.URL + "/flaky"})
+	require.NoError(t, err)
+	bad, _, err := h.alerts.CreateChannel(ctx, alert.ChannelSpec{Name: "bad", Kind: "webhook", URL: srv.URL + "/bad"})
+	require.NoError(t, err)
+	rule := h.rule(t, "circuit-open")
+	spec := specOf(rule)
+	spec.ChannelIDs = []int64{flaky.ID, bad.ID}
+	_, err = h.alerts.UpdateRule(ctx, rule.ID, spec)
+	require.NoError(t, err)
+
+	openBreaker(t, h, "retry-me")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		alerts, err := h.alerts.ListAlerts(ctx, alert.AlertFilter{RuleID: rule.ID, Limit: 1})
+		require.NoError(t, err)
+		if len(alerts) == 1 {
+			ds, err := h.alerts.ListDeliveries(ctx, alerts[0].ID)
+			require.NoError(t, err)
+			var flakyAttempts, badAttempts []*alert.Delivery
+			for _, d := range ds {
+				if *d.ChannelID == flaky.ID {
+					flakyAttempts = append(flakyAttempts, d)
+				} else {
+					badAttempts = append(badAttempts, d)
+				}
+			}
+			if len(flakyAttempts) == 2 {
+				require.False(t, flakyAttempts[0].Succeeded)
+				require.Equal(t, 503, *flakyAttempts[0].StatusCode)
+				require.True(t, flakyAttempts[1].Succeeded)
+				require.Equal(t, 2, flakyAttempts[1].Attempt)
+				t.Logf("retried after %s", flakyAttempts[1].CreatedAt.Sub(flakyAttempts[0].CreatedAt).Round(time.Millisecond))
+				require.Len(t, badAttempts, 1)
+				require.Equal(t, 400, *badAttempts[0].StatusCode)
+				break
+			}
+		}
+		require.True(t, time.Now().Before(deadline), "no retry seen")
+		time.Sleep(50 * time.Millisecond)
+	}
+	var state string
+	require.NoError(t, h.pool.QueryRow(ctx, "SELECT state FROM river_job WHERE kind = 'alert_delivery' AND (args->>'channel_id')::bigint = $1", bad.ID).Scan(&state))
+	require.Equal(t, "cancelled", state)
+}

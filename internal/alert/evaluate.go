@@ -30,10 +30,21 @@ type DeliveryArgs struct {
 func (DeliveryArgs) Kind() string { return "alert_delivery" }
 
 // InsertOpts sends deliveries on the alerts queue at the highest priority,
-// with 10 attempts on River's backoff (about 1 s, 16 s, 81 s, … between
-// them).
+// with 10 attempts (RetryDelay between them: about 8.5 minutes in all).
 func (DeliveryArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueAlerts, Priority: 1, MaxAttempts: 10}
+}
+
+// RetryDelay is the wait after a delivery's failed attempt (counting from
+// 1): 1 s, 2 s, 4 s … capped at 5 minutes.
+func RetryDelay(attempt int) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	if attempt > 9 {
+		return 5 * time.Minute
+	}
+	return min(time.Duration(1<<(attempt-1))*time.Second, 5*time.Minute)
 }
 
 // JobInserter inserts River jobs in a transaction (a *river.Client[pgx.Tx]).

@@ -103,3 +103,32 @@ func TestEvaluatorReadsEventsCommittedOutOfOrder(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, "SELECT cardinality(pending_ids) FROM baton.alert_evaluator").Scan(&pending))
 	require.Equal(t, 0, pending)
 }
+
+// TestChannelsRefusePrivateAddresses: with private addresses refused (the
+// default), a channel whose host name resolves to loopback is refused when
+// dialled, as a permanent failure, and the logged error does not repeat a
+// Slack URL (its path is the secret).
+func TestChannelsRefusePrivateAddresses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.NewPool(t)
+	key := make([]byte, 32)
+	svc, err := alert.New(pool, alert.Options{SecretKey: key})
+	require.NoError(t, err)
+	for _, spec := range []alert.ChannelSpec{
+		{Name: "hook", Kind: "webhook", URL: "http://localhost:9/hook"},
+		{Name: "slack", Kind: "slack", URL: "http://localhost:9/services/T0/B0/SECRETTOKEN"},
+		{Name: "mail", Kind: "email", Host: "localhost", Port: 9, From: "a@example.com", To: []string{"b@example.com"}},
+	} {
+		ch, _, err := svc.CreateChannel(ctx, spec)
+		require.NoError(t, err)
+		d, err := svc.SendTest(ctx, ch.ID)
+		require.NoError(t, err)
+		require.False(t, d.Succeeded)
+		require.Contains(t, d.Error, "private address refused", spec.Name)
+		require.NotContains(t, d.Error, "SECRETTOKEN")
+	}
+	var logged int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM baton.alert_deliveries WHERE event = 'test' AND NOT succeeded AND error NOT LIKE '%SECRETTOKEN%'").Scan(&logged))
+	require.Equal(t, 3, logged)
+}
