@@ -182,3 +182,8 @@ WHERE e.time > @since
   AND (@workflow::text = '' OR r.workflow_name = @workflow)
   AND (@task_type::text = '' OR t.task_type = @task_type)
 GROUP BY 1;
+
+-- name: AlertOpenOfDisabledRules :many
+-- Open alerts of disabled rules: the evaluator resolves them (nothing sent).
+SELECT a.* FROM baton.alerts a JOIN baton.alert_rules r ON r.id = a.rule_id
+WHERE a.resolved_at IS NULL AND NOT r.enabled;

@@ -128,6 +128,9 @@ func (s *Service) Evaluate(ctx context.Context, ins JobInserter) (*EvaluateResul
 				}
 			}
 		}
+		if err := t.resolveDisabled(); err != nil {
+			return err
+		}
 		if len(t.jobs) > 0 {
 			if _, err := ins.InsertManyTx(ctx, tx, t.jobs); err != nil {
 				return fmt.Errorf("insert deliveries: %w", err)
@@ -405,6 +408,27 @@ func (t *tick) enqueue(r *Rule, a *dbsqlc.BatonAlert, event string) {
 			t.res.Deliveries++
 		}
 	}
+}
+
+// resolveDisabled resolves the open alerts of disabled rules, sending
+// nothing.
+func (t *tick) resolveDisabled() error {
+	open, err := t.s.queries.AlertOpenOfDisabledRules(t.ctx, t.tx)
+	if err != nil {
+		return fmt.Errorf("read alerts of disabled rules: %w", err)
+	}
+	for _, a := range open {
+		now := t.now
+		row, err := t.s.queries.AlertResolve(t.ctx, t.tx, &dbsqlc.AlertResolveParams{ID: a.ID, Now: &now})
+		if err != nil {
+			return fmt.Errorf("resolve alert %d: %w", a.ID, err)
+		}
+		t.res.Resolved++
+		if err := t.s.writeEvent(t.ctx, t.tx, EventResolved, alertFrom(row), nil, map[string]any{"reason": "rule disabled"}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // resolveStale resolves an event rule's alerts not seen for resolve_after.

@@ -83,6 +83,32 @@ func TestEvaluatorReadsEventsCommittedOutOfOrder(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{"slow", "fast"}, keys)
 
+	// Disabling a rule resolves its open alerts (nothing is sent).
+	rules, err := svc.ListRules(ctx)
+	require.NoError(t, err)
+	var breakerRule *alert.Rule
+	for _, r := range rules {
+		if r.Kind == alert.KindBreakerOpen {
+			breakerRule = r
+		}
+	}
+	off := false
+	spec := alert.RuleSpec{Name: breakerRule.Name, Kind: breakerRule.Kind, Enabled: &off, GroupBy: breakerRule.GroupBy}
+	_, err = svc.UpdateRule(ctx, breakerRule.ID, spec)
+	require.NoError(t, err)
+	res, err = svc.Evaluate(ctx, ins)
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Resolved)
+	on := true
+	spec.Enabled = &on
+	_, err = svc.UpdateRule(ctx, breakerRule.ID, spec)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, ev, "fast")
+	require.NoError(t, err)
+	res, err = svc.Evaluate(ctx, ins)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Fired, "a new episode")
+
 	// A rolled-back event leaves a gap that is given up after 30 s.
 	lost, err := pool.Begin(ctx)
 	require.NoError(t, err)

@@ -792,6 +792,47 @@ func (q *Queries) AlertOpenList(ctx context.Context, db DBTX, ruleID int64) ([]*
 	return items, nil
 }
 
+const alertOpenOfDisabledRules = `-- name: AlertOpenOfDisabledRules :many
+SELECT a.id, a.rule_id, a.group_key, a.severity, a.summary, a.fired_at, a.last_seen_at, a.resolved_at, a.acknowledged_at, a.acknowledged_by, a.silenced_until, a.last_value, a.occurrences, a.last_event_id FROM baton.alerts a JOIN baton.alert_rules r ON r.id = a.rule_id
+WHERE a.resolved_at IS NULL AND NOT r.enabled
+`
+
+// Open alerts of disabled rules: the evaluator resolves them (nothing sent).
+func (q *Queries) AlertOpenOfDisabledRules(ctx context.Context, db DBTX) ([]*BatonAlert, error) {
+	rows, err := db.Query(ctx, alertOpenOfDisabledRules)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*BatonAlert
+	for rows.Next() {
+		var i BatonAlert
+		if err := rows.Scan(
+			&i.ID,
+			&i.RuleID,
+			&i.GroupKey,
+			&i.Severity,
+			&i.Summary,
+			&i.FiredAt,
+			&i.LastSeenAt,
+			&i.ResolvedAt,
+			&i.AcknowledgedAt,
+			&i.AcknowledgedBy,
+			&i.SilencedUntil,
+			&i.LastValue,
+			&i.Occurrences,
+			&i.LastEventID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const alertResolve = `-- name: AlertResolve :one
 UPDATE baton.alerts SET resolved_at = $1 WHERE id = $2 AND resolved_at IS NULL RETURNING id, rule_id, group_key, severity, summary, fired_at, last_seen_at, resolved_at, acknowledged_at, acknowledged_by, silenced_until, last_value, occurrences, last_event_id
 `
