@@ -19,6 +19,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humachi"
 	"github.com/go-chi/chi/v5"
 
+	"github.com/baton-run/baton/internal/alert"
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/metrics"
 	"github.com/baton-run/baton/internal/resilience"
@@ -43,6 +44,10 @@ type Options struct {
 	// Breakers serves the /v1/breakers operations. It may be nil only to
 	// build the OpenAPI document.
 	Breakers *resilience.Breakers
+
+	// Alerts serves the alerting operations (/v1/alert-rules,
+	// /v1/alert-channels, /v1/alerts); nil: they answer 503.
+	Alerts *alert.Service
 
 	// Logger receives request logs and internal errors. Defaults to a
 	// discarding logger.
@@ -72,6 +77,7 @@ type handlers struct {
 	breakers *resilience.Breakers
 	queues   QueueController
 	stream   *stream.Hub
+	alerts   *alert.Service
 	logger   *slog.Logger
 	ready    func(ctx context.Context) error
 }
@@ -84,7 +90,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &handlers{engine: opts.Engine, breakers: opts.Breakers, queues: opts.Queues, stream: opts.Stream, logger: opts.Logger, ready: opts.Ready}
+	h := &handlers{engine: opts.Engine, breakers: opts.Breakers, queues: opts.Queues, stream: opts.Stream, alerts: opts.Alerts, logger: opts.Logger, ready: opts.Ready}
 	if h.ready == nil {
 		h.ready = h.pingDatabase
 	}
@@ -236,6 +242,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	registerBreakers(v1, h)
 	registerQueues(v1, h)
 	registerStream(v1, h)
+	registerAlerts(v1, h)
 
 	router.NotFound(notFound(opts.UI))
 	router.MethodNotAllowed(methodNotAllowed(router))
@@ -269,6 +276,7 @@ func newConfig(logger *slog.Logger) huma.Config {
 		{Name: tagBreakers, Description: "Cluster-wide circuit breakers guarding task types or target hosts."},
 		{Name: "Queues", Description: "River queues: pause and resume across every worker node."},
 		{Name: tagStream, Description: "The live event stream (Server-Sent Events), resumable from the event log."},
+		{Name: tagAlerts, Description: "Alerting: rules (built-in and custom), channels (webhook, Slack, e-mail), alerts to acknowledge and silence."},
 		{Name: tagHealth, Description: "Liveness and readiness probes."},
 	}
 	config.DocsPath = ""

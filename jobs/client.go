@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/baton-run/baton/internal/alert"
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
 	"github.com/baton-run/baton/internal/resilience"
@@ -60,6 +61,10 @@ type ClientOptions struct {
 	// 30 s and 10 s; ReconcileEvery is at least 1 s).
 	ReconcileEvery time.Duration
 	ReconcileGrace time.Duration
+	// Alerts evaluates alert rules every AlertEvery (default 2 s, at least
+	// 1 s) and delivers alerts on the alerts queue; nil runs no alerting.
+	Alerts     *alert.Service
+	AlertEvery time.Duration
 }
 
 // Client is a River client wired with Baton's workers and periodic jobs.
@@ -144,6 +149,10 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 			Engine: opts.Engine, Logger: logger, Grace: orDefault(opts.ReconcileGrace, 10*time.Second),
 		})
 		reconcileEvery := max(orDefault(opts.ReconcileEvery, 30*time.Second), time.Second)
+		if opts.Alerts != nil {
+			river.AddWorker(workers, &AlertEvaluateWorker{Alerts: opts.Alerts, Logger: logger})
+			river.AddWorker(workers, &AlertDeliveryWorker{Alerts: opts.Alerts})
+		}
 		maxWorkers := opts.Workers
 		if maxWorkers == 0 {
 			maxWorkers = 100
@@ -161,6 +170,18 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 				// Unique per period: many nodes schedule it, one runs it.
 				return ReconcileArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: reconcileEvery}}
 			}, &river.PeriodicJobOpts{RunOnStart: true}),
+		}
+		if opts.Alerts != nil {
+			// Evaluation is unique per period (many nodes schedule it, one
+			// runs it) and, like deliveries, on the alerts queue, so that
+			// tasks do not hold it back.
+			alertEvery := max(orDefault(opts.AlertEvery, 2*time.Second), time.Second)
+			cfg.Queues[alert.QueueAlerts] = river.QueueConfig{MaxWorkers: 10}
+			cfg.PeriodicJobs = append(cfg.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(alertEvery),
+				func() (river.JobArgs, *river.InsertOpts) {
+					return AlertEvaluateArgs{}, &river.InsertOpts{Queue: alert.QueueAlerts, Priority: 1, MaxAttempts: 1,
+						UniqueOpts: river.UniqueOpts{ByPeriod: alertEvery}}
+				}, &river.PeriodicJobOpts{RunOnStart: true}))
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)

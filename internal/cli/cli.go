@@ -105,6 +105,9 @@ type environment struct {
 	// executors are the built-in executors to enable (nil: all), from
 	// --executors or BATON_EXECUTORS.
 	executors []string
+	// secretKeyFile keeps the alert channels' secret key when
+	// BATON_SECRET_KEY is unset (set by the dev command).
+	secretKeyFile string
 }
 
 type usageError struct{ msg string }

@@ -219,6 +219,7 @@ func (env *environment) dev(ctx context.Context, args []string) error {
 		return err
 	}
 	env.deadLetterRetention = *retention
+	env.secretKeyFile = filepath.Join(*home, "secret.key")
 	url := env.databaseURL
 	if url == "" {
 		cluster, err := devcluster.Start(ctx, devcluster.Options{Dir: filepath.Join(*home, "pg"), Logger: env.logger})
@@ -263,10 +264,14 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 	// A job still running a minute after it started and past its task's
 	// timeout has lost its worker: River's rescuer hands it to another.
 	const rescueAfter = time.Minute
+	alerts, err := env.alertService(rt)
+	if err != nil {
+		return err
+	}
 	client, err := jobs.NewClient(rt.pool, jobs.ClientOptions{
 		Engine: rt.engine, Executors: rt.executors, Breakers: rt.breakers, Logger: env.logger,
 		Workers: workers, InsertOnly: workers == 0, RescueAfter: rescueAfter,
-		DeadLetterRetention: env.deadLetterRetention, Retention: env.retention,
+		DeadLetterRetention: env.deadLetterRetention, Retention: env.retention, Alerts: alerts,
 	})
 	if err != nil {
 		return err
@@ -285,7 +290,7 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		hub := stream.New(rt.pool, stream.Options{Logger: env.logger})
 		group.Go(func() error { return hub.Run(ctx) })
 		handler, _ := api.New(api.Options{
-			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Stream: hub, Logger: env.logger, UI: web.Handler(),
+			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Stream: hub, Alerts: alerts, Logger: env.logger, UI: web.Handler(),
 			Metrics: metricsFor(rt.pool, hub, env.logger),
 		})
 		srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}

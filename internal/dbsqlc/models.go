@@ -10,6 +10,79 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type BatonAlert struct {
+	ID             int64
+	RuleID         int64
+	GroupKey       string
+	Severity       string
+	Summary        string
+	FiredAt        time.Time
+	LastSeenAt     time.Time
+	ResolvedAt     *time.Time
+	AcknowledgedAt *time.Time
+	AcknowledgedBy *string
+	SilencedUntil  *time.Time
+	LastValue      *float64
+	Occurrences    int64
+	LastEventID    *int64
+}
+
+type BatonAlertChannel struct {
+	ID           int64
+	Name         string
+	Kind         string
+	Config       []byte
+	SecretSealed []byte
+	Enabled      bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+type BatonAlertDelivery struct {
+	ID         int64
+	AlertID    *int64
+	ChannelID  *int64
+	Event      string
+	Attempt    int32
+	Succeeded  bool
+	StatusCode *int32
+	Error      *string
+	DurationMs int64
+	CreatedAt  time.Time
+}
+
+type BatonAlertEvaluator struct {
+	ID            bool
+	LastEventID   int64
+	PendingIds    []int64
+	PendingSeenMs []int64
+	EvaluatedAt   *time.Time
+}
+
+type BatonAlertRule struct {
+	ID                  int64
+	Name                string
+	Kind                string
+	Builtin             bool
+	Description         string
+	Enabled             bool
+	Severity            string
+	Metric              *string
+	Aggregation         *string
+	Comparison          *string
+	Threshold           *float64
+	WindowSeconds       *int32
+	EventKind           *string
+	Workflow            string
+	TaskType            string
+	GroupBy             string
+	ResolveAfterSeconds int32
+	ChannelIds          []int64
+	SilencedUntil       *time.Time
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
 type BatonCircuitBreaker struct {
 	Key            string
 	State          string

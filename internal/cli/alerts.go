@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/baton-run/baton/internal/alert"
+)
+
+// alertService returns the alert service of rt. Channel secrets are sealed
+// with BATON_SECRET_KEY (32 bytes, base64 or hex); without it, `baton dev`
+// keeps a key in <home>/secret.key (created once, mode 0600), and other
+// commands run alerting without one: channels that need a secret are then
+// refused.
+func (env *environment) alertService(rt *runtime) (*alert.Service, error) {
+	var key []byte
+	switch text := os.Getenv("BATON_SECRET_KEY"); {
+	case text != "":
+		k, err := alert.ParseSecretKey(text)
+		if err != nil {
+			return nil, fmt.Errorf("BATON_SECRET_KEY: %w", err)
+		}
+		key = k
+	case env.secretKeyFile != "":
+		k, err := loadOrCreateKey(env.secretKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		key = k
+	default:
+		env.logger.Warn("BATON_SECRET_KEY is not set: alert channels that need a secret (webhook, slack, email with a password) cannot be created")
+	}
+	return alert.New(rt.pool, alert.Options{
+		Logger: env.logger, SecretKey: key, AllowPrivate: os.Getenv("BATON_ALLOW_PRIVATE_HTTP") == "true",
+	})
+}
+
+func loadOrCreateKey(path string) ([]byte, error) {
+	text, err := os.ReadFile(path)
+	if err == nil {
+		key, err := alert.ParseSecretKey(string(text))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return key, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read secret key: %w", err)
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create secret key: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("create secret key: %w", err)
+	}
+	return key, nil
+}
