@@ -19,6 +19,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humachi"
 	"github.com/go-chi/chi/v5"
 
+	"github.com/baton-run/baton/internal/analytics"
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/resilience"
 )
@@ -42,6 +43,10 @@ type Options struct {
 	// build the OpenAPI document.
 	Breakers *resilience.Breakers
 
+	// Analytics serves the /v1/analytics operations, the Gantt data of runs
+	// and the /v1/exports streams. Nil builds one on the engine's pool.
+	Analytics *analytics.Service
+
 	// Logger receives request logs and internal errors. Defaults to a
 	// discarding logger.
 	Logger *slog.Logger
@@ -61,8 +66,10 @@ type handlers struct {
 	engine   *engine.Engine
 	breakers *resilience.Breakers
 	queues   QueueController
-	logger   *slog.Logger
-	ready    func(ctx context.Context) error
+	// analytics is nil only when building the OpenAPI document.
+	analytics *analytics.Service
+	logger    *slog.Logger
+	ready     func(ctx context.Context) error
 }
 
 // New returns the HTTP handler serving the API (wrapped in request logging,
@@ -76,6 +83,10 @@ func New(opts Options) (http.Handler, huma.API) {
 	h := &handlers{engine: opts.Engine, breakers: opts.Breakers, queues: opts.Queues, logger: opts.Logger, ready: opts.Ready}
 	if h.ready == nil {
 		h.ready = h.pingDatabase
+	}
+	h.analytics = opts.Analytics
+	if h.analytics == nil && opts.Engine != nil {
+		h.analytics = analytics.New(opts.Engine.Pool(), analytics.Options{Logger: opts.Logger})
 	}
 
 	router := chi.NewMux()
@@ -223,6 +234,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	registerDeadLetters(v1, h)
 	registerBreakers(v1, h)
 	registerQueues(v1, h)
+	registerAnalytics(v1, h)
 
 	router.NotFound(notFound(opts.UI))
 	router.MethodNotAllowed(methodNotAllowed(router))
@@ -246,6 +258,7 @@ func newConfig(logger *slog.Logger) huma.Config {
 	config.Formats = map[string]huma.Format{
 		"application/json": jsonFormat(logger),
 		"json":             jsonFormat(logger),
+		"text/csv":         csvFormat(logger),
 	}
 	config.Info.Description = "Baton is a PostgreSQL-native workflow orchestrator. Errors are RFC 9457 problem documents (`application/problem+json`); validation problems list one entry per culprit under `errors`, with its location (such as `body.steps[1].depends_on`)."
 	config.Tags = []*huma.Tag{
@@ -255,6 +268,7 @@ func newConfig(logger *slog.Logger) huma.Config {
 		{Name: "Dead letters", Description: "Tasks that failed for good, waiting to be resubmitted or discarded."},
 		{Name: tagBreakers, Description: "Cluster-wide circuit breakers guarding task types or target hosts."},
 		{Name: "Queues", Description: "River queues: pause and resume across every worker node."},
+		{Name: tagAnalytics, Description: "Analytics over runs, tasks, events and queues, Gantt data with the critical path, and streamed CSV/JSON exports."},
 		{Name: tagHealth, Description: "Liveness and readiness probes."},
 	}
 	config.DocsPath = ""

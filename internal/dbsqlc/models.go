@@ -6,6 +6,8 @@ package dbsqlc
 
 import (
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type BatonCircuitBreaker struct {
@@ -134,6 +136,8 @@ type BatonTaskType struct {
 	CircuitBreaker     []byte
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
+	CostPerSecond      pgtype.Numeric
+	CostPerRun         pgtype.Numeric
 }
 
 type BatonWorkflow struct {

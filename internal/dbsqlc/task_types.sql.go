@@ -10,7 +10,7 @@ import (
 )
 
 const taskTypeGet = `-- name: TaskTypeGet :one
-SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at FROM baton.task_types WHERE name = $1
+SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run FROM baton.task_types WHERE name = $1
 `
 
 func (q *Queries) TaskTypeGet(ctx context.Context, db DBTX, name string) (*BatonTaskType, error) {
@@ -30,12 +30,14 @@ func (q *Queries) TaskTypeGet(ctx context.Context, db DBTX, name string) (*Baton
 		&i.CircuitBreaker,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.CostPerSecond,
+		&i.CostPerRun,
 	)
 	return &i, err
 }
 
 const taskTypeList = `-- name: TaskTypeList :many
-SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at FROM baton.task_types ORDER BY name
+SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run FROM baton.task_types ORDER BY name
 `
 
 func (q *Queries) TaskTypeList(ctx context.Context, db DBTX) ([]*BatonTaskType, error) {
@@ -61,6 +63,8 @@ func (q *Queries) TaskTypeList(ctx context.Context, db DBTX) ([]*BatonTaskType, 
 			&i.CircuitBreaker,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.CostPerSecond,
+			&i.CostPerRun,
 		); err != nil {
 			return nil, err
 		}
@@ -89,7 +93,7 @@ ON CONFLICT (name) DO UPDATE SET
     backoff = EXCLUDED.backoff,
     circuit_breaker = EXCLUDED.circuit_breaker,
     updated_at = now()
-RETURNING name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at
+RETURNING name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run
 `
 
 type TaskTypeUpsertParams struct {
@@ -135,6 +139,8 @@ func (q *Queries) TaskTypeUpsert(ctx context.Context, db DBTX, arg *TaskTypeUpse
 		&i.CircuitBreaker,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.CostPerSecond,
+		&i.CostPerRun,
 	)
 	return &i, err
 }
