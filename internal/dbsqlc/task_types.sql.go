@@ -7,6 +7,8 @@ package dbsqlc
 
 import (
 	"context"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const taskTypeGet = `-- name: TaskTypeGet :one
@@ -78,9 +80,9 @@ func (q *Queries) TaskTypeList(ctx context.Context, db DBTX) ([]*BatonTaskType, 
 
 const taskTypeUpsert = `-- name: TaskTypeUpsert :one
 INSERT INTO baton.task_types (name, executor, description, defaults, max_retries, timeout_ms, priority, queue,
-                              permanent_exit_codes, backoff, circuit_breaker)
+                              permanent_exit_codes, backoff, circuit_breaker, cost_per_second, cost_per_run)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-        $9, $10, $11)
+        $9, $10, $11, $12, $13)
 ON CONFLICT (name) DO UPDATE SET
     executor = EXCLUDED.executor,
     description = EXCLUDED.description,
@@ -92,6 +94,8 @@ ON CONFLICT (name) DO UPDATE SET
     permanent_exit_codes = EXCLUDED.permanent_exit_codes,
     backoff = EXCLUDED.backoff,
     circuit_breaker = EXCLUDED.circuit_breaker,
+    cost_per_second = EXCLUDED.cost_per_second,
+    cost_per_run = EXCLUDED.cost_per_run,
     updated_at = now()
 RETURNING name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run
 `
@@ -108,6 +112,8 @@ type TaskTypeUpsertParams struct {
 	PermanentExitCodes []int32
 	Backoff            []byte
 	CircuitBreaker     []byte
+	CostPerSecond      pgtype.Numeric
+	CostPerRun         pgtype.Numeric
 }
 
 func (q *Queries) TaskTypeUpsert(ctx context.Context, db DBTX, arg *TaskTypeUpsertParams) (*BatonTaskType, error) {
@@ -123,6 +129,8 @@ func (q *Queries) TaskTypeUpsert(ctx context.Context, db DBTX, arg *TaskTypeUpse
 		arg.PermanentExitCodes,
 		arg.Backoff,
 		arg.CircuitBreaker,
+		arg.CostPerSecond,
+		arg.CostPerRun,
 	)
 	var i BatonTaskType
 	err := row.Scan(
