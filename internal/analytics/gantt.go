@@ -92,9 +92,12 @@ func ComputeCriticalPath(tasks []PathTask) (*CriticalPath, error) {
 		tail[i] = best + tasks[i].Elapsed
 	}
 	out := &CriticalPath{Slack: make(map[string]time.Duration, n)}
+	// The chain ends at the task with the longest head; among equals, a
+	// task nothing depends on (so zero-length sinks close the chain), then
+	// the first listed.
 	end := -1
 	for i := range tasks {
-		if end < 0 || head[i] > head[end] {
+		if end < 0 || head[i] > head[end] || head[i] == head[end] && len(children[i]) == 0 && len(children[end]) > 0 {
 			end = i
 		}
 	}

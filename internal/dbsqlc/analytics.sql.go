@@ -19,7 +19,7 @@ SELECT CASE WHEN GROUPING(t.task_type) = 0 THEN 'task_type'
             ELSE r.owner END::text AS key,
        count(*)::bigint AS attempts,
        (sum(e.duration_ms) / 1000.0)::float8 AS seconds,
-       sum(coalesce(tt.cost_per_second, 0) * e.duration_ms / 1000.0 + coalesce(tt.cost_per_run, 0))::text AS cost
+       trim_scale(sum(coalesce(tt.cost_per_second, 0) * e.duration_ms / 1000.0 + coalesce(tt.cost_per_run, 0)))::text AS cost
 FROM baton.task_events e
 JOIN baton.run_tasks t ON t.id = e.task_id
 JOIN baton.runs r ON r.id = e.run_id
