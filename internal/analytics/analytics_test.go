@@ -201,8 +201,8 @@ func TestAnalyticsOnSeededRuns(t *testing.T) {
 		require.Len(t, got.Messages, 2)
 		require.Equal(t, analytics.ErrorMessage{
 			ErrorClass: "transient", Message: "timeout after <n>s on host <n>.<n>.<n>.<n> job <n>", Occurrences: 2,
-			LastSeen: at(time.Hour + 10*time.Second),
-			Examples: []string{"timeout after 7s on host 10.0.0.2 job 98", "timeout after 5s on host 10.0.0.1 job 4411"},
+			LastSeen:    at(time.Hour + 10*time.Second),
+			Examples:    []string{"timeout after 7s on host 10.0.0.2 job 98", "timeout after 5s on host 10.0.0.1 job 4411"},
 			ExampleRuns: []int64{s.runs[2], s.runs[1]},
 		}, got.Messages[0])
 		require.Equal(t, "permission denied for <uuid>", got.Messages[1].Message)
