@@ -37,8 +37,9 @@ SELECT t.task_type,
        count(*)::bigint AS attempts,
        count(*) FILTER (WHERE e.kind IN ('task_attempt_failed', 'task_attempt_interrupted'))::bigint AS retried
 FROM baton.task_events e
+LEFT JOIN LATERAL (SELECT r.workflow_name, r.owner, r.tags FROM baton.runs r
+                   WHERE r.id = e.run_id AND (@workflow::text <> '' OR @owner::text <> '' OR cardinality(@tags::text[]) > 0)) r ON true
 JOIN baton.run_tasks t ON t.id = e.task_id
-JOIN baton.runs r ON r.id = e.run_id
 WHERE e.time >= @from_time::timestamptz AND e.time < @to_time::timestamptz
   AND e.kind IN ('task_succeeded', 'task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
   AND (@workflow::text = '' OR r.workflow_name = @workflow::text)
@@ -52,8 +53,10 @@ ORDER BY t.task_type;
 SELECT coalesce(e.error_class, CASE WHEN e.kind = 'task_attempt_interrupted' THEN 'interrupted' ELSE 'unknown' END)::text AS error_class,
        count(*)::bigint AS occurrences
 FROM baton.task_events e
-JOIN baton.run_tasks t ON t.id = e.task_id
-JOIN baton.runs r ON r.id = e.run_id
+LEFT JOIN LATERAL (SELECT r.workflow_name, r.owner, r.tags FROM baton.runs r
+                   WHERE r.id = e.run_id AND (@workflow::text <> '' OR @owner::text <> '' OR cardinality(@tags::text[]) > 0)) r ON true
+LEFT JOIN LATERAL (SELECT t.task_type FROM baton.run_tasks t
+                   WHERE t.id = e.task_id AND @task_type::text <> '') t ON true
 WHERE e.time >= @from_time::timestamptz AND e.time < @to_time::timestamptz
   AND e.error IS NOT NULL
   AND e.kind IN ('task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
@@ -78,8 +81,10 @@ WITH errs AS (
                '[0-9]+', '<n>', 'g') AS message,
            e.error, e.time, e.run_id, e.task_id
     FROM baton.task_events e
-    JOIN baton.run_tasks t ON t.id = e.task_id
-    JOIN baton.runs r ON r.id = e.run_id
+    LEFT JOIN LATERAL (SELECT r.workflow_name, r.owner, r.tags FROM baton.runs r
+                       WHERE r.id = e.run_id AND (@workflow::text <> '' OR @owner::text <> '' OR cardinality(@tags::text[]) > 0)) r ON true
+    LEFT JOIN LATERAL (SELECT t.task_type FROM baton.run_tasks t
+                       WHERE t.id = e.task_id AND @task_type::text <> '') t ON true
     WHERE e.time >= @from_time::timestamptz AND e.time < @to_time::timestamptz
       AND e.error IS NOT NULL
       AND e.kind IN ('task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
@@ -134,8 +139,10 @@ SELECT coalesce(e.node, '')::text AS node,
        count(*)::bigint AS attempts,
        (coalesce(sum(e.duration_ms), 0) / 1000.0)::float8 AS busy_seconds
 FROM baton.task_events e
-JOIN baton.run_tasks t ON t.id = e.task_id
-JOIN baton.runs r ON r.id = e.run_id
+LEFT JOIN LATERAL (SELECT r.workflow_name, r.owner, r.tags FROM baton.runs r
+                   WHERE r.id = e.run_id AND (@workflow::text <> '' OR @owner::text <> '' OR cardinality(@tags::text[]) > 0)) r ON true
+LEFT JOIN LATERAL (SELECT t.task_type FROM baton.run_tasks t
+                   WHERE t.id = e.task_id AND @task_type::text <> '') t ON true
 WHERE e.time >= @from_time::timestamptz AND e.time < @to_time::timestamptz
   AND e.kind IN ('task_succeeded', 'task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
   AND (@workflow::text = '' OR r.workflow_name = @workflow::text)

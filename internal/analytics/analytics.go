@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/baton-run/baton/internal/dbsqlc"
@@ -43,7 +44,9 @@ type Options struct {
 
 // Service runs the analytics queries on a pool.
 type Service struct {
-	pool    *pgxpool.Pool
+	pool *pgxpool.Pool
+	// db runs the figures' queries with a plan made for their parameters.
+	db      customPlans
 	queries *dbsqlc.Queries
 	logger  *slog.Logger
 	now     func() time.Time
@@ -57,7 +60,38 @@ func New(pool *pgxpool.Pool, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{pool: pool, queries: dbsqlc.New(), logger: opts.Logger, now: opts.Now}
+	return &Service{pool: pool, db: customPlans{pool}, queries: dbsqlc.New(), logger: opts.Logger, now: opts.Now}
+}
+
+// customPlans is a dbsqlc.DBTX running every query as an unnamed prepared
+// statement (pgx.QueryExecModeDescribeExec), which PostgreSQL plans for
+// the parameters given. The figures' filters are written "@x = ” OR ...":
+// planned for their values, an absent filter folds away with its join,
+// where a cached generic plan would keep both.
+type customPlans struct{ pool *pgxpool.Pool }
+
+func (c customPlans) args(args []any) []any {
+	return append([]any{pgx.QueryExecModeDescribeExec}, args...)
+}
+
+func (c customPlans) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return c.pool.Exec(ctx, sql, c.args(args)...)
+}
+
+func (c customPlans) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return c.pool.Query(ctx, sql, c.args(args)...)
+}
+
+func (c customPlans) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return c.pool.QueryRow(ctx, sql, c.args(args)...)
+}
+
+func (c customPlans) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
+	return c.pool.CopyFrom(ctx, table, columns, src)
+}
+
+func (c customPlans) SendBatch(ctx context.Context, batch *pgx.Batch) pgx.BatchResults {
+	return c.pool.SendBatch(ctx, batch)
 }
 
 // InvalidError reports a filter that cannot be served; Field names the
@@ -160,7 +194,7 @@ func (s *Service) Completion(ctx context.Context, f Filter) (*Completion, error)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.queries.AnalyticsRunStatuses(ctx, s.pool, &dbsqlc.AnalyticsRunStatusesParams{
+	rows, err := s.queries.AnalyticsRunStatuses(ctx, s.db, &dbsqlc.AnalyticsRunStatusesParams{
 		FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, Tags: f.Tags, TaskType: f.TaskType,
 	})
 	if err != nil {
@@ -199,7 +233,7 @@ func (s *Service) DurationTrend(ctx context.Context, f Filter) (*DurationTrend, 
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.queries.AnalyticsRunDurations(ctx, s.pool, &dbsqlc.AnalyticsRunDurationsParams{
+	rows, err := s.queries.AnalyticsRunDurations(ctx, s.db, &dbsqlc.AnalyticsRunDurationsParams{
 		FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, Tags: f.Tags, TaskType: f.TaskType,
 	})
 	if err != nil {
@@ -236,7 +270,7 @@ func (s *Service) TaskTypes(ctx context.Context, f Filter) (*TaskTypeOutcomes, e
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.queries.AnalyticsTaskTypeOutcomes(ctx, s.pool, &dbsqlc.AnalyticsTaskTypeOutcomesParams{
+	rows, err := s.queries.AnalyticsTaskTypeOutcomes(ctx, s.db, &dbsqlc.AnalyticsTaskTypeOutcomesParams{
 		FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, Tags: f.Tags, TaskType: f.TaskType,
 	})
 	if err != nil {
@@ -292,13 +326,13 @@ func (s *Service) Errors(ctx context.Context, f Filter, limit int) (*ErrorDistri
 	if limit <= 0 || limit > MaxErrorMessages {
 		limit = 20
 	}
-	classes, err := s.queries.AnalyticsErrorClasses(ctx, s.pool, &dbsqlc.AnalyticsErrorClassesParams{
+	classes, err := s.queries.AnalyticsErrorClasses(ctx, s.db, &dbsqlc.AnalyticsErrorClassesParams{
 		FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, Tags: f.Tags, TaskType: f.TaskType,
 	})
 	if err != nil {
 		return nil, translate(err, "error classes")
 	}
-	messages, err := s.queries.AnalyticsErrorMessages(ctx, s.pool, &dbsqlc.AnalyticsErrorMessagesParams{
+	messages, err := s.queries.AnalyticsErrorMessages(ctx, s.db, &dbsqlc.AnalyticsErrorMessagesParams{
 		Examples: errorExamples, MaxRows: int32(limit),
 		FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, Tags: f.Tags, TaskType: f.TaskType,
 	})
@@ -341,7 +375,7 @@ func (s *Service) Cost(ctx context.Context, f Filter) (*CostBreakdown, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.queries.AnalyticsCost(ctx, s.pool, &dbsqlc.AnalyticsCostParams{
+	rows, err := s.queries.AnalyticsCost(ctx, s.db, &dbsqlc.AnalyticsCostParams{
 		FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, Tags: f.Tags, TaskType: f.TaskType,
 	})
 	if err != nil {
@@ -392,7 +426,7 @@ func (s *Service) Queues(ctx context.Context, f Filter) (*QueueStats, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.queries.AnalyticsQueues(ctx, s.pool, &dbsqlc.AnalyticsQueuesParams{FromTime: f.From, ToTime: f.To})
+	rows, err := s.queries.AnalyticsQueues(ctx, s.db, &dbsqlc.AnalyticsQueuesParams{FromTime: f.From, ToTime: f.To})
 	if err != nil {
 		return nil, translate(err, "queue statistics")
 	}
@@ -431,7 +465,7 @@ func (s *Service) Heatmap(ctx context.Context, f Filter) (*Heatmap, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.queries.AnalyticsNodeHours(ctx, s.pool, &dbsqlc.AnalyticsNodeHoursParams{
+	rows, err := s.queries.AnalyticsNodeHours(ctx, s.db, &dbsqlc.AnalyticsNodeHoursParams{
 		FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, Tags: f.Tags, TaskType: f.TaskType,
 	})
 	if err != nil {

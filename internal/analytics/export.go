@@ -62,7 +62,7 @@ func (s *Service) open(ctx context.Context, c *captureDB, err error, what string
 	if !errors.Is(err, errCaptured) {
 		return nil, fmt.Errorf("%s: capture query: %w", what, err)
 	}
-	rows, err := s.pool.Query(ctx, c.sql, c.args...)
+	rows, err := s.db.Query(ctx, c.sql, c.args...)
 	if err != nil {
 		return nil, translate(err, what)
 	}

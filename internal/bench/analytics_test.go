@@ -138,6 +138,7 @@ func BenchmarkAnalytics(b *testing.B) {
 		"/v1/analytics/heatmap",
 		"/v1/analytics/queues",
 		"/v1/analytics/task-types?workflow=wf-3&tags=nightly",
+		"/v1/analytics/heatmap?owner=owner-3&task_type=http",
 		"/v1/runs/" + strconv.FormatInt(ganttRun, 10) + "/gantt",
 	}
 	for i := 0; i < b.N; i++ {

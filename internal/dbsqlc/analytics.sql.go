@@ -93,26 +93,28 @@ const analyticsErrorClasses = `-- name: AnalyticsErrorClasses :many
 SELECT coalesce(e.error_class, CASE WHEN e.kind = 'task_attempt_interrupted' THEN 'interrupted' ELSE 'unknown' END)::text AS error_class,
        count(*)::bigint AS occurrences
 FROM baton.task_events e
-JOIN baton.run_tasks t ON t.id = e.task_id
-JOIN baton.runs r ON r.id = e.run_id
-WHERE e.time >= $1::timestamptz AND e.time < $2::timestamptz
+LEFT JOIN LATERAL (SELECT r.workflow_name, r.owner, r.tags FROM baton.runs r
+                   WHERE r.id = e.run_id AND ($1::text <> '' OR $2::text <> '' OR cardinality($3::text[]) > 0)) r ON true
+LEFT JOIN LATERAL (SELECT t.task_type FROM baton.run_tasks t
+                   WHERE t.id = e.task_id AND $4::text <> '') t ON true
+WHERE e.time >= $5::timestamptz AND e.time < $6::timestamptz
   AND e.error IS NOT NULL
   AND e.kind IN ('task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
-  AND ($3::text = '' OR r.workflow_name = $3::text)
-  AND ($4::text = '' OR r.owner = $4::text)
-  AND (cardinality($5::text[]) = 0 OR r.tags @> $5::text[])
-  AND ($6::text = '' OR t.task_type = $6::text)
+  AND ($1::text = '' OR r.workflow_name = $1::text)
+  AND ($2::text = '' OR r.owner = $2::text)
+  AND (cardinality($3::text[]) = 0 OR r.tags @> $3::text[])
+  AND ($4::text = '' OR t.task_type = $4::text)
 GROUP BY 1
 ORDER BY occurrences DESC, 1
 `
 
 type AnalyticsErrorClassesParams struct {
-	FromTime time.Time
-	ToTime   time.Time
 	Workflow string
 	Owner    string
 	Tags     []string
 	TaskType string
+	FromTime time.Time
+	ToTime   time.Time
 }
 
 type AnalyticsErrorClassesRow struct {
@@ -122,12 +124,12 @@ type AnalyticsErrorClassesRow struct {
 
 func (q *Queries) AnalyticsErrorClasses(ctx context.Context, db DBTX, arg *AnalyticsErrorClassesParams) ([]*AnalyticsErrorClassesRow, error) {
 	rows, err := db.Query(ctx, analyticsErrorClasses,
-		arg.FromTime,
-		arg.ToTime,
 		arg.Workflow,
 		arg.Owner,
 		arg.Tags,
 		arg.TaskType,
+		arg.FromTime,
+		arg.ToTime,
 	)
 	if err != nil {
 		return nil, err
@@ -157,15 +159,17 @@ WITH errs AS (
                '[0-9]+', '<n>', 'g') AS message,
            e.error, e.time, e.run_id, e.task_id
     FROM baton.task_events e
-    JOIN baton.run_tasks t ON t.id = e.task_id
-    JOIN baton.runs r ON r.id = e.run_id
-    WHERE e.time >= $3::timestamptz AND e.time < $4::timestamptz
+    LEFT JOIN LATERAL (SELECT r.workflow_name, r.owner, r.tags FROM baton.runs r
+                       WHERE r.id = e.run_id AND ($3::text <> '' OR $4::text <> '' OR cardinality($5::text[]) > 0)) r ON true
+    LEFT JOIN LATERAL (SELECT t.task_type FROM baton.run_tasks t
+                       WHERE t.id = e.task_id AND $6::text <> '') t ON true
+    WHERE e.time >= $7::timestamptz AND e.time < $8::timestamptz
       AND e.error IS NOT NULL
       AND e.kind IN ('task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
-      AND ($5::text = '' OR r.workflow_name = $5::text)
-      AND ($6::text = '' OR r.owner = $6::text)
-      AND (cardinality($7::text[]) = 0 OR r.tags @> $7::text[])
-      AND ($8::text = '' OR t.task_type = $8::text)
+      AND ($3::text = '' OR r.workflow_name = $3::text)
+      AND ($4::text = '' OR r.owner = $4::text)
+      AND (cardinality($5::text[]) = 0 OR r.tags @> $5::text[])
+      AND ($6::text = '' OR t.task_type = $6::text)
 )
 SELECT error_class::text AS error_class, message::text AS message, count(*)::bigint AS occurrences,
        max(time)::timestamptz AS last_seen,
@@ -180,12 +184,12 @@ LIMIT $2::integer
 type AnalyticsErrorMessagesParams struct {
 	Examples int32
 	MaxRows  int32
-	FromTime time.Time
-	ToTime   time.Time
 	Workflow string
 	Owner    string
 	Tags     []string
 	TaskType string
+	FromTime time.Time
+	ToTime   time.Time
 }
 
 type AnalyticsErrorMessagesRow struct {
@@ -205,12 +209,12 @@ func (q *Queries) AnalyticsErrorMessages(ctx context.Context, db DBTX, arg *Anal
 	rows, err := db.Query(ctx, analyticsErrorMessages,
 		arg.Examples,
 		arg.MaxRows,
-		arg.FromTime,
-		arg.ToTime,
 		arg.Workflow,
 		arg.Owner,
 		arg.Tags,
 		arg.TaskType,
+		arg.FromTime,
+		arg.ToTime,
 	)
 	if err != nil {
 		return nil, err
@@ -243,25 +247,27 @@ SELECT coalesce(e.node, '')::text AS node,
        count(*)::bigint AS attempts,
        (coalesce(sum(e.duration_ms), 0) / 1000.0)::float8 AS busy_seconds
 FROM baton.task_events e
-JOIN baton.run_tasks t ON t.id = e.task_id
-JOIN baton.runs r ON r.id = e.run_id
-WHERE e.time >= $1::timestamptz AND e.time < $2::timestamptz
+LEFT JOIN LATERAL (SELECT r.workflow_name, r.owner, r.tags FROM baton.runs r
+                   WHERE r.id = e.run_id AND ($1::text <> '' OR $2::text <> '' OR cardinality($3::text[]) > 0)) r ON true
+LEFT JOIN LATERAL (SELECT t.task_type FROM baton.run_tasks t
+                   WHERE t.id = e.task_id AND $4::text <> '') t ON true
+WHERE e.time >= $5::timestamptz AND e.time < $6::timestamptz
   AND e.kind IN ('task_succeeded', 'task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
-  AND ($3::text = '' OR r.workflow_name = $3::text)
-  AND ($4::text = '' OR r.owner = $4::text)
-  AND (cardinality($5::text[]) = 0 OR r.tags @> $5::text[])
-  AND ($6::text = '' OR t.task_type = $6::text)
+  AND ($1::text = '' OR r.workflow_name = $1::text)
+  AND ($2::text = '' OR r.owner = $2::text)
+  AND (cardinality($3::text[]) = 0 OR r.tags @> $3::text[])
+  AND ($4::text = '' OR t.task_type = $4::text)
 GROUP BY 1, 2
 ORDER BY 1, 2
 `
 
 type AnalyticsNodeHoursParams struct {
-	FromTime time.Time
-	ToTime   time.Time
 	Workflow string
 	Owner    string
 	Tags     []string
 	TaskType string
+	FromTime time.Time
+	ToTime   time.Time
 }
 
 type AnalyticsNodeHoursRow struct {
@@ -276,12 +282,12 @@ type AnalyticsNodeHoursRow struct {
 // CPU and memory come with node metrics (the scheduling issue).
 func (q *Queries) AnalyticsNodeHours(ctx context.Context, db DBTX, arg *AnalyticsNodeHoursParams) ([]*AnalyticsNodeHoursRow, error) {
 	rows, err := db.Query(ctx, analyticsNodeHours,
-		arg.FromTime,
-		arg.ToTime,
 		arg.Workflow,
 		arg.Owner,
 		arg.Tags,
 		arg.TaskType,
+		arg.FromTime,
+		arg.ToTime,
 	)
 	if err != nil {
 		return nil, err
@@ -493,24 +499,25 @@ SELECT t.task_type,
        count(*)::bigint AS attempts,
        count(*) FILTER (WHERE e.kind IN ('task_attempt_failed', 'task_attempt_interrupted'))::bigint AS retried
 FROM baton.task_events e
+LEFT JOIN LATERAL (SELECT r.workflow_name, r.owner, r.tags FROM baton.runs r
+                   WHERE r.id = e.run_id AND ($1::text <> '' OR $2::text <> '' OR cardinality($3::text[]) > 0)) r ON true
 JOIN baton.run_tasks t ON t.id = e.task_id
-JOIN baton.runs r ON r.id = e.run_id
-WHERE e.time >= $1::timestamptz AND e.time < $2::timestamptz
+WHERE e.time >= $4::timestamptz AND e.time < $5::timestamptz
   AND e.kind IN ('task_succeeded', 'task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
-  AND ($3::text = '' OR r.workflow_name = $3::text)
-  AND ($4::text = '' OR r.owner = $4::text)
-  AND (cardinality($5::text[]) = 0 OR r.tags @> $5::text[])
+  AND ($1::text = '' OR r.workflow_name = $1::text)
+  AND ($2::text = '' OR r.owner = $2::text)
+  AND (cardinality($3::text[]) = 0 OR r.tags @> $3::text[])
   AND ($6::text = '' OR t.task_type = $6::text)
 GROUP BY t.task_type
 ORDER BY t.task_type
 `
 
 type AnalyticsTaskTypeOutcomesParams struct {
-	FromTime time.Time
-	ToTime   time.Time
 	Workflow string
 	Owner    string
 	Tags     []string
+	FromTime time.Time
+	ToTime   time.Time
 	TaskType string
 }
 
@@ -524,11 +531,11 @@ type AnalyticsTaskTypeOutcomesRow struct {
 
 func (q *Queries) AnalyticsTaskTypeOutcomes(ctx context.Context, db DBTX, arg *AnalyticsTaskTypeOutcomesParams) ([]*AnalyticsTaskTypeOutcomesRow, error) {
 	rows, err := db.Query(ctx, analyticsTaskTypeOutcomes,
-		arg.FromTime,
-		arg.ToTime,
 		arg.Workflow,
 		arg.Owner,
 		arg.Tags,
+		arg.FromTime,
+		arg.ToTime,
 		arg.TaskType,
 	)
 	if err != nil {
