@@ -20,6 +20,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/baton-run/baton/internal/alert"
+	"github.com/baton-run/baton/internal/analytics"
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/metrics"
 	"github.com/baton-run/baton/internal/resilience"
@@ -48,6 +49,9 @@ type Options struct {
 	// Alerts serves the alerting operations (/v1/alert-rules,
 	// /v1/alert-channels, /v1/alerts); nil: they answer 503.
 	Alerts *alert.Service
+	// Analytics serves the /v1/analytics operations, the Gantt data of runs
+	// and the /v1/exports streams. Nil builds one on the engine's pool.
+	Analytics *analytics.Service
 
 	// Logger receives request logs and internal errors. Defaults to a
 	// discarding logger.
@@ -78,8 +82,10 @@ type handlers struct {
 	queues   QueueController
 	stream   *stream.Hub
 	alerts   *alert.Service
-	logger   *slog.Logger
-	ready    func(ctx context.Context) error
+	// analytics is nil only when building the OpenAPI document.
+	analytics *analytics.Service
+	logger    *slog.Logger
+	ready     func(ctx context.Context) error
 }
 
 // New returns the HTTP handler serving the API (wrapped in request logging,
@@ -93,6 +99,10 @@ func New(opts Options) (http.Handler, huma.API) {
 	h := &handlers{engine: opts.Engine, breakers: opts.Breakers, queues: opts.Queues, stream: opts.Stream, alerts: opts.Alerts, logger: opts.Logger, ready: opts.Ready}
 	if h.ready == nil {
 		h.ready = h.pingDatabase
+	}
+	h.analytics = opts.Analytics
+	if h.analytics == nil && opts.Engine != nil {
+		h.analytics = analytics.New(opts.Engine.Pool(), analytics.Options{Logger: opts.Logger})
 	}
 
 	router := chi.NewMux()
@@ -243,6 +253,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	registerQueues(v1, h)
 	registerStream(v1, h)
 	registerAlerts(v1, h)
+	registerAnalytics(v1, h)
 
 	router.NotFound(notFound(opts.UI))
 	router.MethodNotAllowed(methodNotAllowed(router))
@@ -266,6 +277,7 @@ func newConfig(logger *slog.Logger) huma.Config {
 	config.Formats = map[string]huma.Format{
 		"application/json": jsonFormat(logger),
 		"json":             jsonFormat(logger),
+		"text/csv":         csvFormat(logger),
 	}
 	config.Info.Description = "Baton is a PostgreSQL-native workflow orchestrator. Errors are RFC 9457 problem documents (`application/problem+json`); validation problems list one entry per culprit under `errors`, with its location (such as `body.steps[1].depends_on`)."
 	config.Tags = []*huma.Tag{
@@ -277,6 +289,7 @@ func newConfig(logger *slog.Logger) huma.Config {
 		{Name: "Queues", Description: "River queues: pause and resume across every worker node."},
 		{Name: tagStream, Description: "The live event stream (Server-Sent Events), resumable from the event log."},
 		{Name: tagAlerts, Description: "Alerting: rules (built-in and custom), channels (webhook, Slack, e-mail), alerts to acknowledge and silence."},
+		{Name: tagAnalytics, Description: "Analytics over runs, tasks, events and queues, Gantt data with the critical path, and streamed CSV/JSON exports."},
 		{Name: tagHealth, Description: "Liveness and readiness probes."},
 	}
 	config.DocsPath = ""

@@ -21,6 +21,8 @@ type TaskTypeSpec struct {
 	PermanentExitCodes []int                 `json:"permanent_exit_codes,omitempty" doc:"Exit codes of the exec executor that fail a task without retry."`
 	Backoff            *Backoff              `json:"backoff,omitempty" doc:"Wait between attempts. Default 1 s doubling to 16 s, no jitter."`
 	CircuitBreaker     *CircuitBreakerPolicy `json:"circuit_breaker,omitempty" doc:"Guard the type's tasks with a cluster-wide circuit breaker; omit for none."`
+	CostPerSecond      *float64              `json:"cost_per_second,omitempty" minimum:"0" maximum:"1000000000" example:"0.0004" doc:"Price of one second of an attempt, for the cost breakdown. Omit for 0."`
+	CostPerRun         *float64              `json:"cost_per_run,omitempty" minimum:"0" maximum:"1000000000" example:"0.01" doc:"Price of each attempt on top of its seconds. Omit for 0."`
 }
 
 // Backoff is an exponential retry schedule.
@@ -81,6 +83,8 @@ type TaskType struct {
 	PermanentExitCodes []int                 `json:"permanent_exit_codes"`
 	Backoff            *Backoff              `json:"backoff" doc:"Null: the default schedule."`
 	CircuitBreaker     *CircuitBreakerPolicy `json:"circuit_breaker" doc:"Null: no circuit breaker."`
+	CostPerSecond      *float64              `json:"cost_per_second" doc:"Price of one second of an attempt; null: unset (0)."`
+	CostPerRun         *float64              `json:"cost_per_run" doc:"Price of each attempt; null: unset (0)."`
 	CreatedAt          time.Time             `json:"created_at"`
 	UpdatedAt          time.Time             `json:"updated_at"`
 }
@@ -121,6 +125,8 @@ func (h *handlers) applyTaskType(ctx context.Context, in *applyTaskTypeInput) (*
 		PermanentExitCodes: b.PermanentExitCodes,
 		Backoff:            b.Backoff.spec(),
 		CircuitBreaker:     b.CircuitBreaker.spec(),
+		CostPerSecond:      b.CostPerSecond,
+		CostPerRun:         b.CostPerRun,
 	})
 	if err != nil {
 		return nil, h.problem(ctx, err)
@@ -162,6 +168,8 @@ func taskTypeFrom(tt *engine.TaskType) TaskType {
 		PermanentExitCodes: nonNil(tt.PermanentExitCodes),
 		Backoff:            backoffFrom(tt.Backoff),
 		CircuitBreaker:     circuitBreakerFrom(tt.CircuitBreaker),
+		CostPerSecond:      tt.CostPerSecond,
+		CostPerRun:         tt.CostPerRun,
 		CreatedAt:          tt.CreatedAt.UTC(),
 		UpdatedAt:          tt.UpdatedAt.UTC(),
 	}

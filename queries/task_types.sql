@@ -1,8 +1,8 @@
 -- name: TaskTypeUpsert :one
 INSERT INTO baton.task_types (name, executor, description, defaults, max_retries, timeout_ms, priority, queue,
-                              permanent_exit_codes, backoff, circuit_breaker)
+                              permanent_exit_codes, backoff, circuit_breaker, cost_per_second, cost_per_run)
 VALUES (@name, @executor, @description, @defaults, @max_retries, @timeout_ms, @priority, @queue,
-        @permanent_exit_codes, @backoff, @circuit_breaker)
+        @permanent_exit_codes, @backoff, @circuit_breaker, @cost_per_second, @cost_per_run)
 ON CONFLICT (name) DO UPDATE SET
     executor = EXCLUDED.executor,
     description = EXCLUDED.description,
@@ -14,6 +14,8 @@ ON CONFLICT (name) DO UPDATE SET
     permanent_exit_codes = EXCLUDED.permanent_exit_codes,
     backoff = EXCLUDED.backoff,
     circuit_breaker = EXCLUDED.circuit_breaker,
+    cost_per_second = EXCLUDED.cost_per_second,
+    cost_per_run = EXCLUDED.cost_per_run,
     updated_at = now()
 RETURNING *;
 

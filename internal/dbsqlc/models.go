@@ -258,6 +258,8 @@ type BatonTaskType struct {
 	CircuitBreaker     []byte
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
+	CostPerSecond      pgtype.Numeric
+	CostPerRun         pgtype.Numeric
 }
 
 // Cost of each finished task: cost_per_second x seconds of its attempts + cost_per_run (NULL when its task type has no price).

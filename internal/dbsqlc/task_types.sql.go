@@ -7,10 +7,12 @@ package dbsqlc
 
 import (
 	"context"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const taskTypeGet = `-- name: TaskTypeGet :one
-SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at FROM baton.task_types WHERE name = $1
+SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run FROM baton.task_types WHERE name = $1
 `
 
 func (q *Queries) TaskTypeGet(ctx context.Context, db DBTX, name string) (*BatonTaskType, error) {
@@ -30,12 +32,14 @@ func (q *Queries) TaskTypeGet(ctx context.Context, db DBTX, name string) (*Baton
 		&i.CircuitBreaker,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.CostPerSecond,
+		&i.CostPerRun,
 	)
 	return &i, err
 }
 
 const taskTypeList = `-- name: TaskTypeList :many
-SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at FROM baton.task_types ORDER BY name
+SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run FROM baton.task_types ORDER BY name
 `
 
 func (q *Queries) TaskTypeList(ctx context.Context, db DBTX) ([]*BatonTaskType, error) {
@@ -61,6 +65,8 @@ func (q *Queries) TaskTypeList(ctx context.Context, db DBTX) ([]*BatonTaskType, 
 			&i.CircuitBreaker,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.CostPerSecond,
+			&i.CostPerRun,
 		); err != nil {
 			return nil, err
 		}
@@ -74,9 +80,9 @@ func (q *Queries) TaskTypeList(ctx context.Context, db DBTX) ([]*BatonTaskType, 
 
 const taskTypeUpsert = `-- name: TaskTypeUpsert :one
 INSERT INTO baton.task_types (name, executor, description, defaults, max_retries, timeout_ms, priority, queue,
-                              permanent_exit_codes, backoff, circuit_breaker)
+                              permanent_exit_codes, backoff, circuit_breaker, cost_per_second, cost_per_run)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-        $9, $10, $11)
+        $9, $10, $11, $12, $13)
 ON CONFLICT (name) DO UPDATE SET
     executor = EXCLUDED.executor,
     description = EXCLUDED.description,
@@ -88,8 +94,10 @@ ON CONFLICT (name) DO UPDATE SET
     permanent_exit_codes = EXCLUDED.permanent_exit_codes,
     backoff = EXCLUDED.backoff,
     circuit_breaker = EXCLUDED.circuit_breaker,
+    cost_per_second = EXCLUDED.cost_per_second,
+    cost_per_run = EXCLUDED.cost_per_run,
     updated_at = now()
-RETURNING name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at
+RETURNING name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run
 `
 
 type TaskTypeUpsertParams struct {
@@ -104,6 +112,8 @@ type TaskTypeUpsertParams struct {
 	PermanentExitCodes []int32
 	Backoff            []byte
 	CircuitBreaker     []byte
+	CostPerSecond      pgtype.Numeric
+	CostPerRun         pgtype.Numeric
 }
 
 func (q *Queries) TaskTypeUpsert(ctx context.Context, db DBTX, arg *TaskTypeUpsertParams) (*BatonTaskType, error) {
@@ -119,6 +129,8 @@ func (q *Queries) TaskTypeUpsert(ctx context.Context, db DBTX, arg *TaskTypeUpse
 		arg.PermanentExitCodes,
 		arg.Backoff,
 		arg.CircuitBreaker,
+		arg.CostPerSecond,
+		arg.CostPerRun,
 	)
 	var i BatonTaskType
 	err := row.Scan(
@@ -135,6 +147,8 @@ func (q *Queries) TaskTypeUpsert(ctx context.Context, db DBTX, arg *TaskTypeUpse
 		&i.CircuitBreaker,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.CostPerSecond,
+		&i.CostPerRun,
 	)
 	return &i, err
 }

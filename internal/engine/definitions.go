@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/baton-run/baton/internal/dbsqlc"
 )
@@ -43,6 +45,12 @@ func (e *Engine) ApplyTaskType(ctx context.Context, spec *TaskTypeSpec) (*TaskTy
 		return nil, err
 	}
 	if params.CircuitBreaker, err = marshalOptional(spec.CircuitBreaker); err != nil {
+		return nil, err
+	}
+	if params.CostPerSecond, err = toNumeric(spec.CostPerSecond); err != nil {
+		return nil, err
+	}
+	if params.CostPerRun, err = toNumeric(spec.CostPerRun); err != nil {
 		return nil, err
 	}
 	if spec.MaxRetries != nil {
@@ -294,6 +302,8 @@ func taskTypeFromRow(row *dbsqlc.BatonTaskType) *TaskType {
 		PermanentExitCodes: toInts(row.PermanentExitCodes),
 		Backoff:            unmarshalOptional[BackoffSpec](row.Backoff),
 		CircuitBreaker:     unmarshalOptional[CircuitBreakerSpec](row.CircuitBreaker),
+		CostPerSecond:      fromNumeric(row.CostPerSecond),
+		CostPerRun:         fromNumeric(row.CostPerRun),
 		CreatedAt:          row.CreatedAt,
 		UpdatedAt:          row.UpdatedAt,
 	}
@@ -375,4 +385,28 @@ func nonNilStrings(in []string) []string {
 		return []string{}
 	}
 	return in
+}
+
+// toNumeric converts an optional price to a numeric (NULL for nil).
+func toNumeric(v *float64) (pgtype.Numeric, error) {
+	var n pgtype.Numeric
+	if v == nil {
+		return n, nil
+	}
+	if err := n.Scan(strconv.FormatFloat(*v, 'f', -1, 64)); err != nil {
+		return n, fmt.Errorf("encode price %v: %w", *v, err)
+	}
+	return n, nil
+}
+
+// fromNumeric converts a numeric price back (nil for NULL).
+func fromNumeric(n pgtype.Numeric) *float64 {
+	if !n.Valid {
+		return nil
+	}
+	f, err := n.Float64Value()
+	if err != nil || !f.Valid {
+		return nil
+	}
+	return &f.Float64
 }

@@ -40,8 +40,11 @@ type TaskType struct {
 	PermanentExitCodes []int
 	Backoff            *BackoffSpec
 	CircuitBreaker     *CircuitBreakerSpec
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	// CostPerSecond and CostPerRun price the type's attempts (nil: unset).
+	CostPerSecond *float64
+	CostPerRun    *float64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Workflow is one stored version of a workflow.

@@ -75,6 +75,14 @@ type TaskTypeSpec struct {
 	// CircuitBreaker, when set, guards the tasks of this type with a
 	// cluster-wide circuit breaker.
 	CircuitBreaker *CircuitBreakerSpec `json:"circuit_breaker,omitempty"`
+
+	// CostPerSecond prices a second of an attempt of this type, for the
+	// cost breakdown (unset: 0).
+	CostPerSecond *float64 `json:"cost_per_second,omitempty"`
+
+	// CostPerRun prices each attempt of this type on top of its seconds
+	// (unset: 0).
+	CostPerRun *float64 `json:"cost_per_run,omitempty"`
 }
 
 // BackoffSpec configures the exponential wait between attempts: after

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -225,6 +226,8 @@ func (t *TaskTypeSpec) Validate(knownExecutor func(string) bool) error {
 	problems.checkBackoff("backoff", t.Backoff)
 	problems.checkCircuitBreaker("circuit_breaker", t.CircuitBreaker)
 	problems.checkPriority("priority", t.Priority)
+	problems.checkPrice("cost_per_second", t.CostPerSecond)
+	problems.checkPrice("cost_per_run", t.CostPerRun)
 
 	if t.Queue != "" {
 		switch {
@@ -533,4 +536,17 @@ func (g *specGraph) cycles() [][]int {
 		}
 	}
 	return found
+}
+
+// maxPrice bounds a task type's prices.
+const maxPrice = 1e9
+
+// checkPrice accepts an unset price or a finite one from 0 to maxPrice.
+func (p *specProblems) checkPrice(field string, v *float64) {
+	if v == nil {
+		return
+	}
+	if math.IsNaN(*v) || *v < 0 || *v > maxPrice {
+		p.add(field, "must be between 0 and %g", float64(maxPrice))
+	}
 }

@@ -1,0 +1,211 @@
+-- Analytics (/v1/analytics): one query per figure. Every query takes the
+-- same filters: a time window [from_time, to_time), and workflow, owner,
+-- task_type ('' for any) and tags (empty for any; a run must carry all of
+-- them). Attempt events are the ones a worker writes when an attempt ends:
+-- their time is the attempt's end and duration_ms its length.
+
+-- name: AnalyticsRunStatuses :many
+SELECT r.status, count(*)::bigint AS runs
+FROM baton.runs r
+WHERE r.created_at >= @from_time::timestamptz AND r.created_at < @to_time::timestamptz
+  AND (@workflow::text = '' OR r.workflow_name = @workflow::text)
+  AND (@owner::text = '' OR r.owner = @owner::text)
+  AND (cardinality(@tags::text[]) = 0 OR r.tags @> @tags::text[])
+  AND (@task_type::text = '' OR EXISTS (SELECT 1 FROM baton.run_tasks t WHERE t.run_id = r.id AND t.task_type = @task_type::text))
+GROUP BY r.status
+ORDER BY r.status;
+
+-- name: AnalyticsRunDurations :many
+SELECT date_bin('1 day', r.finished_at, '2000-01-03')::timestamptz AS day,
+       count(*)::bigint AS runs,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.finished_at - r.started_at) * 1000)::float8 AS p50_ms,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM r.finished_at - r.started_at) * 1000)::float8 AS p95_ms
+FROM baton.runs r
+WHERE r.finished_at >= @from_time::timestamptz AND r.finished_at < @to_time::timestamptz
+  AND r.started_at IS NOT NULL
+  AND (@workflow::text = '' OR r.workflow_name = @workflow::text)
+  AND (@owner::text = '' OR r.owner = @owner::text)
+  AND (cardinality(@tags::text[]) = 0 OR r.tags @> @tags::text[])
+  AND (@task_type::text = '' OR EXISTS (SELECT 1 FROM baton.run_tasks t WHERE t.run_id = r.id AND t.task_type = @task_type::text))
+GROUP BY 1
+ORDER BY 1;
+
+-- name: AnalyticsTaskTypeOutcomes :many
+SELECT t.task_type,
+       count(*) FILTER (WHERE e.kind = 'task_succeeded')::bigint AS succeeded,
+       count(*) FILTER (WHERE e.kind = 'task_dead')::bigint AS dead,
+       count(*)::bigint AS attempts,
+       count(*) FILTER (WHERE e.kind IN ('task_attempt_failed', 'task_attempt_interrupted'))::bigint AS retried
+FROM baton.task_events e
+LEFT JOIN LATERAL (SELECT r.workflow_name, r.owner, r.tags FROM baton.runs r
+                   WHERE r.id = e.run_id AND (@workflow::text <> '' OR @owner::text <> '' OR cardinality(@tags::text[]) > 0)) r ON true
+JOIN baton.run_tasks t ON t.id = e.task_id
+WHERE e.time >= @from_time::timestamptz AND e.time < @to_time::timestamptz
+  AND e.kind IN ('task_succeeded', 'task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
+  AND (@workflow::text = '' OR r.workflow_name = @workflow::text)
+  AND (@owner::text = '' OR r.owner = @owner::text)
+  AND (cardinality(@tags::text[]) = 0 OR r.tags @> @tags::text[])
+  AND (@task_type::text = '' OR t.task_type = @task_type::text)
+GROUP BY t.task_type
+ORDER BY t.task_type;
+
+-- name: AnalyticsErrorClasses :many
+SELECT coalesce(e.error_class, CASE WHEN e.kind = 'task_attempt_interrupted' THEN 'interrupted' ELSE 'unknown' END)::text AS error_class,
+       count(*)::bigint AS occurrences
+FROM baton.task_events e
+LEFT JOIN LATERAL (SELECT r.workflow_name, r.owner, r.tags FROM baton.runs r
+                   WHERE r.id = e.run_id AND (@workflow::text <> '' OR @owner::text <> '' OR cardinality(@tags::text[]) > 0)) r ON true
+LEFT JOIN LATERAL (SELECT t.task_type FROM baton.run_tasks t
+                   WHERE t.id = e.task_id AND @task_type::text <> '') t ON true
+WHERE e.time >= @from_time::timestamptz AND e.time < @to_time::timestamptz
+  AND e.error IS NOT NULL
+  AND e.kind IN ('task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
+  AND (@workflow::text = '' OR r.workflow_name = @workflow::text)
+  AND (@owner::text = '' OR r.owner = @owner::text)
+  AND (cardinality(@tags::text[]) = 0 OR r.tags @> @tags::text[])
+  AND (@task_type::text = '' OR t.task_type = @task_type::text)
+GROUP BY 1
+ORDER BY occurrences DESC, 1;
+
+-- AnalyticsErrorMessages groups failed attempts by class and normalized
+-- message: uuids, hex ids (0x..., or 8 hex digits or more with a digit) and
+-- numbers are replaced by <uuid>, <hex> and <n>, so "timeout after 31s on job
+-- 4411" and "timeout after 29s on job 98" are one message.
+-- name: AnalyticsErrorMessages :many
+WITH errs AS (
+    SELECT coalesce(e.error_class, CASE WHEN e.kind = 'task_attempt_interrupted' THEN 'interrupted' ELSE 'unknown' END) AS error_class,
+           regexp_replace(
+               regexp_replace(
+                   regexp_replace(e.error, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'gi'),
+                   '\m(0x[0-9a-f]+|(?=[a-f]*[0-9])[0-9a-f]{8,})\M', '<hex>', 'gi'),
+               '[0-9]+', '<n>', 'g') AS message,
+           e.error, e.time, e.run_id, e.task_id
+    FROM baton.task_events e
+    LEFT JOIN LATERAL (SELECT r.workflow_name, r.owner, r.tags FROM baton.runs r
+                       WHERE r.id = e.run_id AND (@workflow::text <> '' OR @owner::text <> '' OR cardinality(@tags::text[]) > 0)) r ON true
+    LEFT JOIN LATERAL (SELECT t.task_type FROM baton.run_tasks t
+                       WHERE t.id = e.task_id AND @task_type::text <> '') t ON true
+    WHERE e.time >= @from_time::timestamptz AND e.time < @to_time::timestamptz
+      AND e.error IS NOT NULL
+      AND e.kind IN ('task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
+      AND (@workflow::text = '' OR r.workflow_name = @workflow::text)
+      AND (@owner::text = '' OR r.owner = @owner::text)
+      AND (cardinality(@tags::text[]) = 0 OR r.tags @> @tags::text[])
+      AND (@task_type::text = '' OR t.task_type = @task_type::text)
+)
+SELECT error_class::text AS error_class, message::text AS message, count(*)::bigint AS occurrences,
+       max(time)::timestamptz AS last_seen,
+       (array_agg(error ORDER BY time DESC, task_id))[1:@examples::integer]::text[] AS examples,
+       (array_agg(run_id ORDER BY time DESC, task_id))[1:@examples::integer]::bigint[] AS example_runs
+FROM errs
+GROUP BY error_class, message
+ORDER BY occurrences DESC, error_class, message
+LIMIT @max_rows::integer;
+
+-- AnalyticsCost prices attempts: cost_per_second × duration plus
+-- cost_per_run per attempt, at the task type's current prices (a task type
+-- without prices costs 0), grouped three ways: by task type, workflow and
+-- owner (dimension says which).
+-- name: AnalyticsCost :many
+SELECT CASE WHEN GROUPING(t.task_type) = 0 THEN 'task_type'
+            WHEN GROUPING(r.workflow_name) = 0 THEN 'workflow'
+            ELSE 'owner' END::text AS dimension,
+       CASE WHEN GROUPING(t.task_type) = 0 THEN t.task_type
+            WHEN GROUPING(r.workflow_name) = 0 THEN r.workflow_name
+            ELSE r.owner END::text AS key,
+       count(*)::bigint AS attempts,
+       (sum(e.duration_ms) / 1000.0)::float8 AS seconds,
+       trim_scale(sum(coalesce(tt.cost_per_second, 0) * e.duration_ms / 1000.0 + coalesce(tt.cost_per_run, 0)))::text AS cost
+FROM baton.task_events e
+JOIN baton.run_tasks t ON t.id = e.task_id
+JOIN baton.runs r ON r.id = e.run_id
+LEFT JOIN baton.task_types tt ON tt.name = t.task_type
+WHERE e.time >= @from_time::timestamptz AND e.time < @to_time::timestamptz
+  AND e.kind IN ('task_succeeded', 'task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
+  AND e.duration_ms IS NOT NULL
+  AND (@workflow::text = '' OR r.workflow_name = @workflow::text)
+  AND (@owner::text = '' OR r.owner = @owner::text)
+  AND (cardinality(@tags::text[]) = 0 OR r.tags @> @tags::text[])
+  AND (@task_type::text = '' OR t.task_type = @task_type::text)
+GROUP BY GROUPING SETS ((t.task_type), (r.workflow_name), (r.owner))
+ORDER BY 1, 2;
+
+-- AnalyticsNodeHours is the node × hour heatmap from attempt events: the
+-- attempts that ended in the hour and their summed duration (busy seconds).
+-- CPU and memory come with node metrics (the scheduling issue).
+-- name: AnalyticsNodeHours :many
+SELECT coalesce(e.node, '')::text AS node,
+       date_bin('1 hour', e.time, '2000-01-03')::timestamptz AS hour,
+       count(*)::bigint AS attempts,
+       (coalesce(sum(e.duration_ms), 0) / 1000.0)::float8 AS busy_seconds
+FROM baton.task_events e
+LEFT JOIN LATERAL (SELECT r.workflow_name, r.owner, r.tags FROM baton.runs r
+                   WHERE r.id = e.run_id AND (@workflow::text <> '' OR @owner::text <> '' OR cardinality(@tags::text[]) > 0)) r ON true
+LEFT JOIN LATERAL (SELECT t.task_type FROM baton.run_tasks t
+                   WHERE t.id = e.task_id AND @task_type::text <> '') t ON true
+WHERE e.time >= @from_time::timestamptz AND e.time < @to_time::timestamptz
+  AND e.kind IN ('task_succeeded', 'task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
+  AND (@workflow::text = '' OR r.workflow_name = @workflow::text)
+  AND (@owner::text = '' OR r.owner = @owner::text)
+  AND (cardinality(@tags::text[]) = 0 OR r.tags @> @tags::text[])
+  AND (@task_type::text = '' OR t.task_type = @task_type::text)
+GROUP BY 1, 2
+ORDER BY 1, 2;
+
+-- name: AnalyticsQueues :many
+SELECT s.queue::text AS queue, s.priority::integer AS priority, s.available::bigint AS available,
+       s.scheduled::bigint AS scheduled, s.retryable::bigint AS retryable, s.running::bigint AS running,
+       s.waited::bigint AS waited, coalesce(s.wait_avg_ms, 0)::float8 AS wait_avg_ms, coalesce(s.wait_p50_ms, 0)::float8 AS wait_p50_ms,
+       coalesce(s.wait_p95_ms, 0)::float8 AS wait_p95_ms
+FROM baton.queue_stats(@from_time::timestamptz, @to_time::timestamptz) AS s;
+
+-- name: GanttRun :one
+SELECT id, workflow_name, status, created_at, started_at, finished_at FROM baton.runs WHERE id = @id::bigint;
+
+-- name: GanttTasks :many
+SELECT id, step_name, step_index, task_type, status, depends_on, attempts, created_at, queued_at, started_at, finished_at
+FROM baton.run_tasks WHERE run_id = @run_id::bigint ORDER BY step_index;
+
+-- name: GanttAttempts :many
+SELECT task_id::bigint AS task_id, coalesce(attempt, 0)::integer AS attempt, kind, time, coalesce(duration_ms, 0)::bigint AS duration_ms,
+       coalesce(node, '')::text AS node, coalesce(error, '')::text AS error, coalesce(error_class, '')::text AS error_class
+FROM baton.task_events
+WHERE run_id = @run_id::bigint AND task_id IS NOT NULL
+  AND kind IN ('task_succeeded', 'task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
+ORDER BY task_id, attempt, time, id;
+
+-- Exports: streamed row by row (internal/analytics runs the query text
+-- sqlc generates and never collects the rows).
+
+-- name: ExportRuns :many
+SELECT r.id, r.workflow_name AS workflow, r.workflow_version, r.status, r.priority, r.trigger, r.owner, r.tags,
+       r.tasks_total, r.error, r.created_at, r.started_at, r.finished_at
+FROM baton.runs r
+WHERE r.created_at >= @from_time::timestamptz AND r.created_at < @to_time::timestamptz
+  AND (@workflow::text = '' OR r.workflow_name = @workflow::text)
+  AND (@owner::text = '' OR r.owner = @owner::text)
+  AND (cardinality(@tags::text[]) = 0 OR r.tags @> @tags::text[])
+  AND (@status::text = '' OR r.status = @status::text)
+  AND (@task_type::text = '' OR EXISTS (SELECT 1 FROM baton.run_tasks t WHERE t.run_id = r.id AND t.task_type = @task_type::text))
+ORDER BY r.created_at, r.id;
+
+-- name: ExportTasks :many
+SELECT t.id, t.run_id, r.workflow_name AS workflow, t.step_name, t.task_type, t.status, t.attempts, t.priority, t.queue,
+       t.error_class, t.error, t.created_at, t.queued_at, t.started_at, t.finished_at
+FROM baton.runs r
+JOIN baton.run_tasks t ON t.run_id = r.id
+WHERE r.created_at >= @from_time::timestamptz AND r.created_at < @to_time::timestamptz
+  AND (@workflow::text = '' OR r.workflow_name = @workflow::text)
+  AND (@owner::text = '' OR r.owner = @owner::text)
+  AND (cardinality(@tags::text[]) = 0 OR r.tags @> @tags::text[])
+  AND (@task_type::text = '' OR t.task_type = @task_type::text)
+ORDER BY r.created_at, r.id, t.step_index;
+
+-- name: ExportEvents :many
+SELECT e.id, e.time, e.run_id, e.task_id, e.step_name, e.kind, e.attempt, e.duration_ms, e.error, e.error_class,
+       e.node, e.queue, e.priority, e.actor, e.data
+FROM baton.task_events e
+WHERE e.time >= @from_time::timestamptz AND e.time < @to_time::timestamptz
+  AND (@run_id::bigint = 0 OR e.run_id = @run_id::bigint)
+  AND (@kind::text = '' OR e.kind = @kind::text)
+ORDER BY e.id;
