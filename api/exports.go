@@ -84,7 +84,7 @@ func (h *handlers) exportEvents(ctx context.Context, in *exportEventsInput) (*hu
 	return h.streamExport(x, "events", in.Format, in.Accept), nil
 }
 
-// stream writes an open export row by row, flushing every 1000 rows. The
+// streamExport writes an open export row by row, flushing every 1000 rows. The
 // status is sent before the first row, so a failure midway can only cut
 // the body short: it is logged, and a CSV body ends without its last line.
 func (h *handlers) streamExport(x *analytics.Export, name, format, accept string) *huma.StreamResponse {
