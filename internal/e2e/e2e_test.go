@@ -8,11 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -56,7 +59,10 @@ func setup(t *testing.T, nodes, workersPerNode int) *env {
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
-			require.NoError(t, client.Stop(ctx))
+			if err := client.Stop(ctx); err != nil {
+				logStuckWork(t, pool)
+				t.Fatalf("stop workers: %v", err)
+			}
 		})
 	}
 	handler, _ := api.New(api.Options{Engine: eng, Breakers: breakers, Queues: queues})
@@ -409,4 +415,28 @@ func (e *env) waitJobState(t *testing.T, jobID int64, state string, within time.
 		require.True(t, time.Now().Before(deadline), "job %d is %s, not %s, after %s", jobID, got, state, within)
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}
+}
+
+// logStuckWork logs what kept the workers from stopping: the River jobs
+// still running, and every goroutine's stack.
+func logStuckWork(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	rows, err := pool.Query(context.Background(),
+		`SELECT id, kind, attempt, attempted_at, args::text FROM river_job WHERE state = 'running' ORDER BY id`)
+	if err == nil {
+		for rows.Next() {
+			var (
+				id, attempt int64
+				kind, args  string
+				at          *time.Time
+			)
+			if rows.Scan(&id, &kind, &attempt, &at, &args) == nil {
+				t.Logf("still running: job %d %s attempt %d since %v: %s", id, kind, attempt, at, args)
+			}
+		}
+		rows.Close()
+	}
+	var stacks strings.Builder
+	_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+	t.Logf("goroutines:\n%s", stacks.String())
 }
