@@ -49,6 +49,26 @@ WHERE e.time >= @from_time::timestamptz AND e.time < @to_time::timestamptz
 GROUP BY t.task_type
 ORDER BY t.task_type;
 
+-- AnalyticsTaskTypeOutcomesRollup is AnalyticsTaskTypeOutcomes served from
+-- the rollups (baton.attempt_counts: whole hours and minutes from
+-- task_rollup_1h/1m, raw events for the edges and past the high-water mark).
+-- Rollups carry no tags: a tags filter takes AnalyticsTaskTypeOutcomes.
+-- Events of a task that no longer exists have task type '' and are left out,
+-- as the raw query's join leaves them out.
+-- name: AnalyticsTaskTypeOutcomesRollup :many
+SELECT a.task_type::text AS task_type,
+       coalesce(sum(a.events) FILTER (WHERE a.kind = 'task_succeeded'), 0)::bigint AS succeeded,
+       coalesce(sum(a.events) FILTER (WHERE a.kind = 'task_dead'), 0)::bigint AS dead,
+       sum(a.events)::bigint AS attempts,
+       coalesce(sum(a.events) FILTER (WHERE a.kind IN ('task_attempt_failed', 'task_attempt_interrupted')), 0)::bigint AS retried
+FROM baton.attempt_counts(@from_time::timestamptz, @to_time::timestamptz) a
+WHERE a.task_type <> ''
+  AND (@workflow::text = '' OR a.workflow_name = @workflow::text)
+  AND (@owner::text = '' OR a.owner = @owner::text)
+  AND (@task_type::text = '' OR a.task_type = @task_type::text)
+GROUP BY a.task_type
+ORDER BY a.task_type;
+
 -- name: AnalyticsErrorClasses :many
 SELECT coalesce(e.error_class, CASE WHEN e.kind = 'task_attempt_interrupted' THEN 'interrupted' ELSE 'unknown' END)::text AS error_class,
        count(*)::bigint AS occurrences
@@ -130,6 +150,31 @@ WHERE e.time >= @from_time::timestamptz AND e.time < @to_time::timestamptz
 GROUP BY GROUPING SETS ((t.task_type), (r.workflow_name), (r.owner))
 ORDER BY 1, 2;
 
+-- AnalyticsCostRollup is AnalyticsCost served from the rollups: per rollup
+-- row, cost_per_second × summed duration + cost_per_run × attempts with a
+-- duration. Events whose run or task no longer exists (workflow or task type
+-- '') are left out, as the raw query's joins leave them out. No tags filter
+-- (AnalyticsCost serves it).
+-- name: AnalyticsCostRollup :many
+SELECT CASE WHEN GROUPING(a.task_type) = 0 THEN 'task_type'
+            WHEN GROUPING(a.workflow_name) = 0 THEN 'workflow'
+            ELSE 'owner' END::text AS dimension,
+       CASE WHEN GROUPING(a.task_type) = 0 THEN a.task_type
+            WHEN GROUPING(a.workflow_name) = 0 THEN a.workflow_name
+            ELSE a.owner END::text AS key,
+       sum(a.duration_count)::bigint AS attempts,
+       (sum(a.duration_sum_ms) / 1000.0)::float8 AS seconds,
+       trim_scale(sum(coalesce(tt.cost_per_second, 0) * a.duration_sum_ms / 1000.0
+                      + coalesce(tt.cost_per_run, 0) * a.duration_count))::text AS cost
+FROM baton.attempt_counts(@from_time::timestamptz, @to_time::timestamptz) a
+LEFT JOIN baton.task_types tt ON tt.name = a.task_type
+WHERE a.duration_count > 0 AND a.task_type <> '' AND a.workflow_name <> ''
+  AND (@workflow::text = '' OR a.workflow_name = @workflow::text)
+  AND (@owner::text = '' OR a.owner = @owner::text)
+  AND (@task_type::text = '' OR a.task_type = @task_type::text)
+GROUP BY GROUPING SETS ((a.task_type), (a.workflow_name), (a.owner))
+ORDER BY 1, 2;
+
 -- AnalyticsNodeHours is the node × hour heatmap from attempt events: the
 -- attempts that ended in the hour and their summed duration (busy seconds).
 -- CPU and memory come with node metrics (the scheduling issue).
@@ -149,6 +194,20 @@ WHERE e.time >= @from_time::timestamptz AND e.time < @to_time::timestamptz
   AND (@owner::text = '' OR r.owner = @owner::text)
   AND (cardinality(@tags::text[]) = 0 OR r.tags @> @tags::text[])
   AND (@task_type::text = '' OR t.task_type = @task_type::text)
+GROUP BY 1, 2
+ORDER BY 1, 2;
+
+-- AnalyticsNodeHoursRollup is AnalyticsNodeHours served from the rollups
+-- (no tags filter: AnalyticsNodeHours serves it).
+-- name: AnalyticsNodeHoursRollup :many
+SELECT a.node::text AS node,
+       a.hour::timestamptz AS hour,
+       sum(a.events)::bigint AS attempts,
+       (coalesce(sum(a.duration_sum_ms), 0) / 1000.0)::float8 AS busy_seconds
+FROM baton.attempt_counts(@from_time::timestamptz, @to_time::timestamptz) a
+WHERE (@workflow::text = '' OR a.workflow_name = @workflow::text)
+  AND (@owner::text = '' OR a.owner = @owner::text)
+  AND (@task_type::text = '' OR a.task_type = @task_type::text)
 GROUP BY 1, 2
 ORDER BY 1, 2;
 

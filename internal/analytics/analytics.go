@@ -50,6 +50,9 @@ type Service struct {
 	queries *dbsqlc.Queries
 	logger  *slog.Logger
 	now     func() time.Time
+	// rawOnly makes every figure read the raw events, never the rollups
+	// (tests compare both).
+	rawOnly bool
 }
 
 // New returns a Service reading from pool.
@@ -159,6 +162,12 @@ func translate(err error, what string) error {
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
+
+// fromRollups reports whether the attempt figures (task types, cost,
+// heatmap) of f are served from the rollups (baton.attempt_counts):
+// rollups carry workflow, task type, owner and node but no tags, so a tags
+// filter reads the raw events.
+func (s *Service) fromRollups(f Filter) bool { return len(f.Tags) == 0 && !s.rawOnly }
 
 // Window is the resolved time range a figure covers.
 type Window struct {
@@ -270,9 +279,21 @@ func (s *Service) TaskTypes(ctx context.Context, f Filter) (*TaskTypeOutcomes, e
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.queries.AnalyticsTaskTypeOutcomes(ctx, s.db, &dbsqlc.AnalyticsTaskTypeOutcomesParams{
-		FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, Tags: f.Tags, TaskType: f.TaskType,
-	})
+	var rows []*dbsqlc.AnalyticsTaskTypeOutcomesRow
+	if s.fromRollups(f) {
+		var rolled []*dbsqlc.AnalyticsTaskTypeOutcomesRollupRow
+		rolled, err = s.queries.AnalyticsTaskTypeOutcomesRollup(ctx, s.db, &dbsqlc.AnalyticsTaskTypeOutcomesRollupParams{
+			FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, TaskType: f.TaskType,
+		})
+		rows = make([]*dbsqlc.AnalyticsTaskTypeOutcomesRow, len(rolled))
+		for i, r := range rolled {
+			rows[i] = (*dbsqlc.AnalyticsTaskTypeOutcomesRow)(r)
+		}
+	} else {
+		rows, err = s.queries.AnalyticsTaskTypeOutcomes(ctx, s.db, &dbsqlc.AnalyticsTaskTypeOutcomesParams{
+			FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, Tags: f.Tags, TaskType: f.TaskType,
+		})
+	}
 	if err != nil {
 		return nil, translate(err, "task type outcomes")
 	}
@@ -375,9 +396,21 @@ func (s *Service) Cost(ctx context.Context, f Filter) (*CostBreakdown, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.queries.AnalyticsCost(ctx, s.db, &dbsqlc.AnalyticsCostParams{
-		FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, Tags: f.Tags, TaskType: f.TaskType,
-	})
+	var rows []*dbsqlc.AnalyticsCostRow
+	if s.fromRollups(f) {
+		var rolled []*dbsqlc.AnalyticsCostRollupRow
+		rolled, err = s.queries.AnalyticsCostRollup(ctx, s.db, &dbsqlc.AnalyticsCostRollupParams{
+			FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, TaskType: f.TaskType,
+		})
+		rows = make([]*dbsqlc.AnalyticsCostRow, len(rolled))
+		for i, r := range rolled {
+			rows[i] = (*dbsqlc.AnalyticsCostRow)(r)
+		}
+	} else {
+		rows, err = s.queries.AnalyticsCost(ctx, s.db, &dbsqlc.AnalyticsCostParams{
+			FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, Tags: f.Tags, TaskType: f.TaskType,
+		})
+	}
 	if err != nil {
 		return nil, translate(err, "cost breakdown")
 	}
@@ -465,9 +498,21 @@ func (s *Service) Heatmap(ctx context.Context, f Filter) (*Heatmap, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.queries.AnalyticsNodeHours(ctx, s.db, &dbsqlc.AnalyticsNodeHoursParams{
-		FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, Tags: f.Tags, TaskType: f.TaskType,
-	})
+	var rows []*dbsqlc.AnalyticsNodeHoursRow
+	if s.fromRollups(f) {
+		var rolled []*dbsqlc.AnalyticsNodeHoursRollupRow
+		rolled, err = s.queries.AnalyticsNodeHoursRollup(ctx, s.db, &dbsqlc.AnalyticsNodeHoursRollupParams{
+			FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, TaskType: f.TaskType,
+		})
+		rows = make([]*dbsqlc.AnalyticsNodeHoursRow, len(rolled))
+		for i, r := range rolled {
+			rows[i] = (*dbsqlc.AnalyticsNodeHoursRow)(r)
+		}
+	} else {
+		rows, err = s.queries.AnalyticsNodeHours(ctx, s.db, &dbsqlc.AnalyticsNodeHoursParams{
+			FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, Tags: f.Tags, TaskType: f.TaskType,
+		})
+	}
 	if err != nil {
 		return nil, translate(err, "node heatmap")
 	}

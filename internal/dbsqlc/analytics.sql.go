@@ -89,6 +89,80 @@ func (q *Queries) AnalyticsCost(ctx context.Context, db DBTX, arg *AnalyticsCost
 	return items, nil
 }
 
+const analyticsCostRollup = `-- name: AnalyticsCostRollup :many
+SELECT CASE WHEN GROUPING(a.task_type) = 0 THEN 'task_type'
+            WHEN GROUPING(a.workflow_name) = 0 THEN 'workflow'
+            ELSE 'owner' END::text AS dimension,
+       CASE WHEN GROUPING(a.task_type) = 0 THEN a.task_type
+            WHEN GROUPING(a.workflow_name) = 0 THEN a.workflow_name
+            ELSE a.owner END::text AS key,
+       sum(a.duration_count)::bigint AS attempts,
+       (sum(a.duration_sum_ms) / 1000.0)::float8 AS seconds,
+       trim_scale(sum(coalesce(tt.cost_per_second, 0) * a.duration_sum_ms / 1000.0
+                      + coalesce(tt.cost_per_run, 0) * a.duration_count))::text AS cost
+FROM baton.attempt_counts($1::timestamptz, $2::timestamptz) a
+LEFT JOIN baton.task_types tt ON tt.name = a.task_type
+WHERE a.duration_count > 0 AND a.task_type <> '' AND a.workflow_name <> ''
+  AND ($3::text = '' OR a.workflow_name = $3::text)
+  AND ($4::text = '' OR a.owner = $4::text)
+  AND ($5::text = '' OR a.task_type = $5::text)
+GROUP BY GROUPING SETS ((a.task_type), (a.workflow_name), (a.owner))
+ORDER BY 1, 2
+`
+
+type AnalyticsCostRollupParams struct {
+	FromTime time.Time
+	ToTime   time.Time
+	Workflow string
+	Owner    string
+	TaskType string
+}
+
+type AnalyticsCostRollupRow struct {
+	Dimension string
+	Key       string
+	Attempts  int64
+	Seconds   float64
+	Cost      string
+}
+
+// AnalyticsCostRollup is AnalyticsCost served from the rollups: per rollup
+// row, cost_per_second × summed duration + cost_per_run × attempts with a
+// duration. Events whose run or task no longer exists (workflow or task type
+// ”) are left out, as the raw query's joins leave them out. No tags filter
+// (AnalyticsCost serves it).
+func (q *Queries) AnalyticsCostRollup(ctx context.Context, db DBTX, arg *AnalyticsCostRollupParams) ([]*AnalyticsCostRollupRow, error) {
+	rows, err := db.Query(ctx, analyticsCostRollup,
+		arg.FromTime,
+		arg.ToTime,
+		arg.Workflow,
+		arg.Owner,
+		arg.TaskType,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*AnalyticsCostRollupRow
+	for rows.Next() {
+		var i AnalyticsCostRollupRow
+		if err := rows.Scan(
+			&i.Dimension,
+			&i.Key,
+			&i.Attempts,
+			&i.Seconds,
+			&i.Cost,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const analyticsErrorClasses = `-- name: AnalyticsErrorClasses :many
 SELECT coalesce(e.error_class, CASE WHEN e.kind = 'task_attempt_interrupted' THEN 'interrupted' ELSE 'unknown' END)::text AS error_class,
        count(*)::bigint AS occurrences
@@ -296,6 +370,67 @@ func (q *Queries) AnalyticsNodeHours(ctx context.Context, db DBTX, arg *Analytic
 	var items []*AnalyticsNodeHoursRow
 	for rows.Next() {
 		var i AnalyticsNodeHoursRow
+		if err := rows.Scan(
+			&i.Node,
+			&i.Hour,
+			&i.Attempts,
+			&i.BusySeconds,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const analyticsNodeHoursRollup = `-- name: AnalyticsNodeHoursRollup :many
+SELECT a.node::text AS node,
+       a.hour::timestamptz AS hour,
+       sum(a.events)::bigint AS attempts,
+       (coalesce(sum(a.duration_sum_ms), 0) / 1000.0)::float8 AS busy_seconds
+FROM baton.attempt_counts($1::timestamptz, $2::timestamptz) a
+WHERE ($3::text = '' OR a.workflow_name = $3::text)
+  AND ($4::text = '' OR a.owner = $4::text)
+  AND ($5::text = '' OR a.task_type = $5::text)
+GROUP BY 1, 2
+ORDER BY 1, 2
+`
+
+type AnalyticsNodeHoursRollupParams struct {
+	FromTime time.Time
+	ToTime   time.Time
+	Workflow string
+	Owner    string
+	TaskType string
+}
+
+type AnalyticsNodeHoursRollupRow struct {
+	Node        string
+	Hour        time.Time
+	Attempts    int64
+	BusySeconds float64
+}
+
+// AnalyticsNodeHoursRollup is AnalyticsNodeHours served from the rollups
+// (no tags filter: AnalyticsNodeHours serves it).
+func (q *Queries) AnalyticsNodeHoursRollup(ctx context.Context, db DBTX, arg *AnalyticsNodeHoursRollupParams) ([]*AnalyticsNodeHoursRollupRow, error) {
+	rows, err := db.Query(ctx, analyticsNodeHoursRollup,
+		arg.FromTime,
+		arg.ToTime,
+		arg.Workflow,
+		arg.Owner,
+		arg.TaskType,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*AnalyticsNodeHoursRollupRow
+	for rows.Next() {
+		var i AnalyticsNodeHoursRollupRow
 		if err := rows.Scan(
 			&i.Node,
 			&i.Hour,
@@ -545,6 +680,75 @@ func (q *Queries) AnalyticsTaskTypeOutcomes(ctx context.Context, db DBTX, arg *A
 	var items []*AnalyticsTaskTypeOutcomesRow
 	for rows.Next() {
 		var i AnalyticsTaskTypeOutcomesRow
+		if err := rows.Scan(
+			&i.TaskType,
+			&i.Succeeded,
+			&i.Dead,
+			&i.Attempts,
+			&i.Retried,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const analyticsTaskTypeOutcomesRollup = `-- name: AnalyticsTaskTypeOutcomesRollup :many
+SELECT a.task_type::text AS task_type,
+       coalesce(sum(a.events) FILTER (WHERE a.kind = 'task_succeeded'), 0)::bigint AS succeeded,
+       coalesce(sum(a.events) FILTER (WHERE a.kind = 'task_dead'), 0)::bigint AS dead,
+       sum(a.events)::bigint AS attempts,
+       coalesce(sum(a.events) FILTER (WHERE a.kind IN ('task_attempt_failed', 'task_attempt_interrupted')), 0)::bigint AS retried
+FROM baton.attempt_counts($1::timestamptz, $2::timestamptz) a
+WHERE a.task_type <> ''
+  AND ($3::text = '' OR a.workflow_name = $3::text)
+  AND ($4::text = '' OR a.owner = $4::text)
+  AND ($5::text = '' OR a.task_type = $5::text)
+GROUP BY a.task_type
+ORDER BY a.task_type
+`
+
+type AnalyticsTaskTypeOutcomesRollupParams struct {
+	FromTime time.Time
+	ToTime   time.Time
+	Workflow string
+	Owner    string
+	TaskType string
+}
+
+type AnalyticsTaskTypeOutcomesRollupRow struct {
+	TaskType  string
+	Succeeded int64
+	Dead      int64
+	Attempts  int64
+	Retried   int64
+}
+
+// AnalyticsTaskTypeOutcomesRollup is AnalyticsTaskTypeOutcomes served from
+// the rollups (baton.attempt_counts: whole hours and minutes from
+// task_rollup_1h/1m, raw events for the edges and past the high-water mark).
+// Rollups carry no tags: a tags filter takes AnalyticsTaskTypeOutcomes.
+// Events of a task that no longer exists have task type ” and are left out,
+// as the raw query's join leaves them out.
+func (q *Queries) AnalyticsTaskTypeOutcomesRollup(ctx context.Context, db DBTX, arg *AnalyticsTaskTypeOutcomesRollupParams) ([]*AnalyticsTaskTypeOutcomesRollupRow, error) {
+	rows, err := db.Query(ctx, analyticsTaskTypeOutcomesRollup,
+		arg.FromTime,
+		arg.ToTime,
+		arg.Workflow,
+		arg.Owner,
+		arg.TaskType,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*AnalyticsTaskTypeOutcomesRollupRow
+	for rows.Next() {
+		var i AnalyticsTaskTypeOutcomesRollupRow
 		if err := rows.Scan(
 			&i.TaskType,
 			&i.Succeeded,
