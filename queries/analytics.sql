@@ -61,7 +61,7 @@ SELECT a.task_type::text AS task_type,
        coalesce(sum(a.events) FILTER (WHERE a.kind = 'task_dead'), 0)::bigint AS dead,
        sum(a.events)::bigint AS attempts,
        coalesce(sum(a.events) FILTER (WHERE a.kind IN ('task_attempt_failed', 'task_attempt_interrupted')), 0)::bigint AS retried
-FROM baton.attempt_counts(@from_time::timestamptz, @to_time::timestamptz) a
+FROM baton.attempt_counts(@from_time::timestamptz, @to_time::timestamptz, @mark_hint::bigint) a
 WHERE a.task_type <> ''
   AND (@workflow::text = '' OR a.workflow_name = @workflow::text)
   AND (@owner::text = '' OR a.owner = @owner::text)
@@ -166,7 +166,7 @@ SELECT CASE WHEN GROUPING(a.task_type) = 0 THEN 'task_type'
        (sum(a.duration_sum_ms) / 1000.0)::float8 AS seconds,
        trim_scale(sum(coalesce(tt.cost_per_second, 0) * a.duration_sum_ms / 1000.0
                       + coalesce(tt.cost_per_run, 0) * a.duration_count))::text AS cost
-FROM baton.attempt_counts(@from_time::timestamptz, @to_time::timestamptz) a
+FROM baton.attempt_counts(@from_time::timestamptz, @to_time::timestamptz, @mark_hint::bigint) a
 LEFT JOIN baton.task_types tt ON tt.name = a.task_type
 WHERE a.duration_count > 0 AND a.task_type <> '' AND a.workflow_name <> ''
   AND (@workflow::text = '' OR a.workflow_name = @workflow::text)
@@ -204,7 +204,7 @@ SELECT a.node::text AS node,
        a.hour::timestamptz AS hour,
        sum(a.events)::bigint AS attempts,
        (coalesce(sum(a.duration_sum_ms), 0) / 1000.0)::float8 AS busy_seconds
-FROM baton.attempt_counts(@from_time::timestamptz, @to_time::timestamptz) a
+FROM baton.attempt_counts(@from_time::timestamptz, @to_time::timestamptz, @mark_hint::bigint) a
 WHERE (@workflow::text = '' OR a.workflow_name = @workflow::text)
   AND (@owner::text = '' OR a.owner = @owner::text)
   AND (@task_type::text = '' OR a.task_type = @task_type::text)

@@ -14,8 +14,16 @@
 -- Missing runs or tasks give '' as workflow, owner or task type, as in the
 -- rollups. Rows are not summed across the parts: the caller aggregates.
 -- LANGUAGE sql, STABLE, not STRICT: the planner inlines it, so the caller's
--- filters reach each part and the bounds fold to constants for the window.
-CREATE OR REPLACE FUNCTION baton.attempt_counts(p_from timestamptz, p_to timestamptz)
+-- filters reach each part and the bounds fold to constants for the window
+-- (timestamptz + interval is only STABLE; the same sum on UTC timestamps is
+-- IMMUTABLE, so the planner prunes partitions while planning).
+-- p_mark_hint is a high-water mark the caller read earlier (0 if unknown):
+-- the mark only grows, so "id > p_mark_hint" is implied by "id > mark" and
+-- changes no figure; it lets the planner see how few events are past the
+-- mark (the mark itself is read by the statement, in its snapshot, which it
+-- cannot plan with), so the plan stays small (no hash joins over whole
+-- tables, no JIT).
+CREATE OR REPLACE FUNCTION baton.attempt_counts(p_from timestamptz, p_to timestamptz, p_mark_hint bigint)
 RETURNS TABLE (hour timestamptz, workflow_name text, task_type text, owner text, node text, kind text,
                events bigint, duration_count bigint, duration_sum_ms bigint)
 LANGUAGE sql STABLE AS $$
@@ -29,7 +37,7 @@ LANGUAGE sql STABLE AS $$
     SELECT h.bucket, h.workflow_name, h.task_type, h.owner, h.node, h.kind, h.events, h.duration_count, h.duration_sum_ms
     FROM baton.task_rollup_1h h
     WHERE h.kind IN ('task_succeeded', 'task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
-      AND h.bucket >= date_bin(interval '1 hour', p_from + interval '1 hour' - interval '1 microsecond', timestamptz '2000-01-03')
+      AND h.bucket >= date_bin(interval '1 hour', ((p_from AT TIME ZONE 'UTC') + interval '1 hour' - interval '1 microsecond') AT TIME ZONE 'UTC', timestamptz '2000-01-03')
       AND h.bucket < date_bin(interval '1 hour', p_to, timestamptz '2000-01-03')
     UNION ALL
     -- Whole minutes before the first whole hour: [m_lo, least(h_lo, m_hi)).
@@ -37,8 +45,8 @@ LANGUAGE sql STABLE AS $$
            m.kind, m.events, m.duration_count, m.duration_sum_ms
     FROM baton.task_rollup_1m m
     WHERE m.kind IN ('task_succeeded', 'task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
-      AND m.bucket >= date_bin(interval '1 minute', p_from + interval '1 minute' - interval '1 microsecond', timestamptz '2000-01-03')
-      AND m.bucket < least(date_bin(interval '1 hour', p_from + interval '1 hour' - interval '1 microsecond', timestamptz '2000-01-03'),
+      AND m.bucket >= date_bin(interval '1 minute', ((p_from AT TIME ZONE 'UTC') + interval '1 minute' - interval '1 microsecond') AT TIME ZONE 'UTC', timestamptz '2000-01-03')
+      AND m.bucket < least(date_bin(interval '1 hour', ((p_from AT TIME ZONE 'UTC') + interval '1 hour' - interval '1 microsecond') AT TIME ZONE 'UTC', timestamptz '2000-01-03'),
                            date_bin(interval '1 minute', p_to, timestamptz '2000-01-03'))
     UNION ALL
     -- Whole minutes after the last whole hour: [greatest(h_hi, least(h_lo, m_hi)), m_hi)
@@ -48,7 +56,7 @@ LANGUAGE sql STABLE AS $$
     FROM baton.task_rollup_1m m
     WHERE m.kind IN ('task_succeeded', 'task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
       AND m.bucket >= greatest(date_bin(interval '1 hour', p_to, timestamptz '2000-01-03'),
-                               least(date_bin(interval '1 hour', p_from + interval '1 hour' - interval '1 microsecond', timestamptz '2000-01-03'),
+                               least(date_bin(interval '1 hour', ((p_from AT TIME ZONE 'UTC') + interval '1 hour' - interval '1 microsecond') AT TIME ZONE 'UTC', timestamptz '2000-01-03'),
                                      date_bin(interval '1 minute', p_to, timestamptz '2000-01-03')))
       AND m.bucket < date_bin(interval '1 minute', p_to, timestamptz '2000-01-03')
     UNION ALL
@@ -62,23 +70,27 @@ LANGUAGE sql STABLE AS $$
         FROM baton.task_events e1
         WHERE e1.kind IN ('task_succeeded', 'task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
           AND e1.time >= p_from
-          AND e1.time < least(date_bin(interval '1 minute', p_from + interval '1 minute' - interval '1 microsecond', timestamptz '2000-01-03'), p_to)
+          AND e1.time < least(date_bin(interval '1 minute', ((p_from AT TIME ZONE 'UTC') + interval '1 minute' - interval '1 microsecond') AT TIME ZONE 'UTC', timestamptz '2000-01-03'), p_to)
         UNION ALL
         SELECT e2.time, e2.run_id, e2.task_id, e2.node, e2.kind, e2.duration_ms
         FROM baton.task_events e2
         WHERE e2.kind IN ('task_succeeded', 'task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
           AND e2.time >= greatest(date_bin(interval '1 minute', p_to, timestamptz '2000-01-03'),
-                                  least(date_bin(interval '1 minute', p_from + interval '1 minute' - interval '1 microsecond', timestamptz '2000-01-03'), p_to))
+                                  least(date_bin(interval '1 minute', ((p_from AT TIME ZONE 'UTC') + interval '1 minute' - interval '1 microsecond') AT TIME ZONE 'UTC', timestamptz '2000-01-03'), p_to))
           AND e2.time < p_to
         UNION ALL
         SELECT e3.time, e3.run_id, e3.task_id, e3.node, e3.kind, e3.duration_ms
         FROM baton.task_events e3
         WHERE e3.kind IN ('task_succeeded', 'task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
           AND e3.id > (SELECT s.hwm FROM baton.rollup_state s WHERE s.id = 1)
-          AND e3.time >= least(date_bin(interval '1 minute', p_from + interval '1 minute' - interval '1 microsecond', timestamptz '2000-01-03'), p_to)
+          AND e3.id > p_mark_hint
+          AND e3.time >= least(date_bin(interval '1 minute', ((p_from AT TIME ZONE 'UTC') + interval '1 minute' - interval '1 microsecond') AT TIME ZONE 'UTC', timestamptz '2000-01-03'), p_to)
           AND e3.time < greatest(date_bin(interval '1 minute', p_to, timestamptz '2000-01-03'),
-                                 least(date_bin(interval '1 minute', p_from + interval '1 minute' - interval '1 microsecond', timestamptz '2000-01-03'), p_to))
+                                 least(date_bin(interval '1 minute', ((p_from AT TIME ZONE 'UTC') + interval '1 minute' - interval '1 microsecond') AT TIME ZONE 'UTC', timestamptz '2000-01-03'), p_to))
     ) e
-    LEFT JOIN baton.run_tasks t ON t.id = e.task_id
-    LEFT JOIN baton.runs r ON r.id = e.run_id
+    -- One index lookup per raw event (LIMIT 1 keeps the planner from turning
+    -- these into hash joins over whole tables: it cannot know at plan time
+    -- how few events are past the mark).
+    LEFT JOIN LATERAL (SELECT t0.task_type FROM baton.run_tasks t0 WHERE t0.id = e.task_id LIMIT 1) t ON true
+    LEFT JOIN LATERAL (SELECT r0.workflow_name, r0.owner FROM baton.runs r0 WHERE r0.id = e.run_id LIMIT 1) r ON true
 $$;

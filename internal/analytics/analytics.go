@@ -169,6 +169,18 @@ func translate(err error, what string) error {
 // filter reads the raw events.
 func (s *Service) fromRollups(f Filter) bool { return len(f.Tags) == 0 && !s.rawOnly }
 
+// markHint returns the rollup high-water mark as it is now, a hint for the
+// planner of a rollup query (baton.attempt_counts reads the mark itself in
+// its own snapshot; the mark only grows). 0 when it cannot be read: the
+// query then runs, slower, or fails with the same error.
+func (s *Service) markHint(ctx context.Context) int64 {
+	st, err := s.queries.RollupStateGet(ctx, s.db)
+	if err != nil {
+		return 0
+	}
+	return st.Hwm
+}
+
 // Window is the resolved time range a figure covers.
 type Window struct {
 	From time.Time `json:"from" doc:"Start of the window (inclusive)."`
@@ -284,6 +296,7 @@ func (s *Service) TaskTypes(ctx context.Context, f Filter) (*TaskTypeOutcomes, e
 		var rolled []*dbsqlc.AnalyticsTaskTypeOutcomesRollupRow
 		rolled, err = s.queries.AnalyticsTaskTypeOutcomesRollup(ctx, s.db, &dbsqlc.AnalyticsTaskTypeOutcomesRollupParams{
 			FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, TaskType: f.TaskType,
+			MarkHint: s.markHint(ctx),
 		})
 		rows = make([]*dbsqlc.AnalyticsTaskTypeOutcomesRow, len(rolled))
 		for i, r := range rolled {
@@ -401,6 +414,7 @@ func (s *Service) Cost(ctx context.Context, f Filter) (*CostBreakdown, error) {
 		var rolled []*dbsqlc.AnalyticsCostRollupRow
 		rolled, err = s.queries.AnalyticsCostRollup(ctx, s.db, &dbsqlc.AnalyticsCostRollupParams{
 			FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, TaskType: f.TaskType,
+			MarkHint: s.markHint(ctx),
 		})
 		rows = make([]*dbsqlc.AnalyticsCostRow, len(rolled))
 		for i, r := range rolled {
@@ -503,6 +517,7 @@ func (s *Service) Heatmap(ctx context.Context, f Filter) (*Heatmap, error) {
 		var rolled []*dbsqlc.AnalyticsNodeHoursRollupRow
 		rolled, err = s.queries.AnalyticsNodeHoursRollup(ctx, s.db, &dbsqlc.AnalyticsNodeHoursRollupParams{
 			FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, TaskType: f.TaskType,
+			MarkHint: s.markHint(ctx),
 		})
 		rows = make([]*dbsqlc.AnalyticsNodeHoursRow, len(rolled))
 		for i, r := range rolled {

@@ -100,12 +100,12 @@ SELECT CASE WHEN GROUPING(a.task_type) = 0 THEN 'task_type'
        (sum(a.duration_sum_ms) / 1000.0)::float8 AS seconds,
        trim_scale(sum(coalesce(tt.cost_per_second, 0) * a.duration_sum_ms / 1000.0
                       + coalesce(tt.cost_per_run, 0) * a.duration_count))::text AS cost
-FROM baton.attempt_counts($1::timestamptz, $2::timestamptz) a
+FROM baton.attempt_counts($1::timestamptz, $2::timestamptz, $3::bigint) a
 LEFT JOIN baton.task_types tt ON tt.name = a.task_type
 WHERE a.duration_count > 0 AND a.task_type <> '' AND a.workflow_name <> ''
-  AND ($3::text = '' OR a.workflow_name = $3::text)
-  AND ($4::text = '' OR a.owner = $4::text)
-  AND ($5::text = '' OR a.task_type = $5::text)
+  AND ($4::text = '' OR a.workflow_name = $4::text)
+  AND ($5::text = '' OR a.owner = $5::text)
+  AND ($6::text = '' OR a.task_type = $6::text)
 GROUP BY GROUPING SETS ((a.task_type), (a.workflow_name), (a.owner))
 ORDER BY 1, 2
 `
@@ -113,6 +113,7 @@ ORDER BY 1, 2
 type AnalyticsCostRollupParams struct {
 	FromTime time.Time
 	ToTime   time.Time
+	MarkHint int64
 	Workflow string
 	Owner    string
 	TaskType string
@@ -135,6 +136,7 @@ func (q *Queries) AnalyticsCostRollup(ctx context.Context, db DBTX, arg *Analyti
 	rows, err := db.Query(ctx, analyticsCostRollup,
 		arg.FromTime,
 		arg.ToTime,
+		arg.MarkHint,
 		arg.Workflow,
 		arg.Owner,
 		arg.TaskType,
@@ -391,10 +393,10 @@ SELECT a.node::text AS node,
        a.hour::timestamptz AS hour,
        sum(a.events)::bigint AS attempts,
        (coalesce(sum(a.duration_sum_ms), 0) / 1000.0)::float8 AS busy_seconds
-FROM baton.attempt_counts($1::timestamptz, $2::timestamptz) a
-WHERE ($3::text = '' OR a.workflow_name = $3::text)
-  AND ($4::text = '' OR a.owner = $4::text)
-  AND ($5::text = '' OR a.task_type = $5::text)
+FROM baton.attempt_counts($1::timestamptz, $2::timestamptz, $3::bigint) a
+WHERE ($4::text = '' OR a.workflow_name = $4::text)
+  AND ($5::text = '' OR a.owner = $5::text)
+  AND ($6::text = '' OR a.task_type = $6::text)
 GROUP BY 1, 2
 ORDER BY 1, 2
 `
@@ -402,6 +404,7 @@ ORDER BY 1, 2
 type AnalyticsNodeHoursRollupParams struct {
 	FromTime time.Time
 	ToTime   time.Time
+	MarkHint int64
 	Workflow string
 	Owner    string
 	TaskType string
@@ -420,6 +423,7 @@ func (q *Queries) AnalyticsNodeHoursRollup(ctx context.Context, db DBTX, arg *An
 	rows, err := db.Query(ctx, analyticsNodeHoursRollup,
 		arg.FromTime,
 		arg.ToTime,
+		arg.MarkHint,
 		arg.Workflow,
 		arg.Owner,
 		arg.TaskType,
@@ -703,11 +707,11 @@ SELECT a.task_type::text AS task_type,
        coalesce(sum(a.events) FILTER (WHERE a.kind = 'task_dead'), 0)::bigint AS dead,
        sum(a.events)::bigint AS attempts,
        coalesce(sum(a.events) FILTER (WHERE a.kind IN ('task_attempt_failed', 'task_attempt_interrupted')), 0)::bigint AS retried
-FROM baton.attempt_counts($1::timestamptz, $2::timestamptz) a
+FROM baton.attempt_counts($1::timestamptz, $2::timestamptz, $3::bigint) a
 WHERE a.task_type <> ''
-  AND ($3::text = '' OR a.workflow_name = $3::text)
-  AND ($4::text = '' OR a.owner = $4::text)
-  AND ($5::text = '' OR a.task_type = $5::text)
+  AND ($4::text = '' OR a.workflow_name = $4::text)
+  AND ($5::text = '' OR a.owner = $5::text)
+  AND ($6::text = '' OR a.task_type = $6::text)
 GROUP BY a.task_type
 ORDER BY a.task_type
 `
@@ -715,6 +719,7 @@ ORDER BY a.task_type
 type AnalyticsTaskTypeOutcomesRollupParams struct {
 	FromTime time.Time
 	ToTime   time.Time
+	MarkHint int64
 	Workflow string
 	Owner    string
 	TaskType string
@@ -738,6 +743,7 @@ func (q *Queries) AnalyticsTaskTypeOutcomesRollup(ctx context.Context, db DBTX, 
 	rows, err := db.Query(ctx, analyticsTaskTypeOutcomesRollup,
 		arg.FromTime,
 		arg.ToTime,
+		arg.MarkHint,
 		arg.Workflow,
 		arg.Owner,
 		arg.TaskType,
