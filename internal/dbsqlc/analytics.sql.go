@@ -19,7 +19,7 @@ SELECT CASE WHEN GROUPING(t.task_type) = 0 THEN 'task_type'
             ELSE r.owner END::text AS key,
        count(*)::bigint AS attempts,
        (sum(e.duration_ms) / 1000.0)::float8 AS seconds,
-       trim_scale(sum(coalesce(tt.cost_per_second, 0) * e.duration_ms / 1000.0 + coalesce(tt.cost_per_run, 0)))::text AS cost
+       trim_scale(sum(coalesce(tt.cost_per_second, 0) * e.duration_ms * 0.001 + coalesce(tt.cost_per_run, 0)))::text AS cost
 FROM baton.task_events e
 JOIN baton.run_tasks t ON t.id = e.task_id
 JOIN baton.runs r ON r.id = e.run_id
@@ -53,7 +53,7 @@ type AnalyticsCostRow struct {
 }
 
 // AnalyticsCost prices attempts: cost_per_second × duration plus
-// cost_per_run per attempt, at the task type's current prices (a task type
+// cost_per_run per attempt (× 0.001, exact, for ms to seconds), at the task type's current prices (a task type
 // without prices costs 0), grouped three ways: by task type, workflow and
 // owner (dimension says which).
 func (q *Queries) AnalyticsCost(ctx context.Context, db DBTX, arg *AnalyticsCostParams) ([]*AnalyticsCostRow, error) {
@@ -90,23 +90,27 @@ func (q *Queries) AnalyticsCost(ctx context.Context, db DBTX, arg *AnalyticsCost
 }
 
 const analyticsCostRollup = `-- name: AnalyticsCostRollup :many
-SELECT CASE WHEN GROUPING(a.task_type) = 0 THEN 'task_type'
-            WHEN GROUPING(a.workflow_name) = 0 THEN 'workflow'
+SELECT CASE WHEN GROUPING(c.task_type) = 0 THEN 'task_type'
+            WHEN GROUPING(c.workflow_name) = 0 THEN 'workflow'
             ELSE 'owner' END::text AS dimension,
-       CASE WHEN GROUPING(a.task_type) = 0 THEN a.task_type
-            WHEN GROUPING(a.workflow_name) = 0 THEN a.workflow_name
-            ELSE a.owner END::text AS key,
-       sum(a.duration_count)::bigint AS attempts,
-       (sum(a.duration_sum_ms) / 1000.0)::float8 AS seconds,
-       trim_scale(sum(coalesce(tt.cost_per_second, 0) * a.duration_sum_ms / 1000.0
-                      + coalesce(tt.cost_per_run, 0) * a.duration_count))::text AS cost
-FROM baton.attempt_counts($1::timestamptz, $2::timestamptz, $3::bigint) a
-LEFT JOIN baton.task_types tt ON tt.name = a.task_type
-WHERE a.duration_count > 0 AND a.task_type <> '' AND a.workflow_name <> ''
-  AND ($4::text = '' OR a.workflow_name = $4::text)
-  AND ($5::text = '' OR a.owner = $5::text)
-  AND ($6::text = '' OR a.task_type = $6::text)
-GROUP BY GROUPING SETS ((a.task_type), (a.workflow_name), (a.owner))
+       CASE WHEN GROUPING(c.task_type) = 0 THEN c.task_type
+            WHEN GROUPING(c.workflow_name) = 0 THEN c.workflow_name
+            ELSE c.owner END::text AS key,
+       sum(c.attempts)::bigint AS attempts,
+       (sum(c.ms) / 1000.0)::float8 AS seconds,
+       trim_scale(sum(coalesce(tt.cost_per_second, 0) * c.ms * 0.001 + coalesce(tt.cost_per_run, 0) * c.attempts))::text AS cost
+FROM (
+    SELECT a.task_type, a.workflow_name, a.owner, sum(a.duration_count) AS attempts, sum(a.duration_sum_ms) AS ms
+    FROM baton.attempt_counts($1::timestamptz, $2::timestamptz, $3::bigint)
+             AS a (hour, workflow_name, task_type, owner, node, kind, events, duration_count, duration_sum_ms)
+    WHERE a.duration_count > 0 AND a.task_type <> '' AND a.workflow_name <> ''
+      AND ($4::text = '' OR a.workflow_name = $4::text)
+      AND ($5::text = '' OR a.owner = $5::text)
+      AND ($6::text = '' OR a.task_type = $6::text)
+    GROUP BY 1, 2, 3
+) c
+LEFT JOIN baton.task_types tt ON tt.name = c.task_type
+GROUP BY GROUPING SETS ((c.task_type), (c.workflow_name), (c.owner))
 ORDER BY 1, 2
 `
 
@@ -127,11 +131,13 @@ type AnalyticsCostRollupRow struct {
 	Cost      string
 }
 
-// AnalyticsCostRollup is AnalyticsCost served from the rollups: per rollup
-// row, cost_per_second × summed duration + cost_per_run × attempts with a
-// duration. Events whose run or task no longer exists (workflow or task type
-// ”) are left out, as the raw query's joins leave them out. No tags filter
-// (AnalyticsCost serves it).
+// AnalyticsCostRollup is AnalyticsCost served from the rollups: attempts
+// with a duration and their summed durations per task type, workflow and
+// owner first, then priced: cost_per_second × seconds + cost_per_run ×
+// attempts (the sum of the per-attempt costs; × 0.001 is exact where a
+// numeric division would round). Events whose run or task no longer exists
+// (workflow or task type ”) are left out, as the raw query's joins leave
+// them out. No tags filter (AnalyticsCost serves it).
 func (q *Queries) AnalyticsCostRollup(ctx context.Context, db DBTX, arg *AnalyticsCostRollupParams) ([]*AnalyticsCostRollupRow, error) {
 	rows, err := db.Query(ctx, analyticsCostRollup,
 		arg.FromTime,
