@@ -69,9 +69,32 @@ WHERE a.task_type <> ''
 GROUP BY a.task_type
 ORDER BY a.task_type;
 
--- name: AnalyticsErrorClasses :many
+-- The error distribution takes two statements and the service between them
+-- (internal/analytics/errors.go). Normalizing a message ("timeout after 31s
+-- on job 4411" → "timeout after <n>s on job <n>": uuids, hex ids and numbers
+-- replaced) costs PostgreSQL about a microsecond per regexp call and
+-- message, too slow for every failure of a busy week; the service normalizes
+-- ASCII messages itself (normalizeASCII, checked against these regexps) and
+-- each distinct message once.
+--
+-- AnalyticsErrorGroups counts the failed, dead and interrupted attempts of
+-- the window per error class and distinct raw message, with the last time
+-- seen. message is the normalized message for a message with non-ASCII
+-- characters (whose word characters depend on the server's locale), '' for
+-- the others: uuids ('[0-9a-f]{8}-...-[0-9a-f]{12}'), then hex ids (a whole
+-- word: 0x..., or 8 hex digits or more with a digit), then numbers are
+-- replaced by <uuid>, <hex> and <n>.
+-- name: AnalyticsErrorGroups :many
 SELECT coalesce(e.error_class, CASE WHEN e.kind = 'task_attempt_interrupted' THEN 'interrupted' ELSE 'unknown' END)::text AS error_class,
-       count(*)::bigint AS occurrences
+       e.error::text AS error,
+       count(*)::bigint AS occurrences,
+       max(e.time)::timestamptz AS last_seen,
+       (CASE WHEN octet_length(e.error) = length(e.error) THEN ''
+             ELSE regexp_replace(
+                      regexp_replace(
+                          regexp_replace(e.error, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'gi'),
+                          '\m(0x[0-9a-f]+|(?=[a-f]*[0-9])[0-9a-f]{8,})\M', '<hex>', 'gi'),
+                      '[0-9]+', '<n>', 'g') END)::text AS message
 FROM baton.task_events e
 LEFT JOIN LATERAL (SELECT r.workflow_name, r.owner, r.tags FROM baton.runs r
                    WHERE r.id = e.run_id AND (@workflow::text <> '' OR @owner::text <> '' OR cardinality(@tags::text[]) > 0)) r ON true
@@ -84,23 +107,35 @@ WHERE e.time >= @from_time::timestamptz AND e.time < @to_time::timestamptz
   AND (@owner::text = '' OR r.owner = @owner::text)
   AND (cardinality(@tags::text[]) = 0 OR r.tags @> @tags::text[])
   AND (@task_type::text = '' OR t.task_type = @task_type::text)
-GROUP BY 1
-ORDER BY occurrences DESC, 1;
+GROUP BY 1, e.error;
 
--- AnalyticsErrorMessages groups failed attempts by class and normalized
--- message: uuids, hex ids (0x..., or 8 hex digits or more with a digit) and
--- numbers are replaced by <uuid>, <hex> and <n>, so "timeout after 31s on job
--- 4411" and "timeout after 29s on job 98" are one message.
--- name: AnalyticsErrorMessages :many
-WITH errs AS (
-    SELECT coalesce(e.error_class, CASE WHEN e.kind = 'task_attempt_interrupted' THEN 'interrupted' ELSE 'unknown' END) AS error_class,
-           regexp_replace(
-               regexp_replace(
-                   regexp_replace(e.error, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'gi'),
-                   '\m(0x[0-9a-f]+|(?=[a-f]*[0-9])[0-9a-f]{8,})\M', '<hex>', 'gi'),
-               '[0-9]+', '<n>', 'g') AS message,
-           e.error, e.time, e.run_id, e.task_id
+-- AnalyticsErrorTop orders the error classes (section 'class': class
+-- totals) and the candidate message groups (section 'message': class,
+-- normalized message, occurrences, last seen), both most frequent first,
+-- ties by class then message (the database's collation), keeps the first
+-- max_rows groups, and gives each its most recent raw messages and their
+-- runs (time descending, then task id), read from the window's events of
+-- the candidate raw messages (cand_*: the group's raw messages that can hold
+-- them, by their last time seen) under the same filters.
+-- name: AnalyticsErrorTop :many
+WITH g AS (
+    SELECT g0.gid, g0.error_class, g0.message, g0.occurrences, g0.last_seen
+    FROM (SELECT unnest(@group_ids::integer[]) AS gid, unnest(@group_classes::text[]) AS error_class,
+                 unnest(@group_messages::text[]) AS message, unnest(@group_occurrences::bigint[]) AS occurrences,
+                 unnest(@group_last_seen::timestamptz[]) AS last_seen) g0
+    ORDER BY g0.occurrences DESC, g0.error_class, g0.message
+    LIMIT @max_rows::integer
+), c AS (
+    SELECT c0.gid, c0.error_class, c0.error
+    FROM (SELECT unnest(@cand_ids::integer[]) AS gid, unnest(@cand_classes::text[]) AS error_class,
+                 unnest(@cand_errors::text[]) AS error) c0
+    WHERE c0.gid IN (SELECT g.gid FROM g)
+), ex AS (
+    SELECT c.gid, e.error, e.run_id,
+           row_number() OVER (PARTITION BY c.gid ORDER BY e.time DESC, e.task_id) AS n
     FROM baton.task_events e
+    JOIN c ON c.error = e.error
+          AND c.error_class = coalesce(e.error_class, CASE WHEN e.kind = 'task_attempt_interrupted' THEN 'interrupted' ELSE 'unknown' END)
     LEFT JOIN LATERAL (SELECT r.workflow_name, r.owner, r.tags FROM baton.runs r
                        WHERE r.id = e.run_id AND (@workflow::text <> '' OR @owner::text <> '' OR cardinality(@tags::text[]) > 0)) r ON true
     LEFT JOIN LATERAL (SELECT t.task_type FROM baton.run_tasks t
@@ -113,14 +148,16 @@ WITH errs AS (
       AND (cardinality(@tags::text[]) = 0 OR r.tags @> @tags::text[])
       AND (@task_type::text = '' OR t.task_type = @task_type::text)
 )
-SELECT error_class::text AS error_class, message::text AS message, count(*)::bigint AS occurrences,
-       max(time)::timestamptz AS last_seen,
-       (array_agg(error ORDER BY time DESC, task_id))[1:@examples::integer]::text[] AS examples,
-       (array_agg(run_id ORDER BY time DESC, task_id))[1:@examples::integer]::bigint[] AS example_runs
-FROM errs
-GROUP BY error_class, message
-ORDER BY occurrences DESC, error_class, message
-LIMIT @max_rows::integer;
+SELECT 'message'::text AS section, g.error_class::text AS error_class, g.message::text AS message,
+       g.occurrences::bigint AS occurrences, g.last_seen::timestamptz AS last_seen,
+       array_agg(ex.error ORDER BY ex.n)::text[] AS examples, array_agg(ex.run_id ORDER BY ex.n)::bigint[] AS example_runs
+FROM g
+JOIN ex ON ex.gid = g.gid AND ex.n <= @examples::integer
+GROUP BY g.gid, g.error_class, g.message, g.occurrences, g.last_seen
+UNION ALL
+SELECT 'class', k.error_class, '', k.occurrences, to_timestamp(0), '{}', '{}'
+FROM (SELECT unnest(@class_names::text[]) AS error_class, unnest(@class_occurrences::bigint[]) AS occurrences) k
+ORDER BY 1, 4 DESC, 2, 3;
 
 -- AnalyticsCost prices attempts: cost_per_second × duration plus
 -- cost_per_run per attempt (× 0.001, exact, for ms to seconds), at the task type's current prices (a task type

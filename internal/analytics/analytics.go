@@ -71,7 +71,7 @@ func New(pool *pgxpool.Pool, opts Options) *Service {
 // the parameters given. The figures' filters are written "@x = ” OR ...":
 // planned for their values, an absent filter folds away with its join,
 // where a cached generic plan would keep both.
-type customPlans struct{ pool *pgxpool.Pool }
+type customPlans struct{ pool dbsqlc.DBTX }
 
 func (c customPlans) args(args []any) []any {
 	return append([]any{pgx.QueryExecModeDescribeExec}, args...)
@@ -348,42 +348,6 @@ const (
 	// MaxErrorMessages is the most messages an error distribution lists.
 	MaxErrorMessages = 100
 )
-
-// Errors reports the failed attempts (failed, dead or interrupted) of the
-// window by error class, and the top limit normalized messages with
-// examples.
-func (s *Service) Errors(ctx context.Context, f Filter, limit int) (*ErrorDistribution, error) {
-	f, err := s.resolve(f, DefaultWindow)
-	if err != nil {
-		return nil, err
-	}
-	if limit <= 0 || limit > MaxErrorMessages {
-		limit = 20
-	}
-	classes, err := s.queries.AnalyticsErrorClasses(ctx, s.db, &dbsqlc.AnalyticsErrorClassesParams{
-		FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, Tags: f.Tags, TaskType: f.TaskType,
-	})
-	if err != nil {
-		return nil, translate(err, "error classes")
-	}
-	messages, err := s.queries.AnalyticsErrorMessages(ctx, s.db, &dbsqlc.AnalyticsErrorMessagesParams{
-		Examples: errorExamples, MaxRows: int32(limit),
-		FromTime: f.From, ToTime: f.To, Workflow: f.Workflow, Owner: f.Owner, Tags: f.Tags, TaskType: f.TaskType,
-	})
-	if err != nil {
-		return nil, translate(err, "error messages")
-	}
-	out := &ErrorDistribution{Window: Window{f.From, f.To},
-		Classes: make([]ErrorClassCount, len(classes)), Messages: make([]ErrorMessage, len(messages))}
-	for i, c := range classes {
-		out.Classes[i] = ErrorClassCount{ErrorClass: c.ErrorClass, Occurrences: c.Occurrences}
-	}
-	for i, m := range messages {
-		out.Messages[i] = ErrorMessage{ErrorClass: m.ErrorClass, Message: m.Message, Occurrences: m.Occurrences,
-			LastSeen: m.LastSeen.UTC(), Examples: m.Examples, ExampleRuns: m.ExampleRuns}
-	}
-	return out, nil
-}
 
 // CostLine is the cost of one task type, workflow or owner.
 type CostLine struct {

@@ -171,9 +171,17 @@ func (q *Queries) AnalyticsCostRollup(ctx context.Context, db DBTX, arg *Analyti
 	return items, nil
 }
 
-const analyticsErrorClasses = `-- name: AnalyticsErrorClasses :many
+const analyticsErrorGroups = `-- name: AnalyticsErrorGroups :many
 SELECT coalesce(e.error_class, CASE WHEN e.kind = 'task_attempt_interrupted' THEN 'interrupted' ELSE 'unknown' END)::text AS error_class,
-       count(*)::bigint AS occurrences
+       e.error::text AS error,
+       count(*)::bigint AS occurrences,
+       max(e.time)::timestamptz AS last_seen,
+       (CASE WHEN octet_length(e.error) = length(e.error) THEN ''
+             ELSE regexp_replace(
+                      regexp_replace(
+                          regexp_replace(e.error, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'gi'),
+                          '\m(0x[0-9a-f]+|(?=[a-f]*[0-9])[0-9a-f]{8,})\M', '<hex>', 'gi'),
+                      '[0-9]+', '<n>', 'g') END)::text AS message
 FROM baton.task_events e
 LEFT JOIN LATERAL (SELECT r.workflow_name, r.owner, r.tags FROM baton.runs r
                    WHERE r.id = e.run_id AND ($1::text <> '' OR $2::text <> '' OR cardinality($3::text[]) > 0)) r ON true
@@ -186,11 +194,10 @@ WHERE e.time >= $5::timestamptz AND e.time < $6::timestamptz
   AND ($2::text = '' OR r.owner = $2::text)
   AND (cardinality($3::text[]) = 0 OR r.tags @> $3::text[])
   AND ($4::text = '' OR t.task_type = $4::text)
-GROUP BY 1
-ORDER BY occurrences DESC, 1
+GROUP BY 1, e.error
 `
 
-type AnalyticsErrorClassesParams struct {
+type AnalyticsErrorGroupsParams struct {
 	Workflow string
 	Owner    string
 	Tags     []string
@@ -199,13 +206,31 @@ type AnalyticsErrorClassesParams struct {
 	ToTime   time.Time
 }
 
-type AnalyticsErrorClassesRow struct {
+type AnalyticsErrorGroupsRow struct {
 	ErrorClass  string
+	Error       string
 	Occurrences int64
+	LastSeen    time.Time
+	Message     string
 }
 
-func (q *Queries) AnalyticsErrorClasses(ctx context.Context, db DBTX, arg *AnalyticsErrorClassesParams) ([]*AnalyticsErrorClassesRow, error) {
-	rows, err := db.Query(ctx, analyticsErrorClasses,
+// The error distribution takes two statements and the service between them
+// (internal/analytics/errors.go). Normalizing a message ("timeout after 31s
+// on job 4411" → "timeout after <n>s on job <n>": uuids, hex ids and numbers
+// replaced) costs PostgreSQL about a microsecond per regexp call and
+// message, too slow for every failure of a busy week; the service normalizes
+// ASCII messages itself (normalizeASCII, checked against these regexps) and
+// each distinct message once.
+//
+// AnalyticsErrorGroups counts the failed, dead and interrupted attempts of
+// the window per error class and distinct raw message, with the last time
+// seen. message is the normalized message for a message with non-ASCII
+// characters (whose word characters depend on the server's locale), ” for
+// the others: uuids ('[0-9a-f]{8}-...-[0-9a-f]{12}'), then hex ids (a whole
+// word: 0x..., or 8 hex digits or more with a digit), then numbers are
+// replaced by <uuid>, <hex> and <n>.
+func (q *Queries) AnalyticsErrorGroups(ctx context.Context, db DBTX, arg *AnalyticsErrorGroupsParams) ([]*AnalyticsErrorGroupsRow, error) {
+	rows, err := db.Query(ctx, analyticsErrorGroups,
 		arg.Workflow,
 		arg.Owner,
 		arg.Tags,
@@ -217,10 +242,16 @@ func (q *Queries) AnalyticsErrorClasses(ctx context.Context, db DBTX, arg *Analy
 		return nil, err
 	}
 	defer rows.Close()
-	var items []*AnalyticsErrorClassesRow
+	var items []*AnalyticsErrorGroupsRow
 	for rows.Next() {
-		var i AnalyticsErrorClassesRow
-		if err := rows.Scan(&i.ErrorClass, &i.Occurrences); err != nil {
+		var i AnalyticsErrorGroupsRow
+		if err := rows.Scan(
+			&i.ErrorClass,
+			&i.Error,
+			&i.Occurrences,
+			&i.LastSeen,
+			&i.Message,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, &i)
@@ -231,50 +262,72 @@ func (q *Queries) AnalyticsErrorClasses(ctx context.Context, db DBTX, arg *Analy
 	return items, nil
 }
 
-const analyticsErrorMessages = `-- name: AnalyticsErrorMessages :many
-WITH errs AS (
-    SELECT coalesce(e.error_class, CASE WHEN e.kind = 'task_attempt_interrupted' THEN 'interrupted' ELSE 'unknown' END) AS error_class,
-           regexp_replace(
-               regexp_replace(
-                   regexp_replace(e.error, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'gi'),
-                   '\m(0x[0-9a-f]+|(?=[a-f]*[0-9])[0-9a-f]{8,})\M', '<hex>', 'gi'),
-               '[0-9]+', '<n>', 'g') AS message,
-           e.error, e.time, e.run_id, e.task_id
+const analyticsErrorTop = `-- name: AnalyticsErrorTop :many
+WITH g AS (
+    SELECT g0.gid, g0.error_class, g0.message, g0.occurrences, g0.last_seen
+    FROM (SELECT unnest($1::integer[]) AS gid, unnest($2::text[]) AS error_class,
+                 unnest($3::text[]) AS message, unnest($4::bigint[]) AS occurrences,
+                 unnest($5::timestamptz[]) AS last_seen) g0
+    ORDER BY g0.occurrences DESC, g0.error_class, g0.message
+    LIMIT $6::integer
+), c AS (
+    SELECT c0.gid, c0.error_class, c0.error
+    FROM (SELECT unnest($7::integer[]) AS gid, unnest($8::text[]) AS error_class,
+                 unnest($9::text[]) AS error) c0
+    WHERE c0.gid IN (SELECT g.gid FROM g)
+), ex AS (
+    SELECT c.gid, e.error, e.run_id,
+           row_number() OVER (PARTITION BY c.gid ORDER BY e.time DESC, e.task_id) AS n
     FROM baton.task_events e
+    JOIN c ON c.error = e.error
+          AND c.error_class = coalesce(e.error_class, CASE WHEN e.kind = 'task_attempt_interrupted' THEN 'interrupted' ELSE 'unknown' END)
     LEFT JOIN LATERAL (SELECT r.workflow_name, r.owner, r.tags FROM baton.runs r
-                       WHERE r.id = e.run_id AND ($3::text <> '' OR $4::text <> '' OR cardinality($5::text[]) > 0)) r ON true
+                       WHERE r.id = e.run_id AND ($10::text <> '' OR $11::text <> '' OR cardinality($12::text[]) > 0)) r ON true
     LEFT JOIN LATERAL (SELECT t.task_type FROM baton.run_tasks t
-                       WHERE t.id = e.task_id AND $6::text <> '') t ON true
-    WHERE e.time >= $7::timestamptz AND e.time < $8::timestamptz
+                       WHERE t.id = e.task_id AND $13::text <> '') t ON true
+    WHERE e.time >= $14::timestamptz AND e.time < $15::timestamptz
       AND e.error IS NOT NULL
       AND e.kind IN ('task_dead', 'task_attempt_failed', 'task_attempt_interrupted')
-      AND ($3::text = '' OR r.workflow_name = $3::text)
-      AND ($4::text = '' OR r.owner = $4::text)
-      AND (cardinality($5::text[]) = 0 OR r.tags @> $5::text[])
-      AND ($6::text = '' OR t.task_type = $6::text)
+      AND ($10::text = '' OR r.workflow_name = $10::text)
+      AND ($11::text = '' OR r.owner = $11::text)
+      AND (cardinality($12::text[]) = 0 OR r.tags @> $12::text[])
+      AND ($13::text = '' OR t.task_type = $13::text)
 )
-SELECT error_class::text AS error_class, message::text AS message, count(*)::bigint AS occurrences,
-       max(time)::timestamptz AS last_seen,
-       (array_agg(error ORDER BY time DESC, task_id))[1:$1::integer]::text[] AS examples,
-       (array_agg(run_id ORDER BY time DESC, task_id))[1:$1::integer]::bigint[] AS example_runs
-FROM errs
-GROUP BY error_class, message
-ORDER BY occurrences DESC, error_class, message
-LIMIT $2::integer
+SELECT 'message'::text AS section, g.error_class::text AS error_class, g.message::text AS message,
+       g.occurrences::bigint AS occurrences, g.last_seen::timestamptz AS last_seen,
+       array_agg(ex.error ORDER BY ex.n)::text[] AS examples, array_agg(ex.run_id ORDER BY ex.n)::bigint[] AS example_runs
+FROM g
+JOIN ex ON ex.gid = g.gid AND ex.n <= $16::integer
+GROUP BY g.gid, g.error_class, g.message, g.occurrences, g.last_seen
+UNION ALL
+SELECT 'class', k.error_class, '', k.occurrences, to_timestamp(0), '{}', '{}'
+FROM (SELECT unnest($17::text[]) AS error_class, unnest($18::bigint[]) AS occurrences) k
+ORDER BY 1, 4 DESC, 2, 3
 `
 
-type AnalyticsErrorMessagesParams struct {
-	Examples int32
-	MaxRows  int32
-	Workflow string
-	Owner    string
-	Tags     []string
-	TaskType string
-	FromTime time.Time
-	ToTime   time.Time
+type AnalyticsErrorTopParams struct {
+	GroupIds         []int32
+	GroupClasses     []string
+	GroupMessages    []string
+	GroupOccurrences []int64
+	GroupLastSeen    []time.Time
+	MaxRows          int32
+	CandIds          []int32
+	CandClasses      []string
+	CandErrors       []string
+	Workflow         string
+	Owner            string
+	Tags             []string
+	TaskType         string
+	FromTime         time.Time
+	ToTime           time.Time
+	Examples         int32
+	ClassNames       []string
+	ClassOccurrences []int64
 }
 
-type AnalyticsErrorMessagesRow struct {
+type AnalyticsErrorTopRow struct {
+	Section     string
 	ErrorClass  string
 	Message     string
 	Occurrences int64
@@ -283,29 +336,44 @@ type AnalyticsErrorMessagesRow struct {
 	ExampleRuns []int64
 }
 
-// AnalyticsErrorMessages groups failed attempts by class and normalized
-// message: uuids, hex ids (0x..., or 8 hex digits or more with a digit) and
-// numbers are replaced by <uuid>, <hex> and <n>, so "timeout after 31s on job
-// 4411" and "timeout after 29s on job 98" are one message.
-func (q *Queries) AnalyticsErrorMessages(ctx context.Context, db DBTX, arg *AnalyticsErrorMessagesParams) ([]*AnalyticsErrorMessagesRow, error) {
-	rows, err := db.Query(ctx, analyticsErrorMessages,
-		arg.Examples,
+// AnalyticsErrorTop orders the error classes (section 'class': class
+// totals) and the candidate message groups (section 'message': class,
+// normalized message, occurrences, last seen), both most frequent first,
+// ties by class then message (the database's collation), keeps the first
+// max_rows groups, and gives each its most recent raw messages and their
+// runs (time descending, then task id), read from the window's events of
+// the candidate raw messages (cand_*: the group's raw messages that can hold
+// them, by their last time seen) under the same filters.
+func (q *Queries) AnalyticsErrorTop(ctx context.Context, db DBTX, arg *AnalyticsErrorTopParams) ([]*AnalyticsErrorTopRow, error) {
+	rows, err := db.Query(ctx, analyticsErrorTop,
+		arg.GroupIds,
+		arg.GroupClasses,
+		arg.GroupMessages,
+		arg.GroupOccurrences,
+		arg.GroupLastSeen,
 		arg.MaxRows,
+		arg.CandIds,
+		arg.CandClasses,
+		arg.CandErrors,
 		arg.Workflow,
 		arg.Owner,
 		arg.Tags,
 		arg.TaskType,
 		arg.FromTime,
 		arg.ToTime,
+		arg.Examples,
+		arg.ClassNames,
+		arg.ClassOccurrences,
 	)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []*AnalyticsErrorMessagesRow
+	var items []*AnalyticsErrorTopRow
 	for rows.Next() {
-		var i AnalyticsErrorMessagesRow
+		var i AnalyticsErrorTopRow
 		if err := rows.Scan(
+			&i.Section,
 			&i.ErrorClass,
 			&i.Message,
 			&i.Occurrences,
