@@ -149,14 +149,20 @@ func newBaton(b *testing.B, pool *pgxpool.Pool) (*engine.Engine, *jobs.Client) {
 }
 
 func burnDownBaton(b *testing.B, pool *pgxpool.Pool, n int) float64 {
-	ctx := context.Background()
 	eng, client := newBaton(b, pool)
+	return float64(n) / burnDownRuns(b, pool, eng, client, "bench-one", n).Seconds()
+}
+
+// burnDownRuns starts runs of workflow in batches before the workers start,
+// then starts them and returns how long they took to finish every run.
+func burnDownRuns(b *testing.B, pool *pgxpool.Pool, eng *engine.Engine, client *jobs.Client, workflow string, runs int) time.Duration {
+	ctx := context.Background()
 	before, err := eng.CountRuns(ctx, engine.RunSucceeded)
 	require.NoError(b, err)
-	for done := 0; done < n; done += batchSize {
-		ps := make([]engine.StartParams, min(batchSize, n-done))
+	for done := 0; done < runs; done += batchSize {
+		ps := make([]engine.StartParams, min(batchSize, runs-done))
 		for i := range ps {
-			ps[i] = engine.StartParams{Workflow: "bench-one"}
+			ps[i] = engine.StartParams{Workflow: workflow}
 		}
 		require.NoError(b, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			_, err := eng.StartRunsTx(ctx, tx, ps)
@@ -167,21 +173,21 @@ func burnDownBaton(b *testing.B, pool *pgxpool.Pool, n int) float64 {
 	require.NoError(b, eng.Analyze(ctx))
 	start := time.Now()
 	require.NoError(b, client.Start(ctx))
-	deadline := start.Add(5 * time.Minute)
+	deadline := start.Add(10 * time.Minute)
 	for {
 		done, err := eng.CountRuns(ctx, engine.RunSucceeded)
 		require.NoError(b, err)
-		if done-before >= int64(n) {
+		if done-before >= int64(runs) {
 			break
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("Baton: %d of %d runs succeeded", done-before, n)
+			b.Fatalf("%s: %d of %d runs succeeded", workflow, done-before, runs)
 		}
 		time.Sleep(5 * time.Millisecond) // polling interval
 	}
 	elapsed := time.Since(start)
 	require.NoError(b, client.Stop(ctx))
-	return float64(n) / elapsed.Seconds()
+	return elapsed
 }
 
 // measureLatency starts runs one at a time against idle workers, waiting for

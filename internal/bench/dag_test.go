@@ -7,9 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -62,38 +60,8 @@ func releasePipelineNoop(b *testing.B) *engine.WorkflowSpec {
 }
 
 func burnDownDAG(b *testing.B, pool *pgxpool.Pool, runs int) float64 {
-	ctx := context.Background()
 	eng, client := newBaton(b, pool)
-	_, _, err := eng.ApplyWorkflow(ctx, releasePipelineNoop(b))
+	_, _, err := eng.ApplyWorkflow(context.Background(), releasePipelineNoop(b))
 	require.NoError(b, err)
-	before, err := eng.CountRuns(ctx, engine.RunSucceeded)
-	require.NoError(b, err)
-	for done := 0; done < runs; done += batchSize {
-		ps := make([]engine.StartParams, min(batchSize, runs-done))
-		for i := range ps {
-			ps[i] = engine.StartParams{Workflow: "bench-dag"}
-		}
-		require.NoError(b, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			_, err := eng.StartRunsTx(ctx, tx, ps)
-			return err
-		}))
-	}
-	require.NoError(b, eng.Analyze(ctx))
-	start := time.Now()
-	require.NoError(b, client.Start(ctx))
-	deadline := start.Add(10 * time.Minute)
-	for {
-		done, err := eng.CountRuns(ctx, engine.RunSucceeded)
-		require.NoError(b, err)
-		if done-before >= int64(runs) {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("Baton DAG: %d of %d runs succeeded", done-before, runs)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval
-	}
-	elapsed := time.Since(start)
-	require.NoError(b, client.Stop(ctx))
-	return float64(runs*22) / elapsed.Seconds()
+	return float64(runs*22) / burnDownRuns(b, pool, eng, client, "bench-dag", runs).Seconds()
 }
