@@ -89,3 +89,6 @@ LEFT JOIN baton.runs r ON r.id = f.run_id
 WHERE f.schedule = @name
 ORDER BY f.fire_time DESC
 LIMIT @max_rows;
+
+-- name: ScheduleFireMissed :exec
+UPDATE baton.schedule_fires SET status = 'missed' WHERE schedule = @schedule AND fire_time = @fire_time;

@@ -104,6 +104,20 @@ func (q *Queries) ScheduleFireInsert(ctx context.Context, db DBTX, arg *Schedule
 	return result.RowsAffected(), nil
 }
 
+const scheduleFireMissed = `-- name: ScheduleFireMissed :exec
+UPDATE baton.schedule_fires SET status = 'missed' WHERE schedule = $1 AND fire_time = $2
+`
+
+type ScheduleFireMissedParams struct {
+	Schedule string
+	FireTime time.Time
+}
+
+func (q *Queries) ScheduleFireMissed(ctx context.Context, db DBTX, arg *ScheduleFireMissedParams) error {
+	_, err := db.Exec(ctx, scheduleFireMissed, arg.Schedule, arg.FireTime)
+	return err
+}
+
 const scheduleFireStarted = `-- name: ScheduleFireStarted :exec
 UPDATE baton.schedule_fires SET status = 'started', run_id = $1, started_at = now()
 WHERE schedule = $2 AND fire_time = $3
