@@ -295,7 +295,7 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		handler, _ := api.New(api.Options{
 			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Stream: hub, Alerts: alerts, Logger: env.logger, UI: web.Handler(),
 			Schedules: schedules,
-			Metrics: metricsFor(rt.pool, hub, env.logger),
+			Metrics:   metricsFor(rt.pool, hub, env.logger),
 		})
 		srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		ln, err := net.Listen("tcp", addr)
