@@ -24,6 +24,7 @@ import (
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/metrics"
 	"github.com/baton-run/baton/internal/resilience"
+	"github.com/baton-run/baton/internal/schedule"
 	"github.com/baton-run/baton/internal/stream"
 )
 
@@ -72,6 +73,10 @@ type Options struct {
 	// Metrics serves GET /metrics and times every operation (nil: no
 	// /metrics).
 	Metrics *metrics.Metrics
+
+	// Schedules serves the /v1/schedules operations. Nil builds one on the
+	// engine's pool.
+	Schedules *schedule.Service
 }
 
 // handlers holds what the operations need. Its methods are the operation
@@ -86,6 +91,8 @@ type handlers struct {
 	analytics *analytics.Service
 	logger    *slog.Logger
 	ready     func(ctx context.Context) error
+	// schedules is nil only when building the OpenAPI document.
+	schedules *schedule.Service
 }
 
 // New returns the HTTP handler serving the API (wrapped in request logging,
@@ -101,6 +108,10 @@ func New(opts Options) (http.Handler, huma.API) {
 		h.ready = h.pingDatabase
 	}
 	h.analytics = opts.Analytics
+	h.schedules = opts.Schedules
+	if h.schedules == nil && opts.Engine != nil {
+		h.schedules = schedule.New(opts.Engine.Pool(), opts.Engine, schedule.Options{Logger: opts.Logger})
+	}
 	if h.analytics == nil && opts.Engine != nil {
 		h.analytics = analytics.New(opts.Engine.Pool(), analytics.Options{Logger: opts.Logger})
 	}
@@ -251,6 +262,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	registerDeadLetters(v1, h)
 	registerBreakers(v1, h)
 	registerQueues(v1, h)
+	registerSchedules(v1, h)
 	registerStream(v1, h)
 	registerAlerts(v1, h)
 	registerAnalytics(v1, h)

@@ -19,6 +19,7 @@ import (
 	"github.com/baton-run/baton/internal/executor"
 	"github.com/baton-run/baton/internal/resilience"
 	"github.com/baton-run/baton/internal/rollup"
+	"github.com/baton-run/baton/internal/schedule"
 )
 
 // ClientOptions configures the River client that runs Baton's jobs.
@@ -65,6 +66,9 @@ type ClientOptions struct {
 	// 1 s) and delivers alerts on the alerts queue; nil runs no alerting.
 	Alerts     *alert.Service
 	AlertEvery time.Duration
+	// Schedules fires cron schedules: a tick every second, unique per
+	// second across nodes, on its own queue; nil runs no scheduler.
+	Schedules *schedule.Service
 }
 
 // Client is a River client wired with Baton's workers and periodic jobs.
@@ -153,6 +157,9 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 			river.AddWorker(workers, &AlertEvaluateWorker{Alerts: opts.Alerts, Logger: logger})
 			river.AddWorker(workers, &AlertDeliveryWorker{Alerts: opts.Alerts})
 		}
+		if opts.Schedules != nil {
+			river.AddWorker(workers, &ScheduleTickWorker{Schedules: opts.Schedules, Logger: logger})
+		}
 		maxWorkers := opts.Workers
 		if maxWorkers == 0 {
 			maxWorkers = 100
@@ -182,6 +189,12 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 					return AlertEvaluateArgs{}, &river.InsertOpts{Queue: alert.QueueAlerts, Priority: 1, MaxAttempts: 1,
 						UniqueOpts: river.UniqueOpts{ByPeriod: alertEvery}}
 				}, &river.PeriodicJobOpts{RunOnStart: true}))
+		}
+		if opts.Schedules != nil {
+			cfg.Queues[QueueSchedules] = river.QueueConfig{MaxWorkers: 1}
+			cfg.PeriodicJobs = append(cfg.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(time.Second),
+				func() (river.JobArgs, *river.InsertOpts) { return ScheduleTickArgs{}, scheduleTickInsertOpts() },
+				&river.PeriodicJobOpts{RunOnStart: true}))
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)

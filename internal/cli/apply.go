@@ -11,11 +11,12 @@ import (
 	"strings"
 
 	"github.com/baton-run/baton/internal/engine"
+	"github.com/baton-run/baton/internal/schedule"
 )
 
 // applyPath applies the definition at path, or every definition file below
-// it: task types first (workflows refer to them), then workflows, each group
-// in path order. When enabled is not nil, task types whose executor it
+// it: task types first (workflows refer to them), then workflows, then
+// schedules (they refer to workflows), each group in path order. When enabled is not nil, task types whose executor it
 // refuses are skipped (with a line on out) instead of failing the whole.
 func applyPath(ctx context.Context, eng *engine.Engine, path string, out io.Writer, enabled func(executor string) bool) error {
 	files, err := definitionFiles(path)
@@ -24,6 +25,7 @@ func applyPath(ctx context.Context, eng *engine.Engine, path string, out io.Writ
 	}
 	var types []*engine.TaskTypeSpec
 	var workflows []*engine.WorkflowSpec
+	var schedules []*engine.ScheduleSpec
 	var names []string
 	for _, file := range files {
 		data, err := os.ReadFile(file)
@@ -40,6 +42,8 @@ func applyPath(ctx context.Context, eng *engine.Engine, path string, out io.Writ
 		case *engine.WorkflowSpec:
 			workflows = append(workflows, s)
 			names = append(names, file)
+		case *engine.ScheduleSpec:
+			schedules = append(schedules, s)
 		}
 	}
 	for _, t := range types {
@@ -62,6 +66,20 @@ func applyPath(ctx context.Context, eng *engine.Engine, path string, out io.Writ
 			state = "created"
 		}
 		fmt.Fprintf(out, "workflow %s version %d %s (%d steps)\n", wf.Name, wf.Version, state, wf.StepCount)
+	}
+	if len(schedules) > 0 {
+		svc := schedule.New(eng.Pool(), eng, schedule.Options{})
+		for _, spec := range schedules {
+			sched, created, err := svc.Apply(ctx, spec)
+			if err != nil {
+				return fmt.Errorf("schedule %q: %w", spec.Name, err)
+			}
+			state := "updated"
+			if created {
+				state = "created"
+			}
+			fmt.Fprintf(out, "schedule %s %s (%s %s)\n", sched.Name, state, sched.Cron, sched.TimeZone)
+		}
 	}
 	return nil
 }

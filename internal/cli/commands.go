@@ -26,6 +26,7 @@ import (
 	"github.com/baton-run/baton/internal/metrics"
 	"github.com/baton-run/baton/internal/resilience"
 	"github.com/baton-run/baton/internal/rollup"
+	"github.com/baton-run/baton/internal/schedule"
 	"github.com/baton-run/baton/internal/stream"
 	"github.com/baton-run/baton/jobs"
 	"github.com/baton-run/baton/web"
@@ -268,10 +269,12 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 	if err != nil {
 		return err
 	}
+	schedules := schedule.New(rt.pool, rt.engine, schedule.Options{Logger: env.logger})
 	client, err := jobs.NewClient(rt.pool, jobs.ClientOptions{
 		Engine: rt.engine, Executors: rt.executors, Breakers: rt.breakers, Logger: env.logger,
 		Workers: workers, InsertOnly: workers == 0, RescueAfter: rescueAfter,
 		DeadLetterRetention: env.deadLetterRetention, Retention: env.retention, Alerts: alerts,
+		Schedules: schedules,
 	})
 	if err != nil {
 		return err
@@ -291,7 +294,8 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		group.Go(func() error { return hub.Run(ctx) })
 		handler, _ := api.New(api.Options{
 			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Stream: hub, Alerts: alerts, Logger: env.logger, UI: web.Handler(),
-			Metrics: metricsFor(rt.pool, hub, env.logger),
+			Schedules: schedules,
+			Metrics:   metricsFor(rt.pool, hub, env.logger),
 		})
 		srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		ln, err := net.Listen("tcp", addr)

@@ -187,6 +187,39 @@ type BatonRunTask struct {
 	FinishedAt         *time.Time
 }
 
+type BatonSchedule struct {
+	Name        string
+	Workflow    string
+	Cron        string
+	TimeZone    string
+	Input       []byte
+	Description string
+	Enabled     bool
+	StartAt     *time.Time
+	EndAt       *time.Time
+	JitterMs    int64
+	Overlap     string
+	Catchup     string
+	MaxCatchup  int32
+	Priority    *int16
+	CursorAt    time.Time
+	NextDueAt   *time.Time
+	LastError   *string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+type BatonScheduleFire struct {
+	Schedule   string
+	FireTime   time.Time
+	DueAt      time.Time
+	Status     string
+	Kind       string
+	RunID      *int64
+	RecordedAt time.Time
+	StartedAt  *time.Time
+}
+
 type BatonTaskEvent struct {
 	ID         int64
 	Time       time.Time

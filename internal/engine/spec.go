@@ -167,9 +167,9 @@ type StepSpec struct {
 	Optional bool `json:"optional,omitempty"`
 }
 
-// ParseSpec parses one YAML or JSON document holding a task type or a
-// workflow and returns a *TaskTypeSpec or a *WorkflowSpec according to its
-// `kind` field. A document without `kind` is a workflow if it has `steps`.
+// ParseSpec parses one YAML or JSON document holding a task type, a
+// workflow or a schedule and returns a *TaskTypeSpec, a *WorkflowSpec or a
+// *ScheduleSpec according to its `kind` field. A document without `kind` is a workflow if it has `steps`.
 // Unknown fields are rejected. On failure the error is a *ValidationError
 // whose problems name the offending field, such as "steps[2].retries".
 //
@@ -218,8 +218,17 @@ func ParseSpec(data []byte) (any, error) {
 	case specKindWorkflow:
 		return specParseWorkflow(top, name)
 
+	case specKindSchedule:
+		var spec ScheduleSpec
+		if problem := specDecodeStrict(jsonData, &spec, ""); problem != nil {
+			return nil, &ValidationError{Kind: kind, Name: name, Problems: []Problem{*problem}}
+		}
+		spec.Kind = specKindSchedule
+		spec.Input = specNullToEmpty(spec.Input)
+		return &spec, nil
+
 	default:
-		return nil, specParseError("", name, "kind", fmt.Sprintf(`unknown kind %q; expected "workflow" or "task_type"`, kind))
+		return nil, specParseError("", name, "kind", fmt.Sprintf(`unknown kind %q; expected "workflow", "task_type" or "schedule"`, kind))
 	}
 }
 

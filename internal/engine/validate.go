@@ -78,6 +78,8 @@ func (e *ValidationError) Error() string {
 		b.WriteString("task type")
 	case "run":
 		b.WriteString("run of workflow")
+	case specKindSchedule:
+		b.WriteString("schedule")
 	default:
 		b.WriteString("definition")
 	}
