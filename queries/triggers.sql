@@ -3,8 +3,8 @@ INSERT INTO baton.triggers (name, event_type, condition, workflow, input_templat
                             secret_sealed, description)
 VALUES (@name, @event_type, CAST(sqlc.narg('condition')::text AS jsonpath), @workflow, sqlc.narg('input_template'),
         @dedup_window_seconds, @enabled, sqlc.narg('secret_sealed'), @description)
-RETURNING id, name, event_type, condition::text AS condition, workflow, input_template, dedup_window_seconds, enabled,
-          secret_sealed IS NOT NULL AS has_secret, description, created_at, updated_at;
+RETURNING id, name, event_type, coalesce(condition::text, '')::text AS condition, workflow, input_template, dedup_window_seconds, enabled,
+          (secret_sealed IS NOT NULL)::boolean AS has_secret, description, created_at, updated_at;
 
 -- name: TriggerUpdate :one
 UPDATE baton.triggers
@@ -13,17 +13,17 @@ SET event_type = @event_type, condition = CAST(sqlc.narg('condition')::text AS j
     secret_sealed = CASE WHEN @keep_secret::boolean THEN secret_sealed ELSE sqlc.narg('secret_sealed') END,
     description = @description, updated_at = now()
 WHERE name = @name
-RETURNING id, name, event_type, condition::text AS condition, workflow, input_template, dedup_window_seconds, enabled,
-          secret_sealed IS NOT NULL AS has_secret, description, created_at, updated_at;
+RETURNING id, name, event_type, coalesce(condition::text, '')::text AS condition, workflow, input_template, dedup_window_seconds, enabled,
+          (secret_sealed IS NOT NULL)::boolean AS has_secret, description, created_at, updated_at;
 
 -- name: TriggerGet :one
-SELECT id, name, event_type, condition::text AS condition, workflow, input_template, dedup_window_seconds, enabled,
-       secret_sealed IS NOT NULL AS has_secret, description, created_at, updated_at
+SELECT id, name, event_type, coalesce(condition::text, '')::text AS condition, workflow, input_template, dedup_window_seconds, enabled,
+       (secret_sealed IS NOT NULL)::boolean AS has_secret, description, created_at, updated_at
 FROM baton.triggers WHERE name = @name;
 
 -- name: TriggerList :many
-SELECT id, name, event_type, condition::text AS condition, workflow, input_template, dedup_window_seconds, enabled,
-       secret_sealed IS NOT NULL AS has_secret, description, created_at, updated_at
+SELECT id, name, event_type, coalesce(condition::text, '')::text AS condition, workflow, input_template, dedup_window_seconds, enabled,
+       (secret_sealed IS NOT NULL)::boolean AS has_secret, description, created_at, updated_at
 FROM baton.triggers ORDER BY name;
 
 -- name: TriggerDelete :execrows

@@ -35,8 +35,8 @@ func (q *Queries) TriggerDelete(ctx context.Context, db DBTX, name string) (int6
 }
 
 const triggerGet = `-- name: TriggerGet :one
-SELECT id, name, event_type, condition::text AS condition, workflow, input_template, dedup_window_seconds, enabled,
-       secret_sealed IS NOT NULL AS has_secret, description, created_at, updated_at
+SELECT id, name, event_type, coalesce(condition::text, '')::text AS condition, workflow, input_template, dedup_window_seconds, enabled,
+       (secret_sealed IS NOT NULL)::boolean AS has_secret, description, created_at, updated_at
 FROM baton.triggers WHERE name = $1
 `
 
@@ -49,7 +49,7 @@ type TriggerGetRow struct {
 	InputTemplate      []byte
 	DedupWindowSeconds int32
 	Enabled            bool
-	HasSecret          interface{}
+	HasSecret          bool
 	Description        string
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
@@ -80,8 +80,8 @@ INSERT INTO baton.triggers (name, event_type, condition, workflow, input_templat
                             secret_sealed, description)
 VALUES ($1, $2, CAST($3::text AS jsonpath), $4, $5,
         $6, $7, $8, $9)
-RETURNING id, name, event_type, condition::text AS condition, workflow, input_template, dedup_window_seconds, enabled,
-          secret_sealed IS NOT NULL AS has_secret, description, created_at, updated_at
+RETURNING id, name, event_type, coalesce(condition::text, '')::text AS condition, workflow, input_template, dedup_window_seconds, enabled,
+          (secret_sealed IS NOT NULL)::boolean AS has_secret, description, created_at, updated_at
 `
 
 type TriggerInsertParams struct {
@@ -105,7 +105,7 @@ type TriggerInsertRow struct {
 	InputTemplate      []byte
 	DedupWindowSeconds int32
 	Enabled            bool
-	HasSecret          interface{}
+	HasSecret          bool
 	Description        string
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
@@ -142,8 +142,8 @@ func (q *Queries) TriggerInsert(ctx context.Context, db DBTX, arg *TriggerInsert
 }
 
 const triggerList = `-- name: TriggerList :many
-SELECT id, name, event_type, condition::text AS condition, workflow, input_template, dedup_window_seconds, enabled,
-       secret_sealed IS NOT NULL AS has_secret, description, created_at, updated_at
+SELECT id, name, event_type, coalesce(condition::text, '')::text AS condition, workflow, input_template, dedup_window_seconds, enabled,
+       (secret_sealed IS NOT NULL)::boolean AS has_secret, description, created_at, updated_at
 FROM baton.triggers ORDER BY name
 `
 
@@ -156,7 +156,7 @@ type TriggerListRow struct {
 	InputTemplate      []byte
 	DedupWindowSeconds int32
 	Enabled            bool
-	HasSecret          interface{}
+	HasSecret          bool
 	Description        string
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
@@ -225,8 +225,8 @@ SET event_type = $1, condition = CAST($2::text AS jsonpath), workflow = $3,
     secret_sealed = CASE WHEN $7::boolean THEN secret_sealed ELSE $8 END,
     description = $9, updated_at = now()
 WHERE name = $10
-RETURNING id, name, event_type, condition::text AS condition, workflow, input_template, dedup_window_seconds, enabled,
-          secret_sealed IS NOT NULL AS has_secret, description, created_at, updated_at
+RETURNING id, name, event_type, coalesce(condition::text, '')::text AS condition, workflow, input_template, dedup_window_seconds, enabled,
+          (secret_sealed IS NOT NULL)::boolean AS has_secret, description, created_at, updated_at
 `
 
 type TriggerUpdateParams struct {
@@ -251,7 +251,7 @@ type TriggerUpdateRow struct {
 	InputTemplate      []byte
 	DedupWindowSeconds int32
 	Enabled            bool
-	HasSecret          interface{}
+	HasSecret          bool
 	Description        string
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
