@@ -3,7 +3,8 @@
 -- was stored within the dedup window, nothing is stored and that first
 -- event is returned with created = false. The window is the longest
 -- dedup_window_seconds of the enabled triggers of the type (24 hours when
--- there is none). Concurrent inserts of one key are serialized by an
+-- there is none; at least 24 hours for Baton's own run-end events, source
+-- 'baton'). Concurrent inserts of one key are serialized by an
 -- advisory lock, so exactly one of them creates the event.
 --
 -- p_type must match ^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}$, p_payload be a
@@ -35,6 +36,10 @@ BEGIN
         PERFORM pg_advisory_xact_lock(hashtext('baton.events'), hashtext(p_type || E'\x1f' || p_dedup_key));
         SELECT coalesce(max(t.dedup_window_seconds), 86400) INTO win
         FROM baton.triggers t WHERE t.event_type = p_type AND t.enabled;
+        IF p_source = 'baton' THEN
+            -- Run-end events are keyed by their task event: never twice.
+            win := greatest(win, 86400);
+        END IF;
         SELECT e.id, e.time INTO id, "time"
         FROM baton.events e
         WHERE e.type = p_type AND e.dedup_key = p_dedup_key AND e.time >= now() - make_interval(secs => win)
