@@ -19,6 +19,7 @@ import (
 	"github.com/baton-run/baton/internal/executor"
 	"github.com/baton-run/baton/internal/resilience"
 	"github.com/baton-run/baton/internal/rollup"
+	"github.com/baton-run/baton/internal/trigger"
 )
 
 // ClientOptions configures the River client that runs Baton's jobs.
@@ -65,6 +66,11 @@ type ClientOptions struct {
 	// 1 s) and delivers alerts on the alerts queue; nil runs no alerting.
 	Alerts     *alert.Service
 	AlertEvery time.Duration
+	// Triggers starts the runs of events stored by baton.emit_event, turns
+	// run ends into run.* events every RunEndEvery (default 1 s) and
+	// maintains the events partitions; nil runs none of it.
+	Triggers    *trigger.Service
+	RunEndEvery time.Duration
 }
 
 // Client is a River client wired with Baton's workers and periodic jobs.
@@ -182,6 +188,9 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 					return AlertEvaluateArgs{}, &river.InsertOpts{Queue: alert.QueueAlerts, Priority: 1, MaxAttempts: 1,
 						UniqueOpts: river.UniqueOpts{ByPeriod: alertEvery}}
 				}, &river.PeriodicJobOpts{RunOnStart: true}))
+		}
+		if opts.Triggers != nil {
+			addTriggerJobs(cfg, workers, opts.Triggers, logger, retention, orDefault(opts.RunEndEvery, time.Second))
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)

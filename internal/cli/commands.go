@@ -268,10 +268,14 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 	if err != nil {
 		return err
 	}
+	triggers, err := env.triggerService(rt)
+	if err != nil {
+		return err
+	}
 	client, err := jobs.NewClient(rt.pool, jobs.ClientOptions{
 		Engine: rt.engine, Executors: rt.executors, Breakers: rt.breakers, Logger: env.logger,
 		Workers: workers, InsertOnly: workers == 0, RescueAfter: rescueAfter,
-		DeadLetterRetention: env.deadLetterRetention, Retention: env.retention, Alerts: alerts,
+		DeadLetterRetention: env.deadLetterRetention, Retention: env.retention, Alerts: alerts, Triggers: triggers,
 	})
 	if err != nil {
 		return err
@@ -290,7 +294,7 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		hub := stream.New(rt.pool, stream.Options{Logger: env.logger})
 		group.Go(func() error { return hub.Run(ctx) })
 		handler, _ := api.New(api.Options{
-			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Stream: hub, Alerts: alerts, Logger: env.logger, UI: web.Handler(),
+			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Stream: hub, Alerts: alerts, Triggers: triggers, Logger: env.logger, UI: web.Handler(),
 			Metrics: metricsFor(rt.pool, hub, env.logger),
 		})
 		srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
