@@ -11,13 +11,15 @@ import (
 	"strings"
 
 	"github.com/baton-run/baton/internal/engine"
+	"github.com/baton-run/baton/internal/trigger"
 )
 
 // applyPath applies the definition at path, or every definition file below
 // it: task types first (workflows refer to them), then workflows, each group
-// in path order. When enabled is not nil, task types whose executor it
+// in path order, then triggers (kind: trigger, created or replaced through
+// triggers; they refer to workflows). When enabled is not nil, task types whose executor it
 // refuses are skipped (with a line on out) instead of failing the whole.
-func applyPath(ctx context.Context, eng *engine.Engine, path string, out io.Writer, enabled func(executor string) bool) error {
+func applyPath(ctx context.Context, eng *engine.Engine, triggers *trigger.Service, path string, out io.Writer, enabled func(executor string) bool) error {
 	files, err := definitionFiles(path)
 	if err != nil {
 		return err
@@ -25,10 +27,20 @@ func applyPath(ctx context.Context, eng *engine.Engine, path string, out io.Writ
 	var types []*engine.TaskTypeSpec
 	var workflows []*engine.WorkflowSpec
 	var names []string
+	var triggerSpecs []trigger.Params
+	var triggerFiles []string
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", file, err)
+		}
+		if trigger.IsSpec(data) {
+			p, err := trigger.ParseSpec(data, nil)
+			if err != nil {
+				return fmt.Errorf("%s: %w", file, err)
+			}
+			triggerSpecs, triggerFiles = append(triggerSpecs, p), append(triggerFiles, file)
+			continue
 		}
 		spec, err := engine.ParseSpec(data)
 		if err != nil {
@@ -62,6 +74,20 @@ func applyPath(ctx context.Context, eng *engine.Engine, path string, out io.Writ
 			state = "created"
 		}
 		fmt.Fprintf(out, "workflow %s version %d %s (%d steps)\n", wf.Name, wf.Version, state, wf.StepCount)
+	}
+	for i, p := range triggerSpecs {
+		if triggers == nil {
+			return fmt.Errorf("%s: triggers are not available here", triggerFiles[i])
+		}
+		t, created, err := triggers.Put(ctx, p, true)
+		if err != nil {
+			return fmt.Errorf("%s: %w", triggerFiles[i], err)
+		}
+		state := "updated"
+		if created {
+			state = "created"
+		}
+		fmt.Fprintf(out, "trigger %s %s (%s -> %s)\n", t.Name, state, t.EventType, t.Workflow)
 	}
 	return nil
 }

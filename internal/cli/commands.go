@@ -145,7 +145,11 @@ func (env *environment) apply(ctx context.Context, args []string) error {
 		return err
 	}
 	defer rt.close()
-	return applyPath(ctx, rt.engine, *path, env.stdout, nil)
+	triggers, err := env.triggerService(rt)
+	if err != nil {
+		return err
+	}
+	return applyPath(ctx, rt.engine, triggers, *path, env.stdout, nil)
 }
 
 func (env *environment) serve(ctx context.Context, args []string) error {
@@ -248,7 +252,11 @@ func (env *environment) dev(ctx context.Context, args []string) error {
 	if *examples != "" {
 		// Example task types of a disabled executor are skipped, not fatal.
 		enabled := func(name string) bool { _, err := rt.executors.Get(name); return err == nil }
-		if err := applyPath(ctx, rt.engine, *examples, env.stdout, enabled); err != nil {
+		triggers, err := env.triggerService(rt)
+		if err != nil {
+			return err
+		}
+		if err := applyPath(ctx, rt.engine, triggers, *examples, env.stdout, enabled); err != nil {
 			return fmt.Errorf("apply examples: %w", err)
 		}
 	}
