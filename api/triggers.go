@@ -146,7 +146,7 @@ type hookInput struct {
 	WebhookSignature string `header:"webhook-signature" maxLength:"2000" doc:"Standard Webhooks signatures: v1,BASE64 (HMAC-SHA256 of id.timestamp.body), space-separated."`
 	HubSignature     string `header:"X-Hub-Signature-256" maxLength:"200" doc:"GitHub's signature: sha256=HEX (HMAC-SHA256 of the body)."`
 	GitHubDelivery   string `header:"X-GitHub-Delivery" maxLength:"200" doc:"GitHub's delivery id; the dedup key when webhook-id is absent."`
-	RawBody          []byte `contentType:"application/json"`
+	RawBody          []byte
 }
 
 func registerTriggers(api huma.API, h *handlers) {
@@ -171,6 +171,8 @@ func registerTriggers(api huma.API, h *handlers) {
 		OperationID: "inbound-webhook", Method: http.MethodPost, Path: "/hooks/{name}", Summary: "Receive a webhook",
 		Description: "Stores the JSON body as an event of the trigger's type (source webhook:NAME) and starts the runs it matches, like emit-event. When the trigger has a secret the request must be signed, per Standard Webhooks (webhook-id, webhook-timestamp within 5 minutes, webhook-signature) or GitHub (X-Hub-Signature-256); otherwise 401 and nothing is stored.",
 		Tags:        []string{tagTriggers}, DefaultStatus: http.StatusCreated, MaxBodyBytes: 1 << 20,
+		RequestBody: &huma.RequestBody{Required: true, Description: "The webhook's JSON object, verbatim (the signature covers these bytes).",
+			Content: map[string]*huma.MediaType{"application/json": {Schema: &huma.Schema{Type: huma.TypeObject, AdditionalProperties: true}}}},
 		Responses: alsoOK("A redelivery (same webhook-id or X-GitHub-Delivery): the first event, nothing started.", "EmitResult"),
 		Errors:    errorStatuses(http.StatusUnauthorized, http.StatusNotFound, http.StatusUnprocessableEntity),
 	}, h.inboundWebhook)
