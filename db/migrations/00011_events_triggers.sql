@@ -43,6 +43,8 @@ CREATE TABLE baton.events (
 
 -- +goose StatementBegin
 DO $$
+DECLARE
+    day integer;
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
        AND current_setting('shared_preload_libraries') ~ '(^|[\s,"/])timescaledb' THEN
@@ -60,6 +62,13 @@ BEGIN
     DROP TABLE baton.events_template;
     ALTER SEQUENCE baton.events_id_seq OWNED BY baton.events.id;
     CREATE TABLE baton.events_default PARTITION OF baton.events DEFAULT;
+    -- The first week's daily partitions; the hourly job
+    -- (baton.maintain_inbound_event_partitions) keeps them coming.
+    FOR day IN 0..8 LOOP
+        EXECUTE format('CREATE TABLE baton.%I PARTITION OF baton.events FOR VALUES FROM (%L) TO (%L)',
+                       'events_p' || to_char(current_date - 1 + day, 'YYYYMMDD'),
+                       (current_date - 1 + day)::timestamptz, (current_date + day)::timestamptz);
+    END LOOP;
 END
 $$;
 -- +goose StatementEnd

@@ -308,3 +308,35 @@ func TestTriggerValidation(t *testing.T) {
 	require.ErrorAs(t, err, &invalid)
 	require.Equal(t, "type", invalid.Problems[0].Field)
 }
+
+// TestEventPartitions checks that baton.events is partitioned by day from
+// the migration on, that maintenance is idempotent and refuses bad
+// arguments, and that events land in their day's partition.
+func TestEventPartitions(t *testing.T) {
+	t.Parallel()
+	h := setup(t, false, nil)
+	ctx := context.Background()
+	parts := func() int {
+		var n int
+		require.NoError(t, h.pool.QueryRow(ctx, `SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+			WHERE i.inhparent = 'baton.events'::regclass AND c.relname ~ '^events_p[0-9]{8}$'`).Scan(&n))
+		return n
+	}
+	require.Equal(t, 9, parts(), "yesterday to 7 days ahead")
+	n, err := h.svc.MaintainPartitions(ctx, 7, 90*24*time.Hour)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	n, err = h.svc.MaintainPartitions(ctx, 9, 90*24*time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	_, err = h.svc.MaintainPartitions(ctx, 91, time.Hour)
+	var invalid *engine.ValidationError
+	require.ErrorAs(t, err, &invalid)
+	require.Equal(t, "days_ahead", invalid.Problems[0].Field)
+	res, err := h.svc.Emit(ctx, trigger.EventParams{Type: "p.q", Payload: json.RawMessage(`{}`)})
+	require.NoError(t, err)
+	var part, want string
+	require.NoError(t, h.pool.QueryRow(ctx, `SELECT tableoid::regclass::text, 'baton.events_p' || to_char(time, 'YYYYMMDD')
+		FROM baton.events WHERE id = $1`, res.Event.ID).Scan(&part, &want))
+	require.Equal(t, want, part)
+}
