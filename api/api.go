@@ -26,6 +26,7 @@ import (
 	"github.com/baton-run/baton/internal/resilience"
 	"github.com/baton-run/baton/internal/schedule"
 	"github.com/baton-run/baton/internal/stream"
+	"github.com/baton-run/baton/internal/trigger"
 )
 
 // Version is the version of the API contract, the info.version of the
@@ -70,6 +71,10 @@ type Options struct {
 	// pings the engine's database pool.
 	Ready func(ctx context.Context) error
 
+	// Triggers serves /v1/events, /v1/triggers and /v1/hooks (nil: they
+	// answer 503).
+	Triggers *trigger.Service
+
 	// Metrics serves GET /metrics and times every operation (nil: no
 	// /metrics).
 	Metrics *metrics.Metrics
@@ -87,6 +92,7 @@ type handlers struct {
 	queues   QueueController
 	stream   *stream.Hub
 	alerts   *alert.Service
+	triggers *trigger.Service
 	// analytics is nil only when building the OpenAPI document.
 	analytics *analytics.Service
 	logger    *slog.Logger
@@ -103,7 +109,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &handlers{engine: opts.Engine, breakers: opts.Breakers, queues: opts.Queues, stream: opts.Stream, alerts: opts.Alerts, logger: opts.Logger, ready: opts.Ready}
+	h := &handlers{engine: opts.Engine, breakers: opts.Breakers, queues: opts.Queues, stream: opts.Stream, alerts: opts.Alerts, triggers: opts.Triggers, logger: opts.Logger, ready: opts.Ready}
 	if h.ready == nil {
 		h.ready = h.pingDatabase
 	}
@@ -263,6 +269,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	registerBreakers(v1, h)
 	registerQueues(v1, h)
 	registerSchedules(v1, h)
+	registerTriggers(v1, h)
 	registerStream(v1, h)
 	registerAlerts(v1, h)
 	registerAnalytics(v1, h)

@@ -20,6 +20,7 @@ import (
 	"github.com/baton-run/baton/internal/resilience"
 	"github.com/baton-run/baton/internal/rollup"
 	"github.com/baton-run/baton/internal/schedule"
+	"github.com/baton-run/baton/internal/trigger"
 )
 
 // ClientOptions configures the River client that runs Baton's jobs.
@@ -69,6 +70,11 @@ type ClientOptions struct {
 	// Schedules fires cron schedules: a tick every second, unique per
 	// second across nodes, on its own queue; nil runs no scheduler.
 	Schedules *schedule.Service
+	// Triggers starts the runs of events stored by baton.emit_event, turns
+	// run ends into run.* events every RunEndEvery (default 1 s) and
+	// maintains the events partitions; nil runs none of it.
+	Triggers    *trigger.Service
+	RunEndEvery time.Duration
 }
 
 // Client is a River client wired with Baton's workers and periodic jobs.
@@ -195,6 +201,9 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 			cfg.PeriodicJobs = append(cfg.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(time.Second),
 				func() (river.JobArgs, *river.InsertOpts) { return ScheduleTickArgs{}, scheduleTickInsertOpts() },
 				&river.PeriodicJobOpts{RunOnStart: true}))
+		}
+		if opts.Triggers != nil {
+			addTriggerJobs(cfg, workers, opts.Triggers, logger, retention, orDefault(opts.RunEndEvery, time.Second))
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)

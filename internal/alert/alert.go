@@ -26,6 +26,7 @@ import (
 
 	"github.com/baton-run/baton/internal/dbsqlc"
 	"github.com/baton-run/baton/internal/engine"
+	"github.com/baton-run/baton/internal/secret"
 )
 
 // Event kinds written to task_events by alert changes (run_id NULL).
@@ -64,7 +65,7 @@ type Service struct {
 	queries *dbsqlc.Queries
 	opts    Options
 	logger  *slog.Logger
-	sealer  *sealer
+	sealer  *secret.Sealer
 	client  *http.Client
 }
 
@@ -82,7 +83,7 @@ func New(pool *pgxpool.Pool, opts Options) (*Service, error) {
 	}
 	s := &Service{pool: pool, queries: dbsqlc.New(), opts: opts, logger: opts.Logger}
 	if opts.SecretKey != nil {
-		sl, err := newSealer(opts.SecretKey)
+		sl, err := secret.New(opts.SecretKey)
 		if err != nil {
 			return nil, err
 		}

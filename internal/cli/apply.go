@@ -12,13 +12,15 @@ import (
 
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/schedule"
+	"github.com/baton-run/baton/internal/trigger"
 )
 
 // applyPath applies the definition at path, or every definition file below
 // it: task types first (workflows refer to them), then workflows, then
-// schedules (they refer to workflows), each group in path order. When enabled is not nil, task types whose executor it
+// schedules and triggers (kind: trigger; both refer to workflows), each group
+// in path order. When enabled is not nil, task types whose executor it
 // refuses are skipped (with a line on out) instead of failing the whole.
-func applyPath(ctx context.Context, eng *engine.Engine, path string, out io.Writer, enabled func(executor string) bool) error {
+func applyPath(ctx context.Context, eng *engine.Engine, triggers *trigger.Service, path string, out io.Writer, enabled func(executor string) bool) error {
 	files, err := definitionFiles(path)
 	if err != nil {
 		return err
@@ -27,10 +29,20 @@ func applyPath(ctx context.Context, eng *engine.Engine, path string, out io.Writ
 	var workflows []*engine.WorkflowSpec
 	var schedules []*engine.ScheduleSpec
 	var names []string
+	var triggerSpecs []trigger.Params
+	var triggerFiles []string
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", file, err)
+		}
+		if trigger.IsSpec(data) {
+			p, err := trigger.ParseSpec(data, nil)
+			if err != nil {
+				return fmt.Errorf("%s: %w", file, err)
+			}
+			triggerSpecs, triggerFiles = append(triggerSpecs, p), append(triggerFiles, file)
+			continue
 		}
 		spec, err := engine.ParseSpec(data)
 		if err != nil {
@@ -80,6 +92,20 @@ func applyPath(ctx context.Context, eng *engine.Engine, path string, out io.Writ
 			}
 			fmt.Fprintf(out, "schedule %s %s (%s %s)\n", sched.Name, state, sched.Cron, sched.TimeZone)
 		}
+	}
+	for i, p := range triggerSpecs {
+		if triggers == nil {
+			return fmt.Errorf("%s: triggers are not available here", triggerFiles[i])
+		}
+		t, created, err := triggers.Put(ctx, p, true)
+		if err != nil {
+			return fmt.Errorf("%s: %w", triggerFiles[i], err)
+		}
+		state := "updated"
+		if created {
+			state = "created"
+		}
+		fmt.Fprintf(out, "trigger %s %s (%s -> %s)\n", t.Name, state, t.EventType, t.Workflow)
 	}
 	return nil
 }

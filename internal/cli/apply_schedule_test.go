@@ -30,14 +30,14 @@ func TestApplySchedule(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600))
 	}
 	var out bytes.Buffer
-	require.NoError(t, applyPath(ctx, eng, dir, &out, nil))
+	require.NoError(t, applyPath(ctx, eng, nil, dir, &out, nil))
 	require.Contains(t, out.String(), "schedule nightly created (30 2 * * * America/New_York)")
 	out.Reset()
-	require.NoError(t, applyPath(ctx, eng, dir, &out, nil))
+	require.NoError(t, applyPath(ctx, eng, nil, dir, &out, nil))
 	require.Contains(t, out.String(), "schedule nightly updated")
 
 	bad := filepath.Join(dir, "d-bad.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte("kind: schedule\nname: bad\nworkflow: report\ncron: '@daily'\ntime_zone: Nowhere/Land\n"), 0o600))
-	err := applyPath(ctx, eng, dir, &out, nil)
+	err := applyPath(ctx, eng, nil, dir, &out, nil)
 	require.ErrorContains(t, err, "time_zone: unknown time zone")
 }

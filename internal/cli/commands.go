@@ -146,7 +146,11 @@ func (env *environment) apply(ctx context.Context, args []string) error {
 		return err
 	}
 	defer rt.close()
-	return applyPath(ctx, rt.engine, *path, env.stdout, nil)
+	triggers, err := env.triggerService(rt)
+	if err != nil {
+		return err
+	}
+	return applyPath(ctx, rt.engine, triggers, *path, env.stdout, nil)
 }
 
 func (env *environment) serve(ctx context.Context, args []string) error {
@@ -249,7 +253,11 @@ func (env *environment) dev(ctx context.Context, args []string) error {
 	if *examples != "" {
 		// Example task types of a disabled executor are skipped, not fatal.
 		enabled := func(name string) bool { _, err := rt.executors.Get(name); return err == nil }
-		if err := applyPath(ctx, rt.engine, *examples, env.stdout, enabled); err != nil {
+		triggers, err := env.triggerService(rt)
+		if err != nil {
+			return err
+		}
+		if err := applyPath(ctx, rt.engine, triggers, *examples, env.stdout, enabled); err != nil {
 			return fmt.Errorf("apply examples: %w", err)
 		}
 	}
@@ -270,10 +278,14 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		return err
 	}
 	schedules := schedule.New(rt.pool, rt.engine, schedule.Options{Logger: env.logger})
+	triggers, err := env.triggerService(rt)
+	if err != nil {
+		return err
+	}
 	client, err := jobs.NewClient(rt.pool, jobs.ClientOptions{
 		Engine: rt.engine, Executors: rt.executors, Breakers: rt.breakers, Logger: env.logger,
 		Workers: workers, InsertOnly: workers == 0, RescueAfter: rescueAfter,
-		DeadLetterRetention: env.deadLetterRetention, Retention: env.retention, Alerts: alerts,
+		DeadLetterRetention: env.deadLetterRetention, Retention: env.retention, Alerts: alerts, Triggers: triggers,
 		Schedules: schedules,
 	})
 	if err != nil {
@@ -293,7 +305,7 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		hub := stream.New(rt.pool, stream.Options{Logger: env.logger})
 		group.Go(func() error { return hub.Run(ctx) })
 		handler, _ := api.New(api.Options{
-			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Stream: hub, Alerts: alerts, Logger: env.logger, UI: web.Handler(),
+			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Stream: hub, Alerts: alerts, Triggers: triggers, Logger: env.logger, UI: web.Handler(),
 			Schedules: schedules,
 			Metrics:   metricsFor(rt.pool, hub, env.logger),
 		})

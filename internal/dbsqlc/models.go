@@ -116,6 +116,15 @@ type BatonDeadLetter struct {
 	CreatedAt       time.Time
 }
 
+type BatonEvent struct {
+	ID       int64
+	Time     time.Time
+	Type     string
+	Source   string
+	DedupKey *string
+	Payload  []byte
+}
+
 type BatonFunctionFile struct {
 	Name      string
 	Checksum  string
@@ -293,6 +302,27 @@ type BatonTaskType struct {
 	UpdatedAt          time.Time
 	CostPerSecond      pgtype.Numeric
 	CostPerRun         pgtype.Numeric
+}
+
+type BatonTrigger struct {
+	ID                 int64
+	Name               string
+	EventType          string
+	Condition          interface{}
+	Workflow           string
+	InputTemplate      []byte
+	DedupWindowSeconds int32
+	Enabled            bool
+	SecretSealed       []byte
+	Description        string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+type BatonTriggerCursor struct {
+	Name      string
+	LastID    int64
+	UpdatedAt time.Time
 }
 
 // Cost of each finished task: cost_per_second x seconds of its attempts + cost_per_run (NULL when its task type has no price).

@@ -164,20 +164,47 @@ func RenderParams(ctx context.Context, params json.RawMessage, data TemplateData
 	if err != nil {
 		return nil, err
 	}
+	return renderValue(ctx, value, templateData, "params")
+}
 
+// RenderJSON renders the template strings of value, a JSON object or other
+// JSON value, with data (its values normalized through JSON, numbers as
+// json.Number) under the bounds of RenderParams; errors name path (such as
+// "input_template"). Triggers render a run's input from an event with it.
+func RenderJSON(ctx context.Context, value json.RawMessage, data map[string]any, path string) (json.RawMessage, error) {
+	if specIsNull(value) {
+		return value, nil
+	}
+	decoded, err := tmplDecodeJSON(value)
+	if err != nil {
+		return nil, fmt.Errorf("%s: invalid JSON: %w", path, err)
+	}
+	templateData := make(map[string]any, len(data))
+	for k, v := range data {
+		n, err := tmplNormalize(v)
+		if err != nil {
+			return nil, fmt.Errorf("template data %s: %w", k, err)
+		}
+		templateData[k] = n
+	}
+	return renderValue(ctx, decoded, templateData, path)
+}
+
+// renderValue renders the template strings of a decoded value with data.
+func renderValue(ctx context.Context, value any, templateData map[string]any, path string) (json.RawMessage, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, tmplMaxDuration,
 		&tmplGuardError{msg: fmt.Sprintf("template rendering exceeds %s", tmplMaxDuration)})
 	defer cancel()
 	r := &tmplRenderer{data: templateData, budget: newTmplBudget(ctx)}
 	r.funcs = tmplFuncs(r.budget, func(v any) { r.captured = v })
 
-	rendered, err := r.render(value, "params")
+	rendered, err := r.render(value, path)
 	if err != nil {
 		return nil, err
 	}
 	out, err := specMarshal(rendered)
 	if err != nil {
-		return nil, fmt.Errorf("params: %w", err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return out, nil
 }
