@@ -205,3 +205,36 @@ func TestEventAndTriggerInputIsRefusedWith4xx(t *testing.T) {
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	require.Contains(t, rec.Body.String(), `"type":"a.b"`)
 }
+
+// TestSignedTriggerFiresOnlyOnItsOwnWebhook: a trigger with a secret starts
+// runs only from its own verified webhooks. An unsigned webhook of another
+// trigger of the same event type, an event posted to /v1/events, and an
+// event claiming a webhook source start nothing for it.
+func TestSignedTriggerFiresOnlyOnItsOwnWebhook(t *testing.T) {
+	t.Parallel()
+	h, pool := triggerServer(t)
+	rec := send(h, "POST", "/v1/triggers", `{"name": "signed", "event_type": "deploy.requested", "workflow": "hello",
+		"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}`)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	rec = send(h, "POST", "/v1/triggers", `{"name": "open", "event_type": "deploy.requested", "workflow": "hello"}`)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+
+	var res api.EmitResult
+	rec = send(h, "POST", "/v1/hooks/open", `{"env": "prod"}`)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &res))
+	require.Len(t, res.Runs, 1)
+	require.Equal(t, "open", res.Runs[0].Trigger)
+
+	rec = send(h, "POST", "/v1/events", `{"type": "deploy.requested", "payload": {"env": "prod"}}`)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &res))
+	require.Len(t, res.Runs, 1)
+	require.Equal(t, "open", res.Runs[0].Trigger)
+
+	rec = send(h, "POST", "/v1/events", `{"type": "deploy.requested", "source": "webhook:signed", "payload": {}}`)
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code, rec.Body.String())
+	require.Contains(t, rec.Body.String(), "source")
+
+	require.Equal(t, 2, countRows(t, pool, `SELECT count(*) FROM baton.runs`))
+}

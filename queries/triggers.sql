@@ -41,10 +41,14 @@ SELECT EXISTS (SELECT 1 FROM baton.workflows WHERE name = @workflow) AS found;
 
 -- name: TriggersMatching :many
 -- The enabled triggers of an event's type whose condition holds for its
--- payload (a condition that errors on the payload does not hold).
+-- payload (a condition that errors on the payload does not hold). An event
+-- that came through the webhook of trigger hook_trigger fires that trigger
+-- only; any other event (hook_trigger '') fires only triggers without a
+-- secret, so a signed trigger starts runs only from its verified webhooks.
 SELECT t.id, t.name, t.workflow, t.input_template
 FROM baton.triggers t
 WHERE t.event_type = @event_type AND t.enabled
+  AND CASE WHEN @hook_trigger::text = '' THEN t.secret_sealed IS NULL ELSE t.name = @hook_trigger::text END
   AND (t.condition IS NULL OR coalesce(jsonb_path_match(@payload::jsonb, t.condition, '{}', true), false))
 ORDER BY t.id;
 

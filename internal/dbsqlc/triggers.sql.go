@@ -303,13 +303,15 @@ const triggersMatching = `-- name: TriggersMatching :many
 SELECT t.id, t.name, t.workflow, t.input_template
 FROM baton.triggers t
 WHERE t.event_type = $1 AND t.enabled
-  AND (t.condition IS NULL OR coalesce(jsonb_path_match($2::jsonb, t.condition, '{}', true), false))
+  AND CASE WHEN $2::text = '' THEN t.secret_sealed IS NULL ELSE t.name = $2::text END
+  AND (t.condition IS NULL OR coalesce(jsonb_path_match($3::jsonb, t.condition, '{}', true), false))
 ORDER BY t.id
 `
 
 type TriggersMatchingParams struct {
-	EventType string
-	Payload   []byte
+	EventType   string
+	HookTrigger string
+	Payload     []byte
 }
 
 type TriggersMatchingRow struct {
@@ -320,9 +322,12 @@ type TriggersMatchingRow struct {
 }
 
 // The enabled triggers of an event's type whose condition holds for its
-// payload (a condition that errors on the payload does not hold).
+// payload (a condition that errors on the payload does not hold). An event
+// that came through the webhook of trigger hook_trigger fires that trigger
+// only; any other event (hook_trigger ”) fires only triggers without a
+// secret, so a signed trigger starts runs only from its verified webhooks.
 func (q *Queries) TriggersMatching(ctx context.Context, db DBTX, arg *TriggersMatchingParams) ([]*TriggersMatchingRow, error) {
-	rows, err := db.Query(ctx, triggersMatching, arg.EventType, arg.Payload)
+	rows, err := db.Query(ctx, triggersMatching, arg.EventType, arg.HookTrigger, arg.Payload)
 	if err != nil {
 		return nil, err
 	}

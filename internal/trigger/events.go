@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -84,8 +85,22 @@ func (s *Service) Emit(ctx context.Context, p EventParams) (*EmitResult, error) 
 	return res, nil
 }
 
-// EmitTx is Emit inside tx: a rollback stores and starts nothing.
+// webhookSourcePrefix starts the source of events received by a trigger's
+// webhook ("webhook:NAME"): such an event fires that trigger only, and only
+// Hook may store one.
+const webhookSourcePrefix = "webhook:"
+
+// EmitTx is Emit inside tx: a rollback stores and starts nothing. A source
+// beginning with "webhook:" is refused: only verified webhooks carry one.
 func (s *Service) EmitTx(ctx context.Context, tx pgx.Tx, p EventParams) (*EmitResult, error) {
+	if strings.HasPrefix(p.Source, webhookSourcePrefix) {
+		return nil, &engine.ValidationError{Kind: "event", Problems: []engine.Problem{{Field: "source", Message: `must not begin with "webhook:" (reserved for inbound webhooks)`}}}
+	}
+	return s.emitTx(ctx, tx, p)
+}
+
+// emitTx stores the event and fires its triggers.
+func (s *Service) emitTx(ctx context.Context, tx pgx.Tx, p EventParams) (*EmitResult, error) {
 	payload := p.Payload
 	if isNull(payload) {
 		payload = json.RawMessage("{}")
@@ -141,7 +156,13 @@ type fireOpts struct {
 
 // fire starts, inside tx, a run for each enabled trigger ev matches.
 func (s *Service) fire(ctx context.Context, tx pgx.Tx, ev *Event, o fireOpts) ([]StartedRun, []Skipped, error) {
-	triggers, err := s.queries.TriggersMatching(ctx, tx, &dbsqlc.TriggersMatchingParams{EventType: ev.Type, Payload: ev.Payload})
+	hookTrigger, isHook := strings.CutPrefix(ev.Source, webhookSourcePrefix)
+	if !isHook {
+		hookTrigger = ""
+	}
+	triggers, err := s.queries.TriggersMatching(ctx, tx, &dbsqlc.TriggersMatchingParams{
+		EventType: ev.Type, Payload: ev.Payload, HookTrigger: hookTrigger,
+	})
 	if err != nil {
 		return nil, nil, translate(err, "match triggers")
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/baton-run/baton/internal/engine"
@@ -29,7 +30,9 @@ const HookTolerance = 5 * time.Minute
 // or GitHub's (X-Hub-Signature-256: "sha256=HEX" of HMAC-SHA256 over the
 // body); otherwise it fails with ErrUnauthorized and stores nothing. The
 // webhook-id or X-GitHub-Delivery header is the dedup key, so a
-// redelivered webhook starts nothing twice.
+// redelivered webhook starts nothing twice. The event fires the named
+// trigger only, never another trigger of the same type (a signed trigger
+// fires on nothing but its own verified webhooks).
 func (s *Service) Hook(ctx context.Context, name string, header http.Header, body []byte) (*EmitResult, error) {
 	row, err := s.queries.TriggerSecret(ctx, s.pool, name)
 	if err != nil {
@@ -57,7 +60,16 @@ func (s *Service) Hook(ctx context.Context, name string, header http.Header, bod
 	if len(key) > 200 {
 		key = key[:200]
 	}
-	return s.Emit(ctx, EventParams{Type: row.EventType, Payload: body, DedupKey: key, Source: "webhook:" + name})
+	var res *EmitResult
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		res, err = s.emitTx(ctx, tx, EventParams{Type: row.EventType, Payload: body, DedupKey: key, Source: webhookSourcePrefix + name})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // verify checks the request's signature with secret.
