@@ -25,6 +25,7 @@ import (
 	"github.com/baton-run/baton/internal/metrics"
 	"github.com/baton-run/baton/internal/resilience"
 	"github.com/baton-run/baton/internal/schedule"
+	"github.com/baton-run/baton/internal/specschema"
 	"github.com/baton-run/baton/internal/stream"
 	"github.com/baton-run/baton/internal/trigger"
 )
@@ -268,6 +269,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	registerDeadLetters(v1, h)
 	registerBreakers(v1, h)
 	registerQueues(v1, h)
+	registerSchemas(v1, h)
 	registerSchedules(v1, h)
 	registerTriggers(v1, h)
 	registerStream(v1, h)
@@ -309,6 +311,7 @@ func newConfig(logger *slog.Logger) huma.Config {
 		{Name: tagStream, Description: "The live event stream (Server-Sent Events), resumable from the event log."},
 		{Name: tagAlerts, Description: "Alerting: rules (built-in and custom), channels (webhook, Slack, e-mail), alerts to acknowledge and silence."},
 		{Name: tagAnalytics, Description: "Analytics over runs, tasks, events and queues, Gantt data with the critical path, and streamed CSV/JSON exports."},
+		{Name: tagSchemas, Description: "JSON Schemas of the YAML/JSON definition files (task_type, workflow, schedule, trigger) that baton apply reads."},
 		{Name: tagHealth, Description: "Liveness and readiness probes."},
 	}
 	config.DocsPath = ""
@@ -375,5 +378,5 @@ func WriteSpec(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "openapi.yaml"), specYAML, 0o644); err != nil {
 		return fmt.Errorf("write openapi.yaml: %w", err)
 	}
-	return nil
+	return specschema.WriteFiles(filepath.Join(dir, "schemas"))
 }

@@ -15,18 +15,18 @@ const specKindSchedule = "schedule"
 // stores it.
 type ScheduleSpec struct {
 	// Kind is "schedule" (optional in JSON bodies that can only hold a schedule).
-	Kind string `json:"kind,omitempty"`
+	Kind string `json:"kind,omitempty" enum:"schedule"`
 
 	// Name identifies the schedule.
 	Name string `json:"name"`
 
 	// Workflow is the name of the workflow the schedule starts.
-	Workflow string `json:"workflow"`
+	Workflow string `json:"workflow" pattern:"^[a-z0-9][a-z0-9_.-]{0,99}$"`
 
 	// Cron is a 5-field cron expression, a 6-field one starting with
 	// seconds, or a descriptor (@hourly, @daily, @weekly, @monthly,
 	// @yearly, @every 15m).
-	Cron string `json:"cron"`
+	Cron string `json:"cron" minLength:"1"`
 
 	// TimeZone is the IANA zone the expression is read in (default UTC).
 	TimeZone string `json:"time_zone,omitempty"`
@@ -47,19 +47,19 @@ type ScheduleSpec struct {
 
 	// Jitter delays each fire by a deterministic amount in [0, Jitter), a
 	// Go duration of at most 1h (default none).
-	Jitter string `json:"jitter,omitempty"`
+	Jitter string `json:"jitter,omitempty" pattern:"^(0|(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$"`
 
 	// Overlap is allow (default), skip, cancel_previous or queue.
-	Overlap string `json:"overlap,omitempty"`
+	Overlap string `json:"overlap,omitempty" enum:"allow,skip,cancel_previous,queue"`
 
 	// Catchup is none, latest (default) or all.
-	Catchup string `json:"catchup,omitempty"`
+	Catchup string `json:"catchup,omitempty" enum:"none,latest,all"`
 
 	// MaxCatchup bounds the late fires started by catchup all (default 100).
-	MaxCatchup *int `json:"max_catchup,omitempty"`
+	MaxCatchup *int `json:"max_catchup,omitempty" minimum:"1" maximum:"10000"`
 
 	// Priority overrides the workflow's priority (1 high .. 4 background).
-	Priority *int `json:"priority,omitempty"`
+	Priority *int `json:"priority,omitempty" minimum:"1" maximum:"4"`
 }
 
 // RenderTemplateJSON renders every template string of value (a JSON

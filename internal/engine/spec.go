@@ -38,13 +38,13 @@ const (
 type TaskTypeSpec struct {
 	// Kind is "task_type" (optional in JSON bodies that can only hold a task
 	// type).
-	Kind string `json:"kind,omitempty"`
+	Kind string `json:"kind,omitempty" enum:"task_type"`
 
 	// Name identifies the task type; steps refer to it by this name.
-	Name string `json:"name"`
+	Name string `json:"name" pattern:"^[a-z0-9][a-z0-9_.-]{0,99}$"`
 
 	// Executor runs tasks of this type: http, exec, go, sleep or sim.
-	Executor string `json:"executor"`
+	Executor string `json:"executor" minLength:"1"`
 
 	// Description is free text for people.
 	Description string `json:"description,omitempty"`
@@ -54,13 +54,13 @@ type TaskTypeSpec struct {
 	Defaults json.RawMessage `json:"defaults,omitempty"`
 
 	// MaxRetries is how many times a failed task is retried (default 3).
-	MaxRetries *int `json:"max_retries,omitempty"`
+	MaxRetries *int `json:"max_retries,omitempty" minimum:"0"`
 
 	// Timeout is a Go duration bounding one attempt (default "5m").
-	Timeout string `json:"timeout,omitempty"`
+	Timeout string `json:"timeout,omitempty" pattern:"^(0|(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$"`
 
 	// Priority is 1 (high) to 4 (background), default 2.
-	Priority *int `json:"priority,omitempty"`
+	Priority *int `json:"priority,omitempty" minimum:"1" maximum:"4"`
 
 	// Queue is the River queue tasks of this type go to (default "default").
 	Queue string `json:"queue,omitempty"`
@@ -90,9 +90,9 @@ type TaskTypeSpec struct {
 // up to ±50% random jitter when Jitter is true. Empty fields keep the
 // defaults (1s, 2, 16s, no jitter).
 type BackoffSpec struct {
-	Base   string  `json:"base,omitempty"`
+	Base   string  `json:"base,omitempty" pattern:"^(0|(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$"`
 	Factor float64 `json:"factor,omitempty"`
-	Max    string  `json:"max,omitempty"`
+	Max    string  `json:"max,omitempty" pattern:"^(0|(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$"`
 	Jitter bool    `json:"jitter,omitempty"`
 }
 
@@ -104,24 +104,24 @@ type BackoffSpec struct {
 type CircuitBreakerSpec struct {
 	FailureRate float64 `json:"failure_rate,omitempty"`
 	Window      int     `json:"window,omitempty"`
-	Cooldown    string  `json:"cooldown,omitempty"`
+	Cooldown    string  `json:"cooldown,omitempty" pattern:"^(0|(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$"`
 	PerHost     bool    `json:"per_host,omitempty"`
 }
 
 // WorkflowSpec is a workflow definition (kind: workflow).
 type WorkflowSpec struct {
 	// Kind is "workflow" (optional when the document has steps).
-	Kind string `json:"kind,omitempty"`
+	Kind string `json:"kind,omitempty" enum:"workflow"`
 
 	// Name identifies the workflow.
-	Name string `json:"name"`
+	Name string `json:"name" pattern:"^[a-z0-9][a-z0-9_.-]{0,99}$"`
 
 	// Description is free text for people.
 	Description string `json:"description,omitempty"`
 
 	// Priority is the default priority of the workflow's runs, 1 (high) to 4
 	// (background).
-	Priority *int `json:"priority,omitempty"`
+	Priority *int `json:"priority,omitempty" minimum:"1" maximum:"4"`
 
 	// Tags label the workflow for search and analytics.
 	Tags []string `json:"tags,omitempty"`
@@ -130,16 +130,16 @@ type WorkflowSpec struct {
 	Owner string `json:"owner,omitempty"`
 
 	// Steps are the workflow's steps, in declaration order.
-	Steps []StepSpec `json:"steps"`
+	Steps []StepSpec `json:"steps" minItems:"1"`
 }
 
 // StepSpec is one step of a workflow.
 type StepSpec struct {
 	// Name identifies the step within its workflow.
-	Name string `json:"name"`
+	Name string `json:"name" pattern:"^[a-z0-9][a-z0-9_.-]{0,99}$"`
 
 	// Type is the name of the step's task type.
-	Type string `json:"type"`
+	Type string `json:"type" pattern:"^[a-z0-9][a-z0-9_.-]{0,99}$"`
 
 	// Params is a JSON object given to the executor, merged over the task
 	// type's defaults. String values may be Go templates (see RenderParams).
@@ -149,19 +149,19 @@ type StepSpec struct {
 	DependsOn []string `json:"depends_on,omitempty"`
 
 	// When is WhenOnSuccess (default), WhenOnFailure or WhenAlways.
-	When string `json:"when,omitempty"`
+	When string `json:"when,omitempty" enum:"on_success,on_failure,always"`
 
 	// MaxRetries overrides the task type's retry count.
-	MaxRetries *int `json:"max_retries,omitempty"`
+	MaxRetries *int `json:"max_retries,omitempty" minimum:"0"`
 
 	// Backoff overrides the task type's backoff for this step.
 	Backoff *BackoffSpec `json:"backoff,omitempty"`
 
 	// Timeout overrides the task type's timeout (a Go duration).
-	Timeout string `json:"timeout,omitempty"`
+	Timeout string `json:"timeout,omitempty" pattern:"^(0|(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$"`
 
 	// Priority overrides the workflow's and task type's priority (1..4).
-	Priority *int `json:"priority,omitempty"`
+	Priority *int `json:"priority,omitempty" minimum:"1" maximum:"4"`
 
 	// Optional means a failure of this step does not fail the run.
 	Optional bool `json:"optional,omitempty"`

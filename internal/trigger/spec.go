@@ -27,13 +27,13 @@ import (
 // The webhook secret is never written in the file: secret_env names the
 // environment variable holding it.
 type Spec struct {
-	Kind        string          `json:"kind"`
-	Name        string          `json:"name"`
-	EventType   string          `json:"event_type"`
+	Kind        string          `json:"kind" enum:"trigger"`
+	Name        string          `json:"name" pattern:"^[a-z0-9][a-z0-9_.-]{0,99}$"`
+	EventType   string          `json:"event_type" pattern:"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}$"`
 	Condition   string          `json:"condition,omitempty"`
-	Workflow    string          `json:"workflow"`
+	Workflow    string          `json:"workflow" pattern:"^[a-z0-9][a-z0-9_.-]{0,99}$"`
 	Input       json.RawMessage `json:"input,omitempty"`
-	DedupWindow string          `json:"dedup_window,omitempty"`
+	DedupWindow string          `json:"dedup_window,omitempty" pattern:"^(0|(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$"`
 	Enabled     *bool           `json:"enabled,omitempty"`
 	SecretEnv   string          `json:"secret_env,omitempty"`
 	Description string          `json:"description,omitempty"`
