@@ -12,16 +12,22 @@ import (
 
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/schedule"
+	"github.com/baton-run/baton/internal/specschema"
 	"github.com/baton-run/baton/internal/trigger"
 )
 
 // applyPath applies the definition at path, or every definition file below
 // it: task types first (workflows refer to them), then workflows, then
 // schedules and triggers (kind: trigger; both refer to workflows), each group
-// in path order. When enabled is not nil, task types whose executor it
+// in path order. Every file is first checked against its kind's JSON Schema
+// (package specschema); the error then names file:line:column. When enabled is not nil, task types whose executor it
 // refuses are skipped (with a line on out) instead of failing the whole.
 func applyPath(ctx context.Context, eng *engine.Engine, triggers *trigger.Service, path string, out io.Writer, enabled func(executor string) bool) error {
 	files, err := definitionFiles(path)
+	if err != nil {
+		return err
+	}
+	validator, err := specschema.NewValidator()
 	if err != nil {
 		return err
 	}
@@ -35,6 +41,12 @@ func applyPath(ctx context.Context, eng *engine.Engine, triggers *trigger.Servic
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", file, err)
+		}
+		// The kind's JSON Schema first, for errors with line and column
+		// (file.yaml:12:5: steps[1].timeout: ...); the engine's own
+		// validation still checks what a schema cannot (cycles, references).
+		if _, err := validator.Validate(file, data); err != nil {
+			return err
 		}
 		if trigger.IsSpec(data) {
 			p, err := trigger.ParseSpec(data, nil)
