@@ -134,3 +134,25 @@ steps:
 	_, err = v.Validate("tr.yaml", []byte("kind: trigger\nname: t\nworkflow: w\n"))
 	require.EqualError(t, err, "tr.yaml:1:1: event_type: required field is missing")
 }
+
+// BenchmarkValidate measures checking examples/workflows/release-pipeline.yaml.
+func BenchmarkValidate(b *testing.B) {
+	v, err := NewValidator()
+	require.NoError(b, err)
+	data, err := os.ReadFile(filepath.Join(repoRoot, "examples", "workflows", "release-pipeline.yaml"))
+	require.NoError(b, err)
+	for b.Loop() {
+		if _, err := v.Validate("release-pipeline.yaml", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkNewValidator measures generating and compiling the four schemas.
+func BenchmarkNewValidator(b *testing.B) {
+	for b.Loop() {
+		if _, err := NewValidator(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
