@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -29,7 +30,7 @@ func TestPriorityOverrideAPI(t *testing.T) {
 	s.requireStatus(http.StatusCreated, s.do(http.MethodPost, "/v1/task-types",
 		`{"name": "noop", "executor": "sleep", "defaults": {"duration": "0s"}}`))
 	s.requireStatus(http.StatusCreated, s.do(http.MethodPost, "/v1/workflows",
-		`{"name": "pair", "steps": [{"name": "a", "type": "noop"}, {"name": "b", "type": "noop", "depends_on": ["a"]}]}`))
+		`{"name": "pair", "sla": "1h", "steps": [{"name": "a", "type": "noop"}, {"name": "b", "type": "noop", "depends_on": ["a"]}]}`))
 	run, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "pair"})
 	require.NoError(t, err)
 
@@ -53,6 +54,14 @@ func TestPriorityOverrideAPI(t *testing.T) {
 		return actor
 	}
 	runPath := "/v1/runs/" + itoa(run.ID)
+	shown := decode[api.Run](s, http.StatusOK, s.do(http.MethodGet, runPath, nil))
+	require.Equal(t, "open", shown.SLAState)
+	require.Equal(t, time.Hour, shown.SLADeadline.Sub(shown.CreatedAt), "deadline = created_at + sla")
+	wf := decode[api.Workflow](s, http.StatusOK, s.do(http.MethodGet, "/v1/workflows/pair", nil))
+	require.Equal(t, "1h", wf.Definition.SLA)
+	p := requireProblem(t, http.StatusUnprocessableEntity, s.do(http.MethodPost, "/v1/workflows",
+		`{"name": "bad", "sla": "soon", "steps": [{"name": "a", "type": "noop"}]}`))
+	requireLocation(t, p, "body.sla", "duration")
 
 	got := decode[api.PriorityChange](s, http.StatusOK, post(runPath+"/priority", `{"priority": 1}`, "alice"))
 	require.Equal(t, api.PriorityChange{RunID: run.ID, Priority: 1, JobsUpdated: 1}, got)
@@ -71,7 +80,7 @@ func TestPriorityOverrideAPI(t *testing.T) {
 		p = requireProblem(t, http.StatusUnprocessableEntity, post(runPath+"/tasks/a/priority", body, ""))
 		requireLocation(t, p, "body.priority", "")
 	}
-	p := requireProblem(t, http.StatusUnprocessableEntity, post(runPath+"/priority", `{}`, ""))
+	p = requireProblem(t, http.StatusUnprocessableEntity, post(runPath+"/priority", `{}`, ""))
 	requireLocation(t, p, "body", "priority")
 	requireProblem(t, http.StatusNotFound, post("/v1/runs/999999/priority", `{"priority": 1}`, ""))
 	requireProblem(t, http.StatusNotFound, post(runPath+"/tasks/nope/priority", `{"priority": 1}`, ""))
