@@ -251,3 +251,47 @@ func TestPriorityOverride(t *testing.T) {
 	require.Equal(t, "55000", pgErr.Code)
 	require.False(t, errors.Is(err, engine.ErrConflict))
 }
+
+// TestSLACheckCost times one check over 500 open runs of two workflows with
+// 20 finished runs of history each (the figure is logged, not asserted),
+// and checks that the open runs are read through runs_sla_open_idx.
+func TestSLACheckCost(t *testing.T) {
+	t.Parallel()
+	eng, pool, ctx := setupWithPool(t)
+	applyWorkflow(t, eng, slowSLA)
+	applyWorkflow(t, eng, `{"name": "other", "sla": "1h", "steps": [{"name": "a", "type": "noop"}, {"name": "b", "type": "noop"}]}`)
+	for _, wf := range []string{"nightly", "other"} {
+		for range 20 {
+			run, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: wf})
+			require.NoError(t, err)
+			finish(t, eng, run.ID, nil)
+		}
+	}
+	_, err := pool.Exec(ctx, `UPDATE baton.run_tasks SET started_at = finished_at - interval '1 minute'`)
+	require.NoError(t, err)
+	res, err := eng.CheckSLAs(ctx, 0, 0)
+	require.NoError(t, err)
+	require.Equal(t, 40, res.Settled)
+	_, err = pool.Exec(ctx, `SELECT baton.start_run(CASE WHEN i % 2 = 0 THEN 'nightly' ELSE 'other' END) FROM generate_series(1, 500) i`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `ANALYZE baton.runs`)
+	require.NoError(t, err)
+
+	started := time.Now()
+	res, err = eng.CheckSLAs(ctx, 0, 0)
+	elapsed := time.Since(started)
+	require.NoError(t, err)
+	require.Equal(t, engine.SLACheckResult{}, res, "2 min projected against 1 h: none at risk")
+	t.Logf("one SLA check over 500 open runs (2 workflows, 20 runs of history each): %s", elapsed)
+
+	rows, err := pool.Query(ctx, `EXPLAIN SELECT id FROM baton.runs WHERE sla_state = 'open' ORDER BY sla_deadline LIMIT 1000`)
+	require.NoError(t, err)
+	var plan string
+	for rows.Next() {
+		var line string
+		require.NoError(t, rows.Scan(&line))
+		plan += line + "\n"
+	}
+	require.NoError(t, rows.Err())
+	require.Contains(t, plan, "runs_sla_open_idx")
+}
