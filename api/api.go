@@ -270,6 +270,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	registerBreakers(v1, h)
 	registerQueues(v1, h)
 	registerSchemas(v1, h)
+	registerPriority(v1, h)
 	registerSchedules(v1, h)
 	registerTriggers(v1, h)
 	registerStream(v1, h)

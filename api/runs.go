@@ -44,6 +44,8 @@ type Run struct {
 	CreatedAt       time.Time      `json:"created_at"`
 	StartedAt       *time.Time     `json:"started_at"`
 	FinishedAt      *time.Time     `json:"finished_at"`
+	SLADeadline     *time.Time     `json:"sla_deadline" doc:"created_at plus the workflow's SLA; null when the workflow has none."`
+	SLAState        string         `json:"sla_state" doc:"The SLA check's verdict: open (not settled yet), met, violated (an sla_violated event was written) or closed (cancelled before its deadline); empty without an SLA."`
 	Tasks           []Task         `json:"tasks,omitempty" doc:"The run's tasks in step order; left out of listings."`
 }
 
@@ -257,6 +259,8 @@ func runFrom(run *engine.Run) Run {
 		CreatedAt:       run.CreatedAt.UTC(),
 		StartedAt:       utcPtr(run.StartedAt),
 		FinishedAt:      utcPtr(run.FinishedAt),
+		SLADeadline:     utcPtr(run.SLADeadline),
+		SLAState:        run.SLAState,
 	}
 	if out.TaskCounts == nil {
 		out.TaskCounts = map[string]int{}

@@ -75,6 +75,10 @@ type (
 	BreakerForcedClosedEvent    StreamEvent
 	QueuePausedEvent            StreamEvent
 	QueueResumedEvent           StreamEvent
+	SLAAtRiskEvent              StreamEvent
+	SLAViolatedEvent            StreamEvent
+	RunPriorityChangedEvent     StreamEvent
+	TaskPriorityChangedEvent    StreamEvent
 )
 
 // streamKinds maps every event kind the engine writes to its typed data.
@@ -103,6 +107,10 @@ var streamKinds = map[string]func(StreamEvent) any{
 	"breaker_forced_closed":    func(e StreamEvent) any { return BreakerForcedClosedEvent(e) },
 	"queue_paused":             func(e StreamEvent) any { return QueuePausedEvent(e) },
 	"queue_resumed":            func(e StreamEvent) any { return QueueResumedEvent(e) },
+	"sla_at_risk":              func(e StreamEvent) any { return SLAAtRiskEvent(e) },
+	"sla_violated":             func(e StreamEvent) any { return SLAViolatedEvent(e) },
+	"run_priority_changed":     func(e StreamEvent) any { return RunPriorityChangedEvent(e) },
+	"task_priority_changed":    func(e StreamEvent) any { return TaskPriorityChangedEvent(e) },
 }
 
 // streamEventTypes is the event type map for sse.Register: every kind, and

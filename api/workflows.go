@@ -17,6 +17,7 @@ type WorkflowDefinition struct {
 	Priority    *int             `json:"priority,omitempty" minimum:"1" maximum:"4" doc:"Default priority of the workflow's runs, 1 (high) to 4 (background). Default 2."`
 	Tags        []string         `json:"tags,omitempty" doc:"Labels for search and analytics."`
 	Owner       string           `json:"owner,omitempty" doc:"The team or person responsible for the workflow."`
+	SLA         string           `json:"sla,omitempty" example:"15m" doc:"How long a run may take from its creation (a Go duration, at most 8784h). A run projected to miss it is escalated one priority level per SLA check (event sla_at_risk); a run that misses it gets one sla_violated event."`
 	Steps       []StepDefinition `json:"steps" doc:"The steps, in declaration order. Dependencies must form a DAG."`
 }
 
@@ -123,6 +124,7 @@ func workflowSpecFrom(d *WorkflowDefinition) *engine.WorkflowSpec {
 		Priority:    d.Priority,
 		Tags:        d.Tags,
 		Owner:       d.Owner,
+		SLA:         d.SLA,
 		Steps:       make([]engine.StepSpec, len(d.Steps)),
 	}
 	for i, s := range d.Steps {
@@ -166,6 +168,7 @@ func definitionFrom(spec *engine.WorkflowSpec) *WorkflowDefinition {
 		Priority:    spec.Priority,
 		Tags:        spec.Tags,
 		Owner:       spec.Owner,
+		SLA:         spec.SLA,
 		Steps:       make([]StepDefinition, len(spec.Steps)),
 	}
 	for i, s := range spec.Steps {

@@ -75,6 +75,9 @@ type ClientOptions struct {
 	// maintains the events partitions; nil runs none of it.
 	Triggers    *trigger.Service
 	RunEndEvery time.Duration
+	// SLAEvery is how often the SLA check (escalation of runs projected to
+	// miss their SLA, sla_violated events) runs (default 5 s, at least 1 s).
+	SLAEvery time.Duration
 }
 
 // Client is a River client wired with Baton's workers and periodic jobs.
@@ -202,6 +205,7 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 				func() (river.JobArgs, *river.InsertOpts) { return ScheduleTickArgs{}, scheduleTickInsertOpts() },
 				&river.PeriodicJobOpts{RunOnStart: true}))
 		}
+		addSLAJobs(cfg, workers, opts.Engine, logger, opts.SLAEvery)
 		if opts.Triggers != nil {
 			addTriggerJobs(cfg, workers, opts.Triggers, logger, retention, orDefault(opts.RunEndEvery, time.Second))
 		}

@@ -8,8 +8,8 @@ SELECT * FROM baton.workflows WHERE name = @name ORDER BY version DESC LIMIT 1;
 SELECT * FROM baton.workflows WHERE name = @name AND version = @version;
 
 -- name: WorkflowInsert :one
-INSERT INTO baton.workflows (name, version, description, priority, owner, tags, definition, checksum)
-VALUES (@name, @version, @description, @priority, @owner, @tags, @definition, @checksum)
+INSERT INTO baton.workflows (name, version, description, priority, owner, tags, definition, checksum, sla_ms)
+VALUES (@name, @version, @description, @priority, @owner, @tags, @definition, @checksum, sqlc.narg('sla_ms'))
 RETURNING *;
 
 -- name: WorkflowStepInsert :copyfrom

@@ -11,6 +11,10 @@
 -- array of at most 50 strings of 1 to 100 characters). Anything else raises
 -- 22023 naming the option. Reusing an idempotency key for another workflow
 -- or another input raises ZB409.
+--
+-- A workflow with an SLA (workflows.sla_ms) gives the run its deadline,
+-- now() + sla (now() is the run's created_at), and sla_state 'open' for
+-- baton.check_slas.
 DROP FUNCTION IF EXISTS baton._start_run(text, jsonb, jsonb);
 CREATE OR REPLACE FUNCTION baton._start_run(p_workflow text, p_input jsonb, p_opts jsonb,
                                             p_trigger text, p_trigger_ref text,
@@ -66,10 +70,12 @@ BEGIN
     SELECT count(*) INTO n_tasks FROM baton.workflow_steps s WHERE s.workflow_id = wf.id;
 
     INSERT INTO baton.runs (workflow_id, workflow_name, workflow_version, status, priority, input,
-                            trigger, trigger_ref, idempotency_key, owner, tags, tasks_total, started_at)
+                            trigger, trigger_ref, idempotency_key, owner, tags, tasks_total, started_at,
+                            sla_deadline, sla_state)
     VALUES (wf.id, wf.name, wf.version, 'running', coalesce(prio, wf.priority), p_input,
             p_trigger, nullif(p_trigger_ref, ''), key, coalesce(p_opts ->> 'owner', wf.owner),
-            coalesce(tags, wf.tags), n_tasks, now())
+            coalesce(tags, wf.tags), n_tasks, now(),
+            now() + wf.sla_ms * interval '1 millisecond', CASE WHEN wf.sla_ms IS NOT NULL THEN 'open' END)
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id INTO run_id;
 

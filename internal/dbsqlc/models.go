@@ -161,6 +161,9 @@ type BatonRun struct {
 	StartedAt       *time.Time
 	FinishedAt      *time.Time
 	UpdatedAt       time.Time
+	SlaDeadline     *time.Time
+	SlaState        *string
+	SlaAtRiskAt     *time.Time
 }
 
 type BatonRunTask struct {
@@ -481,6 +484,7 @@ type BatonWorkflow struct {
 	Definition  []byte
 	Checksum    string
 	CreatedAt   time.Time
+	SlaMs       *int64
 }
 
 type BatonWorkflowStep struct {

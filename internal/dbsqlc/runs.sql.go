@@ -38,7 +38,7 @@ func (q *Queries) RunCountByStatus(ctx context.Context, db DBTX, status string) 
 }
 
 const runGetByID = `-- name: RunGetByID :one
-SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at FROM baton.runs WHERE id = $1
+SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at FROM baton.runs WHERE id = $1
 `
 
 func (q *Queries) RunGetByID(ctx context.Context, db DBTX, id int64) (*BatonRun, error) {
@@ -64,6 +64,9 @@ func (q *Queries) RunGetByID(ctx context.Context, db DBTX, id int64) (*BatonRun,
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.UpdatedAt,
+		&i.SlaDeadline,
+		&i.SlaState,
+		&i.SlaAtRiskAt,
 	)
 	return &i, err
 }
@@ -96,7 +99,7 @@ func (q *Queries) RunLatencyStats(ctx context.Context, db DBTX, since time.Time)
 }
 
 const runList = `-- name: RunList :many
-SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at FROM baton.runs
+SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at FROM baton.runs
 WHERE ($1::text IS NULL OR status = $1::text)
   AND ($2::text IS NULL OR workflow_name = $2::text)
   AND ($3::bigint IS NULL OR id < $3::bigint)
@@ -145,6 +148,9 @@ func (q *Queries) RunList(ctx context.Context, db DBTX, arg *RunListParams) ([]*
 			&i.StartedAt,
 			&i.FinishedAt,
 			&i.UpdatedAt,
+			&i.SlaDeadline,
+			&i.SlaState,
+			&i.SlaAtRiskAt,
 		); err != nil {
 			return nil, err
 		}
@@ -157,7 +163,7 @@ func (q *Queries) RunList(ctx context.Context, db DBTX, arg *RunListParams) ([]*
 }
 
 const runListAttention = `-- name: RunListAttention :many
-SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at FROM baton.runs
+SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at FROM baton.runs
 WHERE attention IS NOT NULL
   AND ($1::bigint IS NULL OR id < $1::bigint)
 ORDER BY id DESC
@@ -198,6 +204,9 @@ func (q *Queries) RunListAttention(ctx context.Context, db DBTX, arg *RunListAtt
 			&i.StartedAt,
 			&i.FinishedAt,
 			&i.UpdatedAt,
+			&i.SlaDeadline,
+			&i.SlaState,
+			&i.SlaAtRiskAt,
 		); err != nil {
 			return nil, err
 		}

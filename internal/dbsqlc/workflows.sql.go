@@ -11,7 +11,7 @@ import (
 )
 
 const workflowGetLatest = `-- name: WorkflowGetLatest :one
-SELECT id, name, version, description, priority, owner, tags, definition, checksum, created_at FROM baton.workflows WHERE name = $1 ORDER BY version DESC LIMIT 1
+SELECT id, name, version, description, priority, owner, tags, definition, checksum, created_at, sla_ms FROM baton.workflows WHERE name = $1 ORDER BY version DESC LIMIT 1
 `
 
 func (q *Queries) WorkflowGetLatest(ctx context.Context, db DBTX, name string) (*BatonWorkflow, error) {
@@ -28,12 +28,13 @@ func (q *Queries) WorkflowGetLatest(ctx context.Context, db DBTX, name string) (
 		&i.Definition,
 		&i.Checksum,
 		&i.CreatedAt,
+		&i.SlaMs,
 	)
 	return &i, err
 }
 
 const workflowGetVersion = `-- name: WorkflowGetVersion :one
-SELECT id, name, version, description, priority, owner, tags, definition, checksum, created_at FROM baton.workflows WHERE name = $1 AND version = $2
+SELECT id, name, version, description, priority, owner, tags, definition, checksum, created_at, sla_ms FROM baton.workflows WHERE name = $1 AND version = $2
 `
 
 type WorkflowGetVersionParams struct {
@@ -55,14 +56,15 @@ func (q *Queries) WorkflowGetVersion(ctx context.Context, db DBTX, arg *Workflow
 		&i.Definition,
 		&i.Checksum,
 		&i.CreatedAt,
+		&i.SlaMs,
 	)
 	return &i, err
 }
 
 const workflowInsert = `-- name: WorkflowInsert :one
-INSERT INTO baton.workflows (name, version, description, priority, owner, tags, definition, checksum)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-RETURNING id, name, version, description, priority, owner, tags, definition, checksum, created_at
+INSERT INTO baton.workflows (name, version, description, priority, owner, tags, definition, checksum, sla_ms)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+RETURNING id, name, version, description, priority, owner, tags, definition, checksum, created_at, sla_ms
 `
 
 type WorkflowInsertParams struct {
@@ -74,6 +76,7 @@ type WorkflowInsertParams struct {
 	Tags        []string
 	Definition  []byte
 	Checksum    string
+	SlaMs       *int64
 }
 
 func (q *Queries) WorkflowInsert(ctx context.Context, db DBTX, arg *WorkflowInsertParams) (*BatonWorkflow, error) {
@@ -86,6 +89,7 @@ func (q *Queries) WorkflowInsert(ctx context.Context, db DBTX, arg *WorkflowInse
 		arg.Tags,
 		arg.Definition,
 		arg.Checksum,
+		arg.SlaMs,
 	)
 	var i BatonWorkflow
 	err := row.Scan(
@@ -99,12 +103,13 @@ func (q *Queries) WorkflowInsert(ctx context.Context, db DBTX, arg *WorkflowInse
 		&i.Definition,
 		&i.Checksum,
 		&i.CreatedAt,
+		&i.SlaMs,
 	)
 	return &i, err
 }
 
 const workflowListLatest = `-- name: WorkflowListLatest :many
-SELECT DISTINCT ON (w.name) w.id, w.name, w.version, w.description, w.priority, w.owner, w.tags, w.definition, w.checksum, w.created_at,
+SELECT DISTINCT ON (w.name) w.id, w.name, w.version, w.description, w.priority, w.owner, w.tags, w.definition, w.checksum, w.created_at, w.sla_ms,
        (SELECT count(*) FROM baton.workflow_steps s WHERE s.workflow_id = w.id)::integer AS step_count
 FROM baton.workflows w
 ORDER BY w.name, w.version DESC
@@ -121,6 +126,7 @@ type WorkflowListLatestRow struct {
 	Definition  []byte
 	Checksum    string
 	CreatedAt   time.Time
+	SlaMs       *int64
 	StepCount   int32
 }
 
@@ -144,6 +150,7 @@ func (q *Queries) WorkflowListLatest(ctx context.Context, db DBTX) ([]*WorkflowL
 			&i.Definition,
 			&i.Checksum,
 			&i.CreatedAt,
+			&i.SlaMs,
 			&i.StepCount,
 		); err != nil {
 			return nil, err

@@ -157,6 +157,7 @@ func (e *Engine) ApplyWorkflow(ctx context.Context, spec *WorkflowSpec) (*Workfl
 			Tags:        nonNilStrings(spec.Tags),
 			Definition:  compact.Bytes(),
 			Checksum:    checksum,
+			SlaMs:       slaMillis(spec.SLA),
 		})
 		if err != nil {
 			return fmt.Errorf("insert workflow: %w", err)
@@ -409,4 +410,17 @@ func fromNumeric(n pgtype.Numeric) *float64 {
 		return nil
 	}
 	return &f.Float64
+}
+
+// slaMillis converts a validated SLA to milliseconds; nil when there is none.
+func slaMillis(sla string) *int64 {
+	if sla == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(sla)
+	if err != nil || d <= 0 {
+		return nil
+	}
+	ms := d.Milliseconds()
+	return &ms
 }

@@ -84,7 +84,12 @@ type Run struct {
 	CreatedAt      time.Time
 	StartedAt      *time.Time
 	FinishedAt     *time.Time
-	Tasks          []*Task // filled by GetRun only
+	// SLADeadline is created_at + the workflow's SLA (nil without one), and
+	// SLAState the SLA check's verdict: open, met, violated or closed
+	// (cancelled in time); empty without an SLA.
+	SLADeadline *time.Time
+	SLAState    string
+	Tasks       []*Task // filled by GetRun only
 }
 
 // Task is one step of a run.

@@ -240,6 +240,8 @@ func runFromRow(row *dbsqlc.BatonRun) *Run {
 		CreatedAt:       row.CreatedAt,
 		StartedAt:       row.StartedAt,
 		FinishedAt:      row.FinishedAt,
+		SLADeadline:     row.SlaDeadline,
+		SLAState:        deref(row.SlaState),
 	}
 }
 

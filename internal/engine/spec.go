@@ -129,6 +129,12 @@ type WorkflowSpec struct {
 	// Owner is the team or person responsible for the workflow.
 	Owner string `json:"owner,omitempty"`
 
+	// SLA is how long a run may take from its creation (a Go duration such
+	// as "15m", at most a year). A run gets the deadline created_at + SLA;
+	// the periodic SLA check escalates the priority of a run projected to
+	// miss it (event sla_at_risk) and reports a missed one (sla_violated).
+	SLA string `json:"sla,omitempty"`
+
 	// Steps are the workflow's steps, in declaration order.
 	Steps []StepSpec `json:"steps" minItems:"1"`
 }

@@ -134,6 +134,26 @@ func (p *specProblems) checkRetries(field string, value *int) {
 	}
 }
 
+// maxSLA bounds a workflow's SLA.
+const maxSLA = 366 * 24 * time.Hour
+
+// checkSLA checks a workflow's SLA: a positive Go duration of at least a
+// millisecond and at most maxSLA.
+func (p *specProblems) checkSLA(field, value string) {
+	if value == "" {
+		return
+	}
+	d, err := time.ParseDuration(value)
+	switch {
+	case err != nil:
+		p.add(field, "invalid duration %q: use a Go duration such as \"15m\" or \"2h\"", value)
+	case d < time.Millisecond:
+		p.add(field, "must be at least 1ms, not %q", value)
+	case d > maxSLA:
+		p.add(field, "must be at most %s, not %q", maxSLA, value)
+	}
+}
+
 // checkTimeout checks a timeout value.
 func (p *specProblems) checkTimeout(field, value string) {
 	if value == "" {
@@ -264,6 +284,7 @@ func (w *WorkflowSpec) Validate(types TaskTypeLookup, params ParamsValidator) er
 	}
 	problems.checkName("name", w.Name)
 	problems.checkPriority("priority", w.Priority)
+	problems.checkSLA("sla", w.SLA)
 	for i, tag := range w.Tags {
 		field := fmt.Sprintf("tags[%d]", i)
 		switch {
