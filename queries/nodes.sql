@@ -37,3 +37,6 @@ LIMIT @max_rows;
 SELECT n.* FROM baton.nodes n
 WHERE n.heartbeat_at >= now() - make_interval(secs => @timeout_seconds::double precision)
 ORDER BY n.cpu_millis DESC, n.memory_mb DESC, n.disk_mb DESC, n.name;
+
+-- name: NodeMetricsMaintainPartitions :one
+SELECT baton.maintain_node_metric_partitions(@days_ahead::integer, @retention::interval)::integer AS changed;

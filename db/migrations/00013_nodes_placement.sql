@@ -7,7 +7,9 @@
 --
 -- node_metrics is stored like task_events (ADR 0002): a TimescaleDB
 -- hypertable when the extension is preloaded, otherwise natively partitioned
--- by day with a default partition so that an insert never fails.
+-- by day with a default partition so that an insert never fails
+-- (baton.maintain_node_metric_partitions, called by the hourly retention
+-- job, creates and drops partitions).
 
 -- +goose Up
 ALTER TABLE baton.task_types ADD COLUMN resources jsonb
@@ -75,6 +77,7 @@ $$;
 CREATE INDEX node_metrics_node_time_idx ON baton.node_metrics (node, time);
 
 -- +goose Down
+DROP FUNCTION IF EXISTS baton.maintain_node_metric_partitions(integer, interval);
 DROP TABLE IF EXISTS baton.node_metrics CASCADE;
 DROP TABLE IF EXISTS baton.nodes;
 ALTER TABLE baton.run_tasks DROP COLUMN IF EXISTS resources;

@@ -8,6 +8,8 @@ package dbsqlc
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const nodeHeartbeat = `-- name: NodeHeartbeat :exec
@@ -144,6 +146,22 @@ func (q *Queries) NodeListLive(ctx context.Context, db DBTX, timeoutSeconds floa
 		return nil, err
 	}
 	return items, nil
+}
+
+const nodeMetricsMaintainPartitions = `-- name: NodeMetricsMaintainPartitions :one
+SELECT baton.maintain_node_metric_partitions($1::integer, $2::interval)::integer AS changed
+`
+
+type NodeMetricsMaintainPartitionsParams struct {
+	DaysAhead int32
+	Retention pgtype.Interval
+}
+
+func (q *Queries) NodeMetricsMaintainPartitions(ctx context.Context, db DBTX, arg *NodeMetricsMaintainPartitionsParams) (int32, error) {
+	row := db.QueryRow(ctx, nodeMetricsMaintainPartitions, arg.DaysAhead, arg.Retention)
+	var changed int32
+	err := row.Scan(&changed)
+	return changed, err
 }
 
 const nodeRegister = `-- name: NodeRegister :exec
