@@ -271,6 +271,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	registerQueues(v1, h)
 	registerSchemas(v1, h)
 	registerPriority(v1, h)
+	registerNodes(v1, h)
 	registerSchedules(v1, h)
 	registerTriggers(v1, h)
 	registerStream(v1, h)
@@ -309,6 +310,7 @@ func newConfig(logger *slog.Logger) huma.Config {
 		{Name: "Dead letters", Description: "Tasks that failed for good, waiting to be resubmitted or discarded."},
 		{Name: tagBreakers, Description: "Cluster-wide circuit breakers guarding task types or target hosts."},
 		{Name: "Queues", Description: "River queues: pause and resume across every worker node."},
+		{Name: tagNodes, Description: "Worker nodes: capacity, reserved resources, heartbeats and liveness."},
 		{Name: tagStream, Description: "The live event stream (Server-Sent Events), resumable from the event log."},
 		{Name: tagAlerts, Description: "Alerting: rules (built-in and custom), channels (webhook, Slack, e-mail), alerts to acknowledge and silence."},
 		{Name: tagAnalytics, Description: "Analytics over runs, tasks, events and queues, Gantt data with the critical path, and streamed CSV/JSON exports."},

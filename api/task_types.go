@@ -23,6 +23,7 @@ type TaskTypeSpec struct {
 	CircuitBreaker     *CircuitBreakerPolicy `json:"circuit_breaker,omitempty" doc:"Guard the type's tasks with a cluster-wide circuit breaker; omit for none."`
 	CostPerSecond      *float64              `json:"cost_per_second,omitempty" minimum:"0" maximum:"1000000000" example:"0.0004" doc:"Price of one second of an attempt, for the cost breakdown. Omit for 0."`
 	CostPerRun         *float64              `json:"cost_per_run,omitempty" minimum:"0" maximum:"1000000000" example:"0.01" doc:"Price of each attempt on top of its seconds. Omit for 0."`
+	Resources          *Resources            `json:"resources,omitempty" doc:"What each task of the type reserves on the node that runs it; omit for nothing (no placement check)."`
 }
 
 // Backoff is an exponential retry schedule.
@@ -85,6 +86,7 @@ type TaskType struct {
 	CircuitBreaker     *CircuitBreakerPolicy `json:"circuit_breaker" doc:"Null: no circuit breaker."`
 	CostPerSecond      *float64              `json:"cost_per_second" doc:"Price of one second of an attempt; null: unset (0)."`
 	CostPerRun         *float64              `json:"cost_per_run" doc:"Price of each attempt; null: unset (0)."`
+	Resources          *Resources            `json:"resources" doc:"What each task reserves on its node; null: nothing."`
 	CreatedAt          time.Time             `json:"created_at"`
 	UpdatedAt          time.Time             `json:"updated_at"`
 }
@@ -127,6 +129,7 @@ func (h *handlers) applyTaskType(ctx context.Context, in *applyTaskTypeInput) (*
 		CircuitBreaker:     b.CircuitBreaker.spec(),
 		CostPerSecond:      b.CostPerSecond,
 		CostPerRun:         b.CostPerRun,
+		Resources:          b.Resources.spec(),
 	})
 	if err != nil {
 		return nil, h.problem(ctx, err)
@@ -170,6 +173,7 @@ func taskTypeFrom(tt *engine.TaskType) TaskType {
 		CircuitBreaker:     circuitBreakerFrom(tt.CircuitBreaker),
 		CostPerSecond:      tt.CostPerSecond,
 		CostPerRun:         tt.CostPerRun,
+		Resources:          resourcesFrom(tt.Resources),
 		CreatedAt:          tt.CreatedAt.UTC(),
 		UpdatedAt:          tt.UpdatedAt.UTC(),
 	}

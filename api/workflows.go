@@ -33,6 +33,7 @@ type StepDefinition struct {
 	Timeout    string     `json:"timeout,omitempty" example:"30s" doc:"Overrides the task type's timeout (a Go duration)."`
 	Priority   *int       `json:"priority,omitempty" minimum:"1" maximum:"4" doc:"Overrides the workflow's and task type's priority."`
 	Optional   bool       `json:"optional,omitempty" doc:"A failure of this step does not fail the run."`
+	Resources  *Resources `json:"resources,omitempty" doc:"Overrides the task type's resources, field by field (non-zero fields win)."`
 }
 
 // Workflow is one stored version of a workflow. Listings leave out the
@@ -139,6 +140,7 @@ func workflowSpecFrom(d *WorkflowDefinition) *engine.WorkflowSpec {
 			Timeout:    s.Timeout,
 			Priority:   s.Priority,
 			Optional:   s.Optional,
+			Resources:  s.Resources.spec(),
 		}
 	}
 	return spec
@@ -183,6 +185,7 @@ func definitionFrom(spec *engine.WorkflowSpec) *WorkflowDefinition {
 			Timeout:    s.Timeout,
 			Priority:   s.Priority,
 			Optional:   s.Optional,
+			Resources:  resourcesFrom(s.Resources),
 		}
 	}
 	return d

@@ -17,6 +17,7 @@ import (
 	"github.com/baton-run/baton/internal/alert"
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
+	"github.com/baton-run/baton/internal/placement"
 	"github.com/baton-run/baton/internal/resilience"
 	"github.com/baton-run/baton/internal/rollup"
 	"github.com/baton-run/baton/internal/schedule"
@@ -50,6 +51,11 @@ type ClientOptions struct {
 	DeadLetterRetention time.Duration
 	// Node names this process in task events (default hostname:pid).
 	Node string
+	// Placement tracks this node's free resources: tasks that declare
+	// resources start only when they fit, else are snoozed so that a node
+	// with room takes them (nil: no check). Register the node with a
+	// placement.Node so that workflows are checked against it.
+	Placement *placement.Tracker
 	// RescueAfter is how long a job may stay running before River's rescuer
 	// hands it to another worker (its process presumably died); a task is
 	// rescued only once its own timeout has passed too. Default 1 hour.
@@ -140,6 +146,7 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 		}
 		taskWorker = NewTaskWorker(TaskWorkerOptions{
 			Engine: opts.Engine, Executors: opts.Executors, Breakers: opts.Breakers, Logger: logger, Node: node,
+			Placement:    opts.Placement,
 			TimeoutGrace: opts.TimeoutGrace, RecordFor: opts.RecordFor,
 		})
 		workers := river.NewWorkers()

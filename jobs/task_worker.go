@@ -21,6 +21,7 @@ import (
 
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
+	"github.com/baton-run/baton/internal/placement"
 	"github.com/baton-run/baton/internal/resilience"
 )
 
@@ -36,6 +37,8 @@ type TaskWorker struct {
 	breakers  *resilience.Breakers
 	logger    *slog.Logger
 	node      string
+	// placement tracks this node's free resources (nil: no placement check).
+	placement *placement.Tracker
 	// timeoutGrace and recordFor: see TaskWorkerOptions.
 	timeoutGrace time.Duration
 	recordFor    time.Duration
@@ -78,6 +81,9 @@ type TaskWorkerOptions struct {
 	Node string
 	// Breakers guards task types that have a circuit breaker (nil: none are guarded).
 	Breakers *resilience.Breakers
+	// Placement tracks the node's free resources: a task that declares
+	// resources starts only when they fit (nil: no check).
+	Placement *placement.Tracker
 	// TimeoutGrace is how long past a task's timeout River lets its job run,
 	// for rendering and recording (default 5 s).
 	TimeoutGrace time.Duration
@@ -112,6 +118,7 @@ func NewTaskWorker(opts TaskWorkerOptions) *TaskWorker {
 		breakers:  opts.Breakers,
 		logger:    logger,
 		node:      opts.Node,
+		placement: opts.Placement,
 
 		timeoutGrace: cmp.Or(opts.TimeoutGrace, 5*time.Second),
 		recordFor:    cmp.Or(opts.RecordFor, time.Minute),
@@ -171,6 +178,13 @@ func retryDelay(args engine.TaskArgs, attempt int, err error) time.Duration {
 // Work implements river.Worker.
 func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) error {
 	args := job.Args
+	if args.Resources != nil && w.placement != nil {
+		// One in-memory check; tasks without resources skip it entirely.
+		if !w.placement.TryReserve(*args.Resources) {
+			return w.noRoom(ctx, job)
+		}
+		defer w.placement.Release(*args.Resources)
+	}
 	if job.Attempt > 1 {
 		// A retry, or a job delivered again after a crash: its task may
 		// have finished meanwhile (for instance its success was recorded but

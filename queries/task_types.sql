@@ -1,8 +1,8 @@
 -- name: TaskTypeUpsert :one
 INSERT INTO baton.task_types (name, executor, description, defaults, max_retries, timeout_ms, priority, queue,
-                              permanent_exit_codes, backoff, circuit_breaker, cost_per_second, cost_per_run)
+                              permanent_exit_codes, backoff, circuit_breaker, cost_per_second, cost_per_run, resources)
 VALUES (@name, @executor, @description, @defaults, @max_retries, @timeout_ms, @priority, @queue,
-        @permanent_exit_codes, @backoff, @circuit_breaker, @cost_per_second, @cost_per_run)
+        @permanent_exit_codes, @backoff, @circuit_breaker, @cost_per_second, @cost_per_run, @resources)
 ON CONFLICT (name) DO UPDATE SET
     executor = EXCLUDED.executor,
     description = EXCLUDED.description,
@@ -16,6 +16,7 @@ ON CONFLICT (name) DO UPDATE SET
     circuit_breaker = EXCLUDED.circuit_breaker,
     cost_per_second = EXCLUDED.cost_per_second,
     cost_per_run = EXCLUDED.cost_per_run,
+    resources = EXCLUDED.resources,
     updated_at = now()
 RETURNING *;
 

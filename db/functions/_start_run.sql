@@ -89,12 +89,15 @@ BEGIN
 
     INSERT INTO baton.run_tasks (run_id, step_name, step_index, task_type, executor, status, when_cond,
                                  depends_on, deps_pending, optional, params, priority, queue,
-                                 max_attempts, timeout_ms, permanent_exit_codes, backoff, circuit_breaker)
+                                 max_attempts, timeout_ms, permanent_exit_codes, backoff, circuit_breaker, resources)
     SELECT run_id, s.name, s.step_index, s.task_type, tt.executor, 'pending', s.when_cond,
            s.depends_on, cardinality(s.depends_on), s.optional, tt.defaults || s.params,
            coalesce(prio, s.priority, wf.priority, tt.priority), tt.queue,
            coalesce(s.max_retries, tt.max_retries) + 1, coalesce(s.timeout_ms, tt.timeout_ms),
-           tt.permanent_exit_codes, coalesce(s.backoff, tt.backoff), tt.circuit_breaker
+           tt.permanent_exit_codes, coalesce(s.backoff, tt.backoff), tt.circuit_breaker,
+           -- A step's resources override its type's, field by field.
+           CASE WHEN s.resources IS NULL THEN tt.resources
+                ELSE coalesce(tt.resources, '{}') || s.resources END
     FROM baton.workflow_steps s
     JOIN baton.task_types tt ON tt.name = s.task_type
     WHERE s.workflow_id = wf.id;

@@ -98,6 +98,9 @@ type environment struct {
 	databaseURL    string
 	// deadLetterRetention is set by the worker and dev commands' flags.
 	deadLetterRetention time.Duration
+	// capacity is what this worker node offers to tasks that declare
+	// resources (detected, overridden by --cpu-millis, --memory-mb, --disk-mb).
+	capacity nodeCapacity
 	// retention is --retention of serve, worker and dev (validated, 30 to 365 days).
 	retention time.Duration
 	// executorsEnv is BATON_EXECUTORS, the default of --executors.

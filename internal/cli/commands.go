@@ -24,6 +24,7 @@ import (
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
 	"github.com/baton-run/baton/internal/metrics"
+	"github.com/baton-run/baton/internal/placement"
 	"github.com/baton-run/baton/internal/resilience"
 	"github.com/baton-run/baton/internal/rollup"
 	"github.com/baton-run/baton/internal/schedule"
@@ -184,6 +185,7 @@ func (env *environment) worker(ctx context.Context, args []string) error {
 	retention := fs.Duration("dead-letter-retention", 0, "how long dead-letter entries are kept (default: --retention)")
 	executors := env.executorsFlag(fs)
 	retentionDays := retentionFlag(fs)
+	capacity := addCapacityFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -191,6 +193,9 @@ func (env *environment) worker(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := env.setExecutors(*executors); err != nil {
+		return err
+	}
+	if err := env.setCapacity(capacity); err != nil {
 		return err
 	}
 	env.deadLetterRetention = *retention
@@ -214,6 +219,7 @@ func (env *environment) dev(ctx context.Context, args []string) error {
 	retention := fs.Duration("dead-letter-retention", 0, "how long dead-letter entries are kept (default: --retention)")
 	executors := env.executorsFlag(fs)
 	retentionDays := retentionFlag(fs)
+	capacity := addCapacityFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -221,6 +227,9 @@ func (env *environment) dev(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := env.setExecutors(*executors); err != nil {
+		return err
+	}
+	if err := env.setCapacity(capacity); err != nil {
 		return err
 	}
 	env.deadLetterRetention = *retention
@@ -282,7 +291,13 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 	if err != nil {
 		return err
 	}
+	node := nodeName()
+	var tracker *placement.Tracker
+	if workers > 0 {
+		tracker = env.startNode(ctx, rt, node, workers, group.Go)
+	}
 	client, err := jobs.NewClient(rt.pool, jobs.ClientOptions{
+		Node: node, Placement: tracker,
 		Engine: rt.engine, Executors: rt.executors, Breakers: rt.breakers, Logger: env.logger,
 		Workers: workers, InsertOnly: workers == 0, RescueAfter: rescueAfter,
 		DeadLetterRetention: env.deadLetterRetention, Retention: env.retention, Alerts: alerts, Triggers: triggers,

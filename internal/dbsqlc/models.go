@@ -131,6 +131,31 @@ type BatonFunctionFile struct {
 	AppliedAt time.Time
 }
 
+type BatonNode struct {
+	Name              string
+	CpuMillis         int64
+	MemoryMb          int64
+	DiskMb            int64
+	Slots             int32
+	ReservedCpuMillis int64
+	ReservedMemoryMb  int64
+	ReservedDiskMb    int64
+	Running           int32
+	StartedAt         time.Time
+	HeartbeatAt       time.Time
+}
+
+type BatonNodeMetric struct {
+	Time              time.Time
+	Node              string
+	ReservedCpuMillis int64
+	ReservedMemoryMb  int64
+	ReservedDiskMb    int64
+	Running           int32
+	CpuMillisUsed     int64
+	RssMb             int64
+}
+
 type BatonRollupState struct {
 	ID           int32
 	Hwm          int64
@@ -197,6 +222,7 @@ type BatonRunTask struct {
 	QueuedAt           *time.Time
 	StartedAt          *time.Time
 	FinishedAt         *time.Time
+	Resources          []byte
 }
 
 type BatonSchedule struct {
@@ -305,6 +331,7 @@ type BatonTaskType struct {
 	UpdatedAt          time.Time
 	CostPerSecond      pgtype.Numeric
 	CostPerRun         pgtype.Numeric
+	Resources          []byte
 }
 
 type BatonTrigger struct {
@@ -500,4 +527,5 @@ type BatonWorkflowStep struct {
 	Priority   *int16
 	Optional   bool
 	Backoff    []byte
+	Resources  []byte
 }

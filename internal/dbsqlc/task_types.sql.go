@@ -12,7 +12,7 @@ import (
 )
 
 const taskTypeGet = `-- name: TaskTypeGet :one
-SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run FROM baton.task_types WHERE name = $1
+SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run, resources FROM baton.task_types WHERE name = $1
 `
 
 func (q *Queries) TaskTypeGet(ctx context.Context, db DBTX, name string) (*BatonTaskType, error) {
@@ -34,12 +34,13 @@ func (q *Queries) TaskTypeGet(ctx context.Context, db DBTX, name string) (*Baton
 		&i.UpdatedAt,
 		&i.CostPerSecond,
 		&i.CostPerRun,
+		&i.Resources,
 	)
 	return &i, err
 }
 
 const taskTypeList = `-- name: TaskTypeList :many
-SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run FROM baton.task_types ORDER BY name
+SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run, resources FROM baton.task_types ORDER BY name
 `
 
 func (q *Queries) TaskTypeList(ctx context.Context, db DBTX) ([]*BatonTaskType, error) {
@@ -67,6 +68,7 @@ func (q *Queries) TaskTypeList(ctx context.Context, db DBTX) ([]*BatonTaskType, 
 			&i.UpdatedAt,
 			&i.CostPerSecond,
 			&i.CostPerRun,
+			&i.Resources,
 		); err != nil {
 			return nil, err
 		}
@@ -80,9 +82,9 @@ func (q *Queries) TaskTypeList(ctx context.Context, db DBTX) ([]*BatonTaskType, 
 
 const taskTypeUpsert = `-- name: TaskTypeUpsert :one
 INSERT INTO baton.task_types (name, executor, description, defaults, max_retries, timeout_ms, priority, queue,
-                              permanent_exit_codes, backoff, circuit_breaker, cost_per_second, cost_per_run)
+                              permanent_exit_codes, backoff, circuit_breaker, cost_per_second, cost_per_run, resources)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-        $9, $10, $11, $12, $13)
+        $9, $10, $11, $12, $13, $14)
 ON CONFLICT (name) DO UPDATE SET
     executor = EXCLUDED.executor,
     description = EXCLUDED.description,
@@ -96,8 +98,9 @@ ON CONFLICT (name) DO UPDATE SET
     circuit_breaker = EXCLUDED.circuit_breaker,
     cost_per_second = EXCLUDED.cost_per_second,
     cost_per_run = EXCLUDED.cost_per_run,
+    resources = EXCLUDED.resources,
     updated_at = now()
-RETURNING name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run
+RETURNING name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run, resources
 `
 
 type TaskTypeUpsertParams struct {
@@ -114,6 +117,7 @@ type TaskTypeUpsertParams struct {
 	CircuitBreaker     []byte
 	CostPerSecond      pgtype.Numeric
 	CostPerRun         pgtype.Numeric
+	Resources          []byte
 }
 
 func (q *Queries) TaskTypeUpsert(ctx context.Context, db DBTX, arg *TaskTypeUpsertParams) (*BatonTaskType, error) {
@@ -131,6 +135,7 @@ func (q *Queries) TaskTypeUpsert(ctx context.Context, db DBTX, arg *TaskTypeUpse
 		arg.CircuitBreaker,
 		arg.CostPerSecond,
 		arg.CostPerRun,
+		arg.Resources,
 	)
 	var i BatonTaskType
 	err := row.Scan(
@@ -149,6 +154,7 @@ func (q *Queries) TaskTypeUpsert(ctx context.Context, db DBTX, arg *TaskTypeUpse
 		&i.UpdatedAt,
 		&i.CostPerSecond,
 		&i.CostPerRun,
+		&i.Resources,
 	)
 	return &i, err
 }

@@ -185,4 +185,5 @@ type WorkflowStepInsertParams struct {
 	Priority   *int16
 	Optional   bool
 	Backoff    []byte
+	Resources  []byte
 }

@@ -25,6 +25,9 @@ type TaskArgs struct {
 	Backoff *BackoffSpec `json:"backoff"`
 	// CircuitBreaker guards the task's type (nil: no breaker).
 	CircuitBreaker *CircuitBreakerSpec `json:"circuit_breaker"`
+	// Resources is what the task reserves on its node (nil: nothing, and
+	// the worker skips the placement check).
+	Resources *Resources `json:"resources,omitempty"`
 }
 
 // Kind implements river.JobArgs.

@@ -47,6 +47,9 @@ func (e *Engine) ApplyTaskType(ctx context.Context, spec *TaskTypeSpec) (*TaskTy
 	if params.CircuitBreaker, err = marshalOptional(spec.CircuitBreaker); err != nil {
 		return nil, err
 	}
+	if params.Resources, err = marshalResources(spec.Resources); err != nil {
+		return nil, err
+	}
 	if params.CostPerSecond, err = toNumeric(spec.CostPerSecond); err != nil {
 		return nil, err
 	}
@@ -112,6 +115,9 @@ func (e *Engine) ApplyWorkflow(ctx context.Context, spec *WorkflowSpec) (*Workfl
 	}
 	if err := e.validateWorkflow(spec, byName); err != nil {
 		return nil, false, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := e.checkStepsFit(ctx, spec, byName); err != nil {
+		return nil, false, err
 	}
 
 	definition, err := json.Marshal(spec)
@@ -228,6 +234,9 @@ func stepRows(workflowID int64, spec *WorkflowSpec) ([]*dbsqlc.WorkflowStepInser
 			return nil, err
 		}
 		row.Backoff = backoff
+		if row.Resources, err = marshalResources(step.Resources); err != nil {
+			return nil, err
+		}
 		if row.WhenCond == "" {
 			row.WhenCond = WhenOnSuccess
 		}
@@ -305,6 +314,7 @@ func taskTypeFromRow(row *dbsqlc.BatonTaskType) *TaskType {
 		CircuitBreaker:     unmarshalOptional[CircuitBreakerSpec](row.CircuitBreaker),
 		CostPerSecond:      fromNumeric(row.CostPerSecond),
 		CostPerRun:         fromNumeric(row.CostPerRun),
+		Resources:          unmarshalOptional[Resources](row.Resources),
 		CreatedAt:          row.CreatedAt,
 		UpdatedAt:          row.UpdatedAt,
 	}

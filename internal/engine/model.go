@@ -43,8 +43,10 @@ type TaskType struct {
 	// CostPerSecond and CostPerRun price the type's attempts (nil: unset).
 	CostPerSecond *float64
 	CostPerRun    *float64
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Resources is what each task of the type reserves (nil: nothing).
+	Resources *Resources
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Workflow is one stored version of a workflow.

@@ -83,6 +83,10 @@ type TaskTypeSpec struct {
 	// CostPerRun prices each attempt of this type on top of its seconds
 	// (unset: 0).
 	CostPerRun *float64 `json:"cost_per_run,omitempty"`
+
+	// Resources is what each task of this type reserves on the node that
+	// runs it (unset: nothing, and no placement check).
+	Resources *Resources `json:"resources,omitempty"`
 }
 
 // BackoffSpec configures the exponential wait between attempts: after
@@ -171,6 +175,9 @@ type StepSpec struct {
 
 	// Optional means a failure of this step does not fail the run.
 	Optional bool `json:"optional,omitempty"`
+
+	// Resources overrides the task type's resources, field by field.
+	Resources *Resources `json:"resources,omitempty"`
 }
 
 // ParseSpec parses one YAML or JSON document holding a task type, a

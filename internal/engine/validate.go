@@ -168,7 +168,14 @@ func (p *specProblems) checkTimeout(field, value string) {
 	}
 }
 
-// checkPriority checks a priority value.
+// checkResources checks declared resources.
+func (p *specProblems) checkResources(field string, r *Resources) {
+	if err := r.validate(); err != nil {
+		p.add(field, "%s", err.Error())
+	}
+}
+
+// checkBackoff checks a backoff.
 func (p *specProblems) checkBackoff(field string, b *BackoffSpec) {
 	if b == nil {
 		return
@@ -246,6 +253,7 @@ func (t *TaskTypeSpec) Validate(knownExecutor func(string) bool) error {
 	problems.checkRetries("max_retries", t.MaxRetries)
 	problems.checkTimeout("timeout", t.Timeout)
 	problems.checkBackoff("backoff", t.Backoff)
+	problems.checkResources("resources", t.Resources)
 	problems.checkCircuitBreaker("circuit_breaker", t.CircuitBreaker)
 	problems.checkPriority("priority", t.Priority)
 	problems.checkPrice("cost_per_second", t.CostPerSecond)
@@ -368,6 +376,7 @@ func (w *WorkflowSpec) validateStep(i int, graph *specGraph, types TaskTypeLooku
 	problems.checkRetries(field+".max_retries", step.MaxRetries)
 	problems.checkTimeout(field+".timeout", step.Timeout)
 	problems.checkBackoff(field+".backoff", step.Backoff)
+	problems.checkResources(field+".resources", step.Resources)
 	problems.checkPriority(field+".priority", step.Priority)
 
 	paramsField := field + ".params"

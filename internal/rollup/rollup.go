@@ -104,7 +104,7 @@ func (s *Service) State(ctx context.Context) (State, error) {
 
 // RetentionResult counts what EnforceRetention removed.
 type RetentionResult struct {
-	Partitions  int // task_events partitions (or chunks) created or dropped
+	Partitions  int // task_events and node_metrics partitions (or chunks) created or dropped
 	Runs        int // finished runs deleted, with their tasks and dead letters
 	RollupRows  int // rollup rows deleted
 	DeadLetters int // dead letters of runs still kept, purged by age
@@ -144,6 +144,13 @@ func (s *Service) EnforceRetention(ctx context.Context, opts RetentionOptions) (
 		return res, fmt.Errorf("maintain event partitions: %w", err)
 	}
 	res.Partitions = int(changed)
+	changed, err = s.queries.NodeMetricsMaintainPartitions(ctx, s.pool, &dbsqlc.NodeMetricsMaintainPartitionsParams{
+		DaysAhead: int32(opts.DaysAhead), Retention: retention,
+	})
+	if err != nil {
+		return res, fmt.Errorf("maintain node_metrics partitions: %w", err)
+	}
+	res.Partitions += int(changed)
 	for range maxBatchesPerRun {
 		n, err := s.queries.RunPurgeFinished(ctx, s.pool, &dbsqlc.RunPurgeFinishedParams{Retention: retention, Batch: int32(opts.RunBatch)})
 		if err != nil {
