@@ -42,7 +42,10 @@ func TestSLAsUnderLoad(t *testing.T) {
 	apply(`{"name": "bulk", "priority": 4, "steps": [{"name": "a", "type": "work"}]}`)
 	apply(`{"name": "urgent", "priority": 1, "sla": "3s", "steps": [{"name": "a", "type": "work"}]}`)
 	apply(`{"name": "standard", "priority": 2, "sla": "5s", "steps": [{"name": "a", "type": "work"}]}`)
-	apply(`{"name": "late", "priority": 4, "sla": "20s", "steps": [{"name": "a", "type": "work"}]}`)
+	// "late" sleeps as long as its input says: the run checked for
+	// escalation lasts 5 s, so a check sees it unfinished even when the
+	// machine is slow (its history runs take no time).
+	apply(`{"name": "late", "priority": 4, "sla": "20s", "steps": [{"name": "a", "type": "work", "params": {"duration": "{{ .input.d }}"}}]}`)
 
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
@@ -59,7 +62,7 @@ func TestSLAsUnderLoad(t *testing.T) {
 
 	// History: three runs of "late" that took 30 s each.
 	for range 3 {
-		_, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "late"})
+		_, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "late", Input: json.RawMessage(`{"d": "0s"}`)})
 		require.NoError(t, err)
 	}
 	waitFor("the history runs", func() bool {
@@ -73,7 +76,7 @@ func TestSLAsUnderLoad(t *testing.T) {
 		_, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "bulk"})
 		require.NoError(t, err)
 	}
-	late, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "late"})
+	late, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "late", Input: json.RawMessage(`{"d": "5s"}`)})
 	require.NoError(t, err)
 	var high []int64
 	for i := range 10 {
