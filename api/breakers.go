@@ -92,7 +92,11 @@ func registerBreakers(api huma.API, h *handlers) {
 }
 
 func (h *handlers) listBreakers(ctx context.Context, _ *struct{}) (*breakerListOutput, error) {
-	breakers, err := h.breakers.List(ctx)
+	svc, err := h.breakerService()
+	if err != nil {
+		return nil, err
+	}
+	breakers, err := svc.List(ctx)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -104,7 +108,11 @@ func (h *handlers) listBreakers(ctx context.Context, _ *struct{}) (*breakerListO
 }
 
 func (h *handlers) getBreaker(ctx context.Context, in *breakerKeyInput) (*breakerOutput, error) {
-	b, err := h.breakers.Get(ctx, in.Key)
+	breakers, err := h.breakerService()
+	if err != nil {
+		return nil, err
+	}
+	b, err := breakers.Get(ctx, in.Key)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -112,7 +120,11 @@ func (h *handlers) getBreaker(ctx context.Context, in *breakerKeyInput) (*breake
 }
 
 func (h *handlers) openBreaker(ctx context.Context, in *forceBreakerInput) (*breakerOutput, error) {
-	b, err := h.breakers.ForceOpen(ctx, in.Key, in.Actor)
+	breakers, err := h.breakerService()
+	if err != nil {
+		return nil, err
+	}
+	b, err := breakers.ForceOpen(ctx, in.Key, in.Actor)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -120,7 +132,11 @@ func (h *handlers) openBreaker(ctx context.Context, in *forceBreakerInput) (*bre
 }
 
 func (h *handlers) closeBreaker(ctx context.Context, in *forceBreakerInput) (*breakerOutput, error) {
-	b, err := h.breakers.ForceClose(ctx, in.Key, in.Actor)
+	breakers, err := h.breakerService()
+	if err != nil {
+		return nil, err
+	}
+	b, err := breakers.ForceClose(ctx, in.Key, in.Actor)
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
@@ -143,4 +159,13 @@ func breakerFrom(b *resilience.Breaker) CircuitBreaker {
 		Forced:         b.Forced,
 		UpdatedAt:      b.UpdatedAt.UTC(),
 	}
+}
+
+// breakerService returns the circuit breakers, or a 503 when the server
+// was built without them.
+func (h *handlers) breakerService() (*resilience.Breakers, error) {
+	if h.breakers == nil {
+		return nil, unavailable("circuit breakers are not configured on this server")
+	}
+	return h.breakers, nil
 }
