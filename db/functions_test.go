@@ -74,3 +74,28 @@ func TestEveryFunctionHasItsFile(t *testing.T) {
 		}
 	}
 }
+
+// TestPartitionMaintenanceLeavesBusyDefaultDays: a day that already has rows
+// in task_events' default partition stays there (creating its partition
+// would fail and stop maintenance for every other day), and the next days
+// still get their partitions.
+func TestPartitionMaintenanceLeavesBusyDefaultDays(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.NewPool(t)
+	if _, err := pool.Exec(ctx, `INSERT INTO baton.task_events (time, kind) VALUES (current_date + 20 + time '12:00', 'test')`); err != nil {
+		t.Fatal(err)
+	}
+	var changed int
+	if err := pool.QueryRow(ctx, `SELECT baton.maintain_event_partitions(22, '90 days')`).Scan(&changed); err != nil {
+		t.Fatalf("maintenance with a busy default partition: %v", err)
+	}
+	var busy, next bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('baton.task_events_p' || to_char(current_date + 20, 'YYYYMMDD')) IS NOT NULL,
+		to_regclass('baton.task_events_p' || to_char(current_date + 21, 'YYYYMMDD')) IS NOT NULL`).Scan(&busy, &next); err != nil {
+		t.Fatal(err)
+	}
+	if busy || !next {
+		t.Fatalf("partition of the busy day created: %v (want false); of the next day: %v (want true)", busy, next)
+	}
+}
