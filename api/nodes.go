@@ -72,6 +72,38 @@ func registerNodes(api huma.API, h *handlers) {
 		Description: "Registered worker nodes by name (at most 1000): capacity, reserved use, last heartbeat and liveness.",
 		Tags:        []string{tagNodes}, Errors: errorStatuses(),
 	}, h.listNodes)
+	huma.Register(api, huma.Operation{
+		OperationID: "list-concurrency-groups", Method: http.MethodGet, Path: "/concurrency",
+		Summary:     "List busy concurrency groups",
+		Description: "Every concurrency key (task_type:NAME, workflow:NAME, step:WORKFLOW/STEP or key:VALUE) with running tasks holding a lease, by key (at most 1000), and since when its oldest lease is held. Keys at their limit make new tasks wait.",
+		Tags:        []string{tagNodes}, Errors: errorStatuses(),
+	}, h.listConcurrency)
+}
+
+// ConcurrencyGroup is a concurrency key with running tasks.
+type ConcurrencyGroup struct {
+	Key     string    `json:"key" example:"key:acme" doc:"task_type:NAME, workflow:NAME, step:WORKFLOW/STEP, or key: and a rule's (rendered) key."`
+	Running int       `json:"running" example:"2" doc:"Tasks holding a lease of the key."`
+	Oldest  time.Time `json:"oldest" doc:"When the oldest of those leases was taken."`
+}
+
+// ConcurrencyGroupList is the body of list-concurrency-groups.
+type ConcurrencyGroupList struct {
+	Groups []ConcurrencyGroup `json:"groups"`
+}
+
+type concurrencyGroupListOutput struct{ Body ConcurrencyGroupList }
+
+func (h *handlers) listConcurrency(ctx context.Context, _ *struct{}) (*concurrencyGroupListOutput, error) {
+	groups, err := h.engine.ListConcurrency(ctx)
+	if err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	out := &concurrencyGroupListOutput{Body: ConcurrencyGroupList{Groups: make([]ConcurrencyGroup, len(groups))}}
+	for i, g := range groups {
+		out.Body.Groups[i] = ConcurrencyGroup{Key: g.Key, Running: g.Running, Oldest: g.Oldest.UTC()}
+	}
+	return out, nil
 }
 
 func (h *handlers) listNodes(ctx context.Context, _ *struct{}) (*nodeListOutput, error) {

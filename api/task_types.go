@@ -24,6 +24,7 @@ type TaskTypeSpec struct {
 	CostPerSecond      *float64              `json:"cost_per_second,omitempty" minimum:"0" maximum:"1000000000" example:"0.0004" doc:"Price of one second of an attempt, for the cost breakdown. Omit for 0."`
 	CostPerRun         *float64              `json:"cost_per_run,omitempty" minimum:"0" maximum:"1000000000" example:"0.01" doc:"Price of each attempt on top of its seconds. Omit for 0."`
 	Resources          *Resources            `json:"resources,omitempty" doc:"What each task of the type reserves on the node that runs it; omit for nothing (no placement check)."`
+	ConcurrencyLimit   *int                  `json:"concurrency_limit,omitempty" minimum:"1" maximum:"100000" example:"4" doc:"How many tasks of this type may run at once across every worker node; omit for no limit. A task over the limit waits without using an attempt."`
 }
 
 // Backoff is an exponential retry schedule.
@@ -87,6 +88,7 @@ type TaskType struct {
 	CostPerSecond      *float64              `json:"cost_per_second" doc:"Price of one second of an attempt; null: unset (0)."`
 	CostPerRun         *float64              `json:"cost_per_run" doc:"Price of each attempt; null: unset (0)."`
 	Resources          *Resources            `json:"resources" doc:"What each task reserves on its node; null: nothing."`
+	ConcurrencyLimit   *int                  `json:"concurrency_limit" doc:"Cluster-wide cap on the type's running tasks; null: none."`
 	CreatedAt          time.Time             `json:"created_at"`
 	UpdatedAt          time.Time             `json:"updated_at"`
 }
@@ -130,6 +132,7 @@ func (h *handlers) applyTaskType(ctx context.Context, in *applyTaskTypeInput) (*
 		CostPerSecond:      b.CostPerSecond,
 		CostPerRun:         b.CostPerRun,
 		Resources:          b.Resources.spec(),
+		ConcurrencyLimit:   b.ConcurrencyLimit,
 	})
 	if err != nil {
 		return nil, h.problem(ctx, err)
@@ -174,6 +177,7 @@ func taskTypeFrom(tt *engine.TaskType) TaskType {
 		CostPerSecond:      tt.CostPerSecond,
 		CostPerRun:         tt.CostPerRun,
 		Resources:          resourcesFrom(tt.Resources),
+		ConcurrencyLimit:   tt.ConcurrencyLimit,
 		CreatedAt:          tt.CreatedAt.UTC(),
 		UpdatedAt:          tt.UpdatedAt.UTC(),
 	}

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"os/signal"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,16 +20,10 @@ import (
 	"github.com/baton-run/baton/jobs"
 )
 
-// Environment of the helper process that TestWorkerKilledMidTaskLosesNothing
-// starts and kills.
-const (
-	crashHelperEnv = "BATON_CRASH_HELPER"
-	crashDBEnv     = "BATON_CRASH_DB"
-)
-
 // crashHoldFunc is the go function of the step that is running when the
-// worker dies. It blocks in the helper process and returns at once in the
-// test process, so the re-delivered attempt finishes quickly.
+// worker dies. It blocks in the helper process (TestWorkerHelperProcess
+// registers it) and returns at once in the test process, so the re-delivered
+// attempt finishes quickly.
 const crashHoldFunc = "crash.hold"
 
 // Names of the two worker processes in task events.
@@ -39,39 +31,6 @@ const (
 	crashVictimNode  = "crash-victim"
 	crashRescuerNode = "crash-rescuer"
 )
-
-// TestCrashHelperProcess is not a test: TestWorkerKilledMidTaskLosesNothing
-// runs the test binary again with this test selected and crashHelperEnv set,
-// to get a worker process it can kill. It works tasks until it is killed.
-func TestCrashHelperProcess(t *testing.T) {
-	if os.Getenv(crashHelperEnv) != "1" {
-		return
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// Should the parent die without killing us, don't outlive it for long.
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-
-	pool, err := db.Open(ctx, os.Getenv(crashDBEnv), db.PoolOptions{MaxConns: 5, ApplicationName: "baton-crash-helper"})
-	require.NoError(t, err)
-	defer pool.Close()
-	executors := executor.NewRegistry(executor.Options{})
-	defer executors.Close()
-	require.NoError(t, executors.RegisterFunc(crashHoldFunc, func(ctx context.Context, _ json.RawMessage) (any, error) {
-		<-ctx.Done()
-		return nil, ctx.Err()
-	}))
-	eng := engine.New(pool, engine.Options{})
-	client, err := jobs.NewClient(pool, jobs.ClientOptions{Engine: eng, Executors: executors, Workers: 4, Node: crashVictimNode})
-	require.NoError(t, err)
-	require.NoError(t, client.Start(ctx))
-	t.Log("crash helper: worker started")
-	<-ctx.Done()
-	stopCtx, stopCancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer stopCancel()
-	_ = client.StopAndCancel(stopCtx)
-}
 
 // TestWorkerKilledMidTaskLosesNothing kills a worker process with SIGKILL
 // while it runs a task, then starts another worker: River's rescuer hands the
@@ -145,13 +104,12 @@ type crashHelper struct {
 	waited bool
 }
 
-// crashStartHelper starts TestCrashHelperProcess in a child process working
+// crashStartHelper starts TestWorkerHelperProcess in a child process working
 // on the database at url. The child is killed when t ends, whatever happens.
 func crashStartHelper(t *testing.T, url string) *crashHelper {
 	t.Helper()
 	h := &crashHelper{}
-	h.cmd = exec.Command(os.Args[0], "-test.run=^TestCrashHelperProcess$", "-test.v")
-	h.cmd.Env = append(os.Environ(), crashHelperEnv+"=1", crashDBEnv+"="+url)
+	h.cmd = workerProcessCommand(url, crashVictimNode, 4)
 	h.cmd.Stdout = &h.out
 	h.cmd.Stderr = &h.out
 	require.NoError(t, h.cmd.Start())

@@ -201,6 +201,15 @@ func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) 
 			return nil
 		}
 	}
+	if len(args.Concurrency) > 0 {
+		// Cluster-wide limits: one database round trip, only for tasks that
+		// have them.
+		release, stop := w.acquireConcurrency(ctx, job)
+		if release == nil {
+			return stop
+		}
+		defer release()
+	}
 	params, resolved, err := w.render(ctx, args)
 	if err != nil {
 		return w.fail(ctx, job, engine.Attempt{TaskID: args.TaskID, Attempt: job.Attempt, Node: w.node, StartedAt: time.Now()}, err)

@@ -1,8 +1,10 @@
 -- name: TaskTypeUpsert :one
 INSERT INTO baton.task_types (name, executor, description, defaults, max_retries, timeout_ms, priority, queue,
-                              permanent_exit_codes, backoff, circuit_breaker, cost_per_second, cost_per_run, resources)
+                              permanent_exit_codes, backoff, circuit_breaker, cost_per_second, cost_per_run, resources,
+                              concurrency_limit)
 VALUES (@name, @executor, @description, @defaults, @max_retries, @timeout_ms, @priority, @queue,
-        @permanent_exit_codes, @backoff, @circuit_breaker, @cost_per_second, @cost_per_run, @resources)
+        @permanent_exit_codes, @backoff, @circuit_breaker, @cost_per_second, @cost_per_run, @resources,
+        sqlc.narg('concurrency_limit'))
 ON CONFLICT (name) DO UPDATE SET
     executor = EXCLUDED.executor,
     description = EXCLUDED.description,
@@ -17,6 +19,7 @@ ON CONFLICT (name) DO UPDATE SET
     cost_per_second = EXCLUDED.cost_per_second,
     cost_per_run = EXCLUDED.cost_per_run,
     resources = EXCLUDED.resources,
+    concurrency_limit = EXCLUDED.concurrency_limit,
     updated_at = now()
 RETURNING *;
 

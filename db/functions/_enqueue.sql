@@ -21,7 +21,8 @@ BEGIN
                    'task_id', t.id, 'run_id', t.run_id, 'step', t.step_name, 'task_type', t.task_type,
                    'executor', t.executor, 'params', t.params, 'timeout_ms', t.timeout_ms,
                    'permanent_exit_codes', t.permanent_exit_codes, 'backoff', t.backoff,
-                   'circuit_breaker', t.circuit_breaker, 'resources', t.resources),
+                   'circuit_breaker', t.circuit_breaker, 'resources', t.resources,
+                   'concurrency', t.concurrency),
                'baton_task', t.max_attempts, t.priority, t.queue, 'available', now(), '{}', '{}'
         FROM baton.run_tasks t
         WHERE t.id = ANY (p_task_ids)

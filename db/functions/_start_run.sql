@@ -89,7 +89,8 @@ BEGIN
 
     INSERT INTO baton.run_tasks (run_id, step_name, step_index, task_type, executor, status, when_cond,
                                  depends_on, deps_pending, optional, params, priority, queue,
-                                 max_attempts, timeout_ms, permanent_exit_codes, backoff, circuit_breaker, resources)
+                                 max_attempts, timeout_ms, permanent_exit_codes, backoff, circuit_breaker, resources,
+                                 concurrency)
     SELECT run_id, s.name, s.step_index, s.task_type, tt.executor, 'pending', s.when_cond,
            s.depends_on, cardinality(s.depends_on), s.optional, tt.defaults || s.params,
            coalesce(prio, s.priority, wf.priority, tt.priority), tt.queue,
@@ -97,7 +98,11 @@ BEGIN
            tt.permanent_exit_codes, coalesce(s.backoff, tt.backoff), tt.circuit_breaker,
            -- A step's resources override its type's, field by field.
            CASE WHEN s.resources IS NULL THEN tt.resources
-                ELSE coalesce(tt.resources, '{}') || s.resources END
+                ELSE coalesce(tt.resources, '{}') || s.resources END,
+           -- The workflow's and step's rules (stored per step), then the type's.
+           CASE WHEN tt.concurrency_limit IS NULL THEN s.concurrency
+                ELSE coalesce(s.concurrency, '[]') || jsonb_build_array(jsonb_build_object(
+                     'key', 'task_type:' || tt.name, 'limit', tt.concurrency_limit)) END
     FROM baton.workflow_steps s
     JOIN baton.task_types tt ON tt.name = s.task_type
     WHERE s.workflow_id = wf.id;

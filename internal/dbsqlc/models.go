@@ -99,6 +99,15 @@ type BatonCircuitBreaker struct {
 	UpdatedAt      time.Time
 }
 
+// One row per concurrency rule a running task holds; expired rows count for nothing.
+type BatonConcurrencyLease struct {
+	Key        string
+	TaskID     int64
+	Node       string
+	AcquiredAt time.Time
+	ExpiresAt  time.Time
+}
+
 type BatonDeadLetter struct {
 	ID              int64
 	TaskID          int64
@@ -223,6 +232,7 @@ type BatonRunTask struct {
 	StartedAt          *time.Time
 	FinishedAt         *time.Time
 	Resources          []byte
+	Concurrency        []byte
 }
 
 type BatonSchedule struct {
@@ -332,6 +342,7 @@ type BatonTaskType struct {
 	CostPerSecond      pgtype.Numeric
 	CostPerRun         pgtype.Numeric
 	Resources          []byte
+	ConcurrencyLimit   *int32
 }
 
 type BatonTrigger struct {
@@ -515,17 +526,18 @@ type BatonWorkflow struct {
 }
 
 type BatonWorkflowStep struct {
-	WorkflowID int64
-	StepIndex  int32
-	Name       string
-	TaskType   string
-	Params     []byte
-	DependsOn  []string
-	WhenCond   string
-	MaxRetries *int32
-	TimeoutMs  *int64
-	Priority   *int16
-	Optional   bool
-	Backoff    []byte
-	Resources  []byte
+	WorkflowID  int64
+	StepIndex   int32
+	Name        string
+	TaskType    string
+	Params      []byte
+	DependsOn   []string
+	WhenCond    string
+	MaxRetries  *int32
+	TimeoutMs   *int64
+	Priority    *int16
+	Optional    bool
+	Backoff     []byte
+	Resources   []byte
+	Concurrency []byte
 }

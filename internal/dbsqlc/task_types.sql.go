@@ -12,7 +12,7 @@ import (
 )
 
 const taskTypeGet = `-- name: TaskTypeGet :one
-SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run, resources FROM baton.task_types WHERE name = $1
+SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run, resources, concurrency_limit FROM baton.task_types WHERE name = $1
 `
 
 func (q *Queries) TaskTypeGet(ctx context.Context, db DBTX, name string) (*BatonTaskType, error) {
@@ -35,12 +35,13 @@ func (q *Queries) TaskTypeGet(ctx context.Context, db DBTX, name string) (*Baton
 		&i.CostPerSecond,
 		&i.CostPerRun,
 		&i.Resources,
+		&i.ConcurrencyLimit,
 	)
 	return &i, err
 }
 
 const taskTypeList = `-- name: TaskTypeList :many
-SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run, resources FROM baton.task_types ORDER BY name
+SELECT name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run, resources, concurrency_limit FROM baton.task_types ORDER BY name
 `
 
 func (q *Queries) TaskTypeList(ctx context.Context, db DBTX) ([]*BatonTaskType, error) {
@@ -69,6 +70,7 @@ func (q *Queries) TaskTypeList(ctx context.Context, db DBTX) ([]*BatonTaskType, 
 			&i.CostPerSecond,
 			&i.CostPerRun,
 			&i.Resources,
+			&i.ConcurrencyLimit,
 		); err != nil {
 			return nil, err
 		}
@@ -82,9 +84,11 @@ func (q *Queries) TaskTypeList(ctx context.Context, db DBTX) ([]*BatonTaskType, 
 
 const taskTypeUpsert = `-- name: TaskTypeUpsert :one
 INSERT INTO baton.task_types (name, executor, description, defaults, max_retries, timeout_ms, priority, queue,
-                              permanent_exit_codes, backoff, circuit_breaker, cost_per_second, cost_per_run, resources)
+                              permanent_exit_codes, backoff, circuit_breaker, cost_per_second, cost_per_run, resources,
+                              concurrency_limit)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-        $9, $10, $11, $12, $13, $14)
+        $9, $10, $11, $12, $13, $14,
+        $15)
 ON CONFLICT (name) DO UPDATE SET
     executor = EXCLUDED.executor,
     description = EXCLUDED.description,
@@ -99,8 +103,9 @@ ON CONFLICT (name) DO UPDATE SET
     cost_per_second = EXCLUDED.cost_per_second,
     cost_per_run = EXCLUDED.cost_per_run,
     resources = EXCLUDED.resources,
+    concurrency_limit = EXCLUDED.concurrency_limit,
     updated_at = now()
-RETURNING name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run, resources
+RETURNING name, executor, description, defaults, max_retries, timeout_ms, priority, queue, permanent_exit_codes, backoff, circuit_breaker, created_at, updated_at, cost_per_second, cost_per_run, resources, concurrency_limit
 `
 
 type TaskTypeUpsertParams struct {
@@ -118,6 +123,7 @@ type TaskTypeUpsertParams struct {
 	CostPerSecond      pgtype.Numeric
 	CostPerRun         pgtype.Numeric
 	Resources          []byte
+	ConcurrencyLimit   *int32
 }
 
 func (q *Queries) TaskTypeUpsert(ctx context.Context, db DBTX, arg *TaskTypeUpsertParams) (*BatonTaskType, error) {
@@ -136,6 +142,7 @@ func (q *Queries) TaskTypeUpsert(ctx context.Context, db DBTX, arg *TaskTypeUpse
 		arg.CostPerSecond,
 		arg.CostPerRun,
 		arg.Resources,
+		arg.ConcurrencyLimit,
 	)
 	var i BatonTaskType
 	err := row.Scan(
@@ -155,6 +162,7 @@ func (q *Queries) TaskTypeUpsert(ctx context.Context, db DBTX, arg *TaskTypeUpse
 		&i.CostPerSecond,
 		&i.CostPerRun,
 		&i.Resources,
+		&i.ConcurrencyLimit,
 	)
 	return &i, err
 }

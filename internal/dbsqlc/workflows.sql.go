@@ -173,17 +173,18 @@ func (q *Queries) WorkflowLockName(ctx context.Context, db DBTX, name string) er
 }
 
 type WorkflowStepInsertParams struct {
-	WorkflowID int64
-	StepIndex  int32
-	Name       string
-	TaskType   string
-	Params     []byte
-	DependsOn  []string
-	WhenCond   string
-	MaxRetries *int32
-	TimeoutMs  *int64
-	Priority   *int16
-	Optional   bool
-	Backoff    []byte
-	Resources  []byte
+	WorkflowID  int64
+	StepIndex   int32
+	Name        string
+	TaskType    string
+	Params      []byte
+	DependsOn   []string
+	WhenCond    string
+	MaxRetries  *int32
+	TimeoutMs   *int64
+	Priority    *int16
+	Optional    bool
+	Backoff     []byte
+	Resources   []byte
+	Concurrency []byte
 }

@@ -28,6 +28,9 @@ type TaskArgs struct {
 	// Resources is what the task reserves on its node (nil: nothing, and
 	// the worker skips the placement check).
 	Resources *Resources `json:"resources,omitempty"`
+	// Concurrency lists the task's concurrency rules (nil: none, and the
+	// worker skips the concurrency check).
+	Concurrency []TaskConcurrency `json:"concurrency,omitempty"`
 }
 
 // Kind implements river.JobArgs.

@@ -56,6 +56,10 @@ func (e *Engine) ApplyTaskType(ctx context.Context, spec *TaskTypeSpec) (*TaskTy
 	if params.CostPerRun, err = toNumeric(spec.CostPerRun); err != nil {
 		return nil, err
 	}
+	if spec.ConcurrencyLimit != nil {
+		v := int32(*spec.ConcurrencyLimit)
+		params.ConcurrencyLimit = &v
+	}
 	if spec.MaxRetries != nil {
 		params.MaxRetries = int32(*spec.MaxRetries)
 	}
@@ -237,6 +241,11 @@ func stepRows(workflowID int64, spec *WorkflowSpec) ([]*dbsqlc.WorkflowStepInser
 		if row.Resources, err = marshalResources(step.Resources); err != nil {
 			return nil, err
 		}
+		if rules := stepConcurrency(spec.Name, step.Name, spec.Concurrency, step.Concurrency); rules != nil {
+			if row.Concurrency, err = json.Marshal(rules); err != nil {
+				return nil, fmt.Errorf("encode concurrency of step %q: %w", step.Name, err)
+			}
+		}
 		if row.WhenCond == "" {
 			row.WhenCond = WhenOnSuccess
 		}
@@ -315,6 +324,7 @@ func taskTypeFromRow(row *dbsqlc.BatonTaskType) *TaskType {
 		CostPerSecond:      fromNumeric(row.CostPerSecond),
 		CostPerRun:         fromNumeric(row.CostPerRun),
 		Resources:          unmarshalOptional[Resources](row.Resources),
+		ConcurrencyLimit:   intPointer(row.ConcurrencyLimit),
 		CreatedAt:          row.CreatedAt,
 		UpdatedAt:          row.UpdatedAt,
 	}
@@ -433,4 +443,13 @@ func slaMillis(sla string) *int64 {
 	}
 	ms := d.Milliseconds()
 	return &ms
+}
+
+// intPointer converts a nullable int32 column.
+func intPointer(v *int32) *int {
+	if v == nil {
+		return nil
+	}
+	n := int(*v)
+	return &n
 }

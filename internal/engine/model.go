@@ -45,8 +45,11 @@ type TaskType struct {
 	CostPerRun    *float64
 	// Resources is what each task of the type reserves (nil: nothing).
 	Resources *Resources
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// ConcurrencyLimit caps the type's running tasks across the cluster
+	// (nil: no limit).
+	ConcurrencyLimit *int
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // Workflow is one stored version of a workflow.

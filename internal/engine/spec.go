@@ -87,6 +87,11 @@ type TaskTypeSpec struct {
 	// Resources is what each task of this type reserves on the node that
 	// runs it (unset: nothing, and no placement check).
 	Resources *Resources `json:"resources,omitempty"`
+
+	// ConcurrencyLimit is how many tasks of this type may run at once
+	// across every worker node (unset: no limit). A task over the limit
+	// waits without using an attempt.
+	ConcurrencyLimit *int `json:"concurrency_limit,omitempty" minimum:"1" maximum:"100000"`
 }
 
 // BackoffSpec configures the exponential wait between attempts: after
@@ -139,6 +144,11 @@ type WorkflowSpec struct {
 	// miss it (event sla_at_risk) and reports a missed one (sla_violated).
 	SLA string `json:"sla,omitempty"`
 
+	// Concurrency limits the running tasks of the workflow's runs across
+	// every worker node: a rule without a key caps all of them, a rule with
+	// a key caps those sharing its value (such as "{{ .input.customer }}").
+	Concurrency []ConcurrencyRule `json:"concurrency,omitempty" maxItems:"10"`
+
 	// Steps are the workflow's steps, in declaration order.
 	Steps []StepSpec `json:"steps" minItems:"1"`
 }
@@ -178,6 +188,11 @@ type StepSpec struct {
 
 	// Resources overrides the task type's resources, field by field.
 	Resources *Resources `json:"resources,omitempty"`
+
+	// Concurrency limits the running tasks of this step, on top of the
+	// workflow's and the task type's limits: a rule without a key caps the
+	// step's tasks in all runs, a rule with a key those sharing its value.
+	Concurrency []ConcurrencyRule `json:"concurrency,omitempty" maxItems:"10"`
 }
 
 // ParseSpec parses one YAML or JSON document holding a task type, a

@@ -152,7 +152,7 @@ func TestParseSpecErrors(t *testing.T) {
 			name:  "UnknownTopLevelFieldYAML",
 			doc:   "kind: workflow\nname: wf\nowners: [me]\nsteps: []\n",
 			field: "owners",
-			want:  []string{`invalid workflow "wf": owners: unknown field; known fields are kind, name, description, priority, tags, owner, sla, steps`},
+			want:  []string{`invalid workflow "wf": owners: unknown field; known fields are kind, name, description, priority, tags, owner, sla, concurrency, steps`},
 		},
 		{
 			name:  "UnknownStepFieldJSON",

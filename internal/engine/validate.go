@@ -254,6 +254,9 @@ func (t *TaskTypeSpec) Validate(knownExecutor func(string) bool) error {
 	problems.checkTimeout("timeout", t.Timeout)
 	problems.checkBackoff("backoff", t.Backoff)
 	problems.checkResources("resources", t.Resources)
+	if t.ConcurrencyLimit != nil && (*t.ConcurrencyLimit < 1 || *t.ConcurrencyLimit > MaxConcurrencyLimit) {
+		problems.add("concurrency_limit", "must be between 1 and %d, not %d", MaxConcurrencyLimit, *t.ConcurrencyLimit)
+	}
 	problems.checkCircuitBreaker("circuit_breaker", t.CircuitBreaker)
 	problems.checkPriority("priority", t.Priority)
 	problems.checkPrice("cost_per_second", t.CostPerSecond)
@@ -293,6 +296,7 @@ func (w *WorkflowSpec) Validate(types TaskTypeLookup, params ParamsValidator) er
 	problems.checkName("name", w.Name)
 	problems.checkPriority("priority", w.Priority)
 	problems.checkSLA("sla", w.SLA)
+	problems.checkConcurrency("concurrency", w.Concurrency)
 	for i, tag := range w.Tags {
 		field := fmt.Sprintf("tags[%d]", i)
 		switch {
@@ -377,6 +381,7 @@ func (w *WorkflowSpec) validateStep(i int, graph *specGraph, types TaskTypeLooku
 	problems.checkTimeout(field+".timeout", step.Timeout)
 	problems.checkBackoff(field+".backoff", step.Backoff)
 	problems.checkResources(field+".resources", step.Resources)
+	problems.checkConcurrency(field+".concurrency", step.Concurrency)
 	problems.checkPriority(field+".priority", step.Priority)
 
 	paramsField := field + ".params"
