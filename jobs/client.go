@@ -31,9 +31,14 @@ type ClientOptions struct {
 	// Breakers guards task types that have a circuit breaker (nil: none are guarded).
 	Breakers *resilience.Breakers
 	Logger   *slog.Logger
-	// Workers is the number of tasks worked at once on the default queue
-	// (default 100). Zero with InsertOnly builds a client that only inserts.
+	// Workers is the number of tasks worked at once (default 100). Zero
+	// with InsertOnly builds a client that only inserts.
 	Workers int
+	// ReservedShare is the share of Workers reserved for priority-1 tasks
+	// (rounded down, leaving at least one general slot): 0 means
+	// DefaultReservedShare, a negative value reserves nothing. See
+	// QueueReserved.
+	ReservedShare float64
 	// InsertOnly builds a client that works nothing (for API-only processes).
 	InsertOnly bool
 	// FetchCooldown and FetchPollInterval tune River's fetch loop; they bound
@@ -93,6 +98,8 @@ type Client struct {
 	pool       *pgxpool.Pool
 	engine     *engine.Engine
 	taskWorker *TaskWorker
+	// promoter feeds reserved capacity (nil: none on this node).
+	promoter *reservedPromoter
 }
 
 // Start starts the batchers, then the River client.
@@ -100,12 +107,21 @@ func (c *Client) Start(ctx context.Context) error {
 	if c.taskWorker != nil {
 		c.taskWorker.start()
 	}
-	return c.Client.Start(ctx)
+	if err := c.Client.Start(ctx); err != nil {
+		return err
+	}
+	if c.promoter != nil {
+		c.promoter.start()
+	}
+	return nil
 }
 
 // Stop stops the River client, letting running tasks finish, then flushes and
 // stops the batchers.
 func (c *Client) Stop(ctx context.Context) error {
+	if c.promoter != nil {
+		c.promoter.stop()
+	}
 	err := c.Client.Stop(ctx)
 	if c.taskWorker != nil {
 		c.taskWorker.stop()
@@ -115,6 +131,9 @@ func (c *Client) Stop(ctx context.Context) error {
 
 // StopAndCancel is Stop that cancels running tasks first.
 func (c *Client) StopAndCancel(ctx context.Context) error {
+	if c.promoter != nil {
+		c.promoter.stop()
+	}
 	err := c.Client.StopAndCancel(ctx)
 	if c.taskWorker != nil {
 		c.taskWorker.stop()
@@ -137,7 +156,10 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 		// jobs); River requires it not to exceed RescueStuckJobsAfter.
 		JobTimeout: min(orDefault(opts.RescueAfter, time.Hour), time.Minute),
 	}
-	var taskWorker *TaskWorker
+	var (
+		taskWorker *TaskWorker
+		promoter   *reservedPromoter
+	)
 	if !opts.InsertOnly {
 		node := opts.Node
 		if node == "" {
@@ -181,7 +203,12 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 			maxWorkers = 100
 		}
 		cfg.Workers = workers
-		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}}
+		general, reserved := splitSlots(maxWorkers, opts.ReservedShare)
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: general}}
+		if reserved > 0 {
+			cfg.Queues[QueueReserved] = river.QueueConfig{MaxWorkers: reserved}
+			promoter = &reservedPromoter{engine: opts.Engine, logger: logger, max: reserved}
+		}
 		cfg.PeriodicJobs = []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
 				return RetentionArgs{}, nil
@@ -221,7 +248,7 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create river client: %w", err)
 	}
-	return &Client{Client: client, pool: pool, engine: opts.Engine, taskWorker: taskWorker}, nil
+	return &Client{Client: client, pool: pool, engine: opts.Engine, taskWorker: taskWorker, promoter: promoter}, nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -232,7 +259,8 @@ func orDefault(d, def time.Duration) time.Duration {
 }
 
 // PauseQueue pauses a queue on every node (River's queue pause) and records
-// who did it; running tasks finish, no new task of the queue starts.
+// who did it; running tasks finish, no new task of the queue starts. Pausing
+// the default queue pauses reserved capacity too.
 func (c *Client) PauseQueue(ctx context.Context, name, actor string) error {
 	return c.queueAction(ctx, name, actor, "queue_paused", c.Client.QueuePauseTx)
 }
@@ -251,6 +279,13 @@ func (c *Client) queueAction(ctx context.Context, name, actor, kind string,
 				return fmt.Errorf("queue %q: %w", name, engine.ErrNotFound)
 			}
 			return fmt.Errorf("%s %q: %w", kind, name, err)
+		}
+		if name == river.QueueDefault {
+			// Reserved capacity works jobs moved from the default queue: it
+			// follows it. It may not exist (no node reserves capacity).
+			if err := action(ctx, tx, QueueReserved, nil); err != nil && !errors.Is(err, rivertype.ErrNotFound) {
+				return fmt.Errorf("%s %q: %w", kind, QueueReserved, err)
+			}
 		}
 		return c.engine.RecordQueueActionTx(ctx, tx, kind, name, actor)
 	})

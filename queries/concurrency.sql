@@ -12,3 +12,6 @@ WHERE expires_at > now()
 GROUP BY key
 ORDER BY key
 LIMIT @max_rows;
+
+-- name: PromoteReserved :one
+SELECT baton.promote_reserved(@queue, @reserved_queue, @min_wait_ms, @max_jobs)::integer AS moved;

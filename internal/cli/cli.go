@@ -26,8 +26,9 @@ Usage:
   baton serve   [--addr 127.0.0.1:8080] [--executors LIST]
                                                  API and dashboard (production); --addr :8080
                                                  listens on every interface
-  baton worker  [--workers 100] [--dead-letter-retention 720h] [--executors LIST]
-                                                 task workers (production)
+  baton worker  [--workers 100] [--reserved-share 0.2] [--dead-letter-retention 720h]
+                [--executors LIST]               task workers (production); --reserved-share of
+                                                 the workers only run priority-1 tasks
   baton migrate up|down|status                   manage the schema
   baton apply   -f DIR|FILE                      create or update task types and workflows
   baton version
@@ -101,6 +102,8 @@ type environment struct {
 	// capacity is what this worker node offers to tasks that declare
 	// resources (detected, overridden by --cpu-millis, --memory-mb, --disk-mb).
 	capacity nodeCapacity
+	// reservedShare is --reserved-share as jobs.ClientOptions takes it.
+	reservedShare float64
 	// retention is --retention of serve, worker and dev (validated, 30 to 365 days).
 	retention time.Duration
 	// executorsEnv is BATON_EXECUTORS, the default of --executors.

@@ -299,7 +299,7 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 	client, err := jobs.NewClient(rt.pool, jobs.ClientOptions{
 		Node: node, Placement: tracker,
 		Engine: rt.engine, Executors: rt.executors, Breakers: rt.breakers, Logger: env.logger,
-		Workers: workers, InsertOnly: workers == 0, RescueAfter: rescueAfter,
+		Workers: workers, ReservedShare: env.reservedShare, InsertOnly: workers == 0, RescueAfter: rescueAfter,
 		DeadLetterRetention: env.deadLetterRetention, Retention: env.retention, Alerts: alerts, Triggers: triggers,
 		Schedules: schedules,
 	})

@@ -9,12 +9,15 @@ import (
 
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/placement"
+	"github.com/baton-run/baton/jobs"
 )
 
 // capacityFlags are the --cpu-millis, --memory-mb and --disk-mb flags of
-// worker and dev: each overrides the detected capacity when positive.
+// worker and dev, each overriding the detected capacity when positive, and
+// --reserved-share, the share of worker slots kept for priority-1 tasks.
 type capacityFlags struct {
 	cpuMillis, memoryMB, diskMB *int64
+	reservedShare               *float64
 }
 
 func addCapacityFlags(fs *flag.FlagSet) capacityFlags {
@@ -22,6 +25,8 @@ func addCapacityFlags(fs *flag.FlagSet) capacityFlags {
 		cpuMillis: fs.Int64("cpu-millis", 0, "CPU this node offers to tasks, in thousandths of a core (default: cgroup limit or host CPUs x 1000)"),
 		memoryMB:  fs.Int64("memory-mb", 0, "memory this node offers to tasks, in MB (default: cgroup limit or host memory)"),
 		diskMB:    fs.Int64("disk-mb", 0, "disk this node offers to tasks, in MB (default: free space of the working directory)"),
+		reservedShare: fs.Float64("reserved-share", jobs.DefaultReservedShare,
+			"share of --workers that only priority-1 tasks may use, 0 to 0.9 (0: none)"),
 	}
 }
 
@@ -52,6 +57,14 @@ func (env *environment) setCapacity(c capacityFlags) error {
 		return err
 	}
 	env.capacity = r
+	share := *c.reservedShare
+	if share < 0 || share > 0.9 {
+		return fmt.Errorf("--reserved-share: must be between 0 and 0.9, got %g", share)
+	}
+	if share == 0 {
+		share = -1 // jobs.ClientOptions: negative reserves nothing
+	}
+	env.reservedShare = share
 	return nil
 }
 

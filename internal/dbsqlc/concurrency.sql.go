@@ -84,3 +84,26 @@ func (q *Queries) ConcurrencyRelease(ctx context.Context, db DBTX, taskID int64)
 	_, err := db.Exec(ctx, concurrencyRelease, taskID)
 	return err
 }
+
+const promoteReserved = `-- name: PromoteReserved :one
+SELECT baton.promote_reserved($1, $2, $3, $4)::integer AS moved
+`
+
+type PromoteReservedParams struct {
+	Queue         string
+	ReservedQueue string
+	MinWaitMs     int64
+	MaxJobs       int32
+}
+
+func (q *Queries) PromoteReserved(ctx context.Context, db DBTX, arg *PromoteReservedParams) (int32, error) {
+	row := db.QueryRow(ctx, promoteReserved,
+		arg.Queue,
+		arg.ReservedQueue,
+		arg.MinWaitMs,
+		arg.MaxJobs,
+	)
+	var moved int32
+	err := row.Scan(&moved)
+	return moved, err
+}

@@ -211,3 +211,16 @@ func (e *Engine) ListConcurrency(ctx context.Context) ([]ConcurrencyGroup, error
 	}
 	return out, nil
 }
+
+// PromoteReserved moves at most max priority-1 task jobs that have waited at
+// least minWait in queue to reservedQueue (see baton.promote_reserved) and
+// returns how many moved.
+func (e *Engine) PromoteReserved(ctx context.Context, queue, reservedQueue string, minWait time.Duration, max int) (int, error) {
+	moved, err := e.queries.PromoteReserved(ctx, e.pool, &dbsqlc.PromoteReservedParams{
+		Queue: queue, ReservedQueue: reservedQueue, MinWaitMs: minWait.Milliseconds(), MaxJobs: int32(max),
+	})
+	if err != nil {
+		return 0, translateError(err, "promote high-priority jobs to reserved capacity")
+	}
+	return int(moved), nil
+}
