@@ -212,8 +212,26 @@ func TestStepThatFitsNoNodeIsRefused(t *testing.T) {
 
 	require.NoError(t, apply("fits", 1000), "a step that fits the node is accepted")
 
+	// A run of the workflow applied before any node registered is refused
+	// at start, by the API and by SQL alike, naming the step and the node;
+	// a run whose steps fit starts.
+	_, _, err = eng.StartRun(ctx, engine.StartParams{Workflow: "before-nodes"})
+	require.ErrorIs(t, err, engine.ErrInvalid)
+	require.Contains(t, err.Error(), `step "huge" needs {"memory_mb": 100, "cpu_millis": 2000}`)
+	require.Contains(t, err.Error(), `"small-node"`)
+	t.Log(err)
+	_, err = pool.Exec(ctx, `SELECT baton.start_run('before-nodes')`)
+	require.ErrorContains(t, err, `step "huge"`)
+	var runs int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM baton.runs`).Scan(&runs))
+	require.Zero(t, runs, "a refused start leaves nothing behind")
+	_, _, err = eng.StartRun(ctx, engine.StartParams{Workflow: "fits"})
+	require.NoError(t, err)
+
 	// A gone node (no heartbeat for NodeTimeout) no longer counts.
 	_, err = pool.Exec(ctx, `UPDATE baton.nodes SET heartbeat_at = now() - interval '1 minute'`)
 	require.NoError(t, err)
 	require.NoError(t, apply("no-live-node", 2000))
+	_, _, err = eng.StartRun(ctx, engine.StartParams{Workflow: "no-live-node"})
+	require.NoError(t, err, "with no live node a run is accepted and waits for one")
 }

@@ -12,6 +12,9 @@
 -- 22023 naming the option. Reusing an idempotency key for another workflow
 -- or another input raises ZB409.
 --
+-- A run with a step that declares resources no live worker node can fit
+-- raises 22023 naming the step and the largest node (baton._check_run_fits).
+--
 -- A workflow with an SLA (workflows.sla_ms) gives the run its deadline,
 -- now() + sla (now() is the run's created_at), and sla_state 'open' for
 -- baton.check_slas.
@@ -28,6 +31,7 @@ DECLARE
     tags      text[];
     n_tasks   integer;
     roots     bigint[];
+    needs_fit boolean;
 BEGIN
     IF p_input IS NULL THEN
         p_input := '{}';
@@ -87,6 +91,7 @@ BEGIN
     END IF;
     created := true;
 
+    WITH inserted AS (
     INSERT INTO baton.run_tasks (run_id, step_name, step_index, task_type, executor, status, when_cond,
                                  depends_on, deps_pending, optional, params, priority, queue,
                                  max_attempts, timeout_ms, permanent_exit_codes, backoff, circuit_breaker, resources,
@@ -105,7 +110,14 @@ BEGIN
                      'key', 'task_type:' || tt.name, 'limit', tt.concurrency_limit)) END
     FROM baton.workflow_steps s
     JOIN baton.task_types tt ON tt.name = s.task_type
-    WHERE s.workflow_id = wf.id;
+    WHERE s.workflow_id = wf.id
+    RETURNING resources
+    )
+    SELECT bool_or(inserted.resources IS NOT NULL) INTO needs_fit FROM inserted;
+    IF needs_fit THEN
+        -- Only runs with steps that declare resources pay for this check.
+        PERFORM baton._check_run_fits(run_id);
+    END IF;
 
     INSERT INTO baton.task_events (run_id, kind, priority, data)
     VALUES (run_id, 'run_started', coalesce(prio, wf.priority),
