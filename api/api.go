@@ -272,6 +272,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	registerSchemas(v1, h)
 	registerPriority(v1, h)
 	registerNodes(v1, h)
+	registerRecommend(v1, h)
 	registerSchedules(v1, h)
 	registerTriggers(v1, h)
 	registerStream(v1, h)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -61,4 +62,47 @@ func TestNodes(t *testing.T) {
 	}))
 	require.Contains(t, body["detail"], `"crunch"`)
 	require.Contains(t, body["detail"], `"w1"`)
+}
+
+// TestRecommendStartAndConcurrencyOperations: recommend-start answers for
+// a known workflow (with the reasoning and the zone asked for), 404 for an
+// unknown one and 422 for a bad zone or count; /v1/concurrency lists the
+// keys with leases.
+func TestRecommendStartAndConcurrencyOperations(t *testing.T) {
+	t.Parallel()
+	pool := testdb.NewPool(t)
+	eng := engine.New(pool, engine.Options{})
+	h, _ := api.New(api.Options{Engine: eng, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
+	s := &server{t: t, h: h}
+
+	decode[map[string]any](s, http.StatusCreated, s.do(http.MethodPost, "/v1/task-types",
+		map[string]any{"name": "work", "executor": "sleep", "concurrency_limit": 2}))
+	decode[map[string]any](s, http.StatusCreated, s.do(http.MethodPost, "/v1/workflows", map[string]any{
+		"name": "nightly", "concurrency": []map[string]any{{"key": "{{ .input.customer }}", "limit": 1}},
+		"steps": []map[string]any{{"name": "a", "type": "work"}}}))
+
+	advice := decode[map[string]any](s, http.StatusOK, s.do(http.MethodGet, "/v1/workflows/nightly/recommend-start?count=2&tz=Asia/Tokyo", nil))
+	require.Len(t, advice["recommendations"], 2)
+	require.Equal(t, "Asia/Tokyo", advice["time_zone"])
+	require.Contains(t, advice["reasoning"], "assumed hour")
+	first := advice["recommendations"].([]any)[0].(map[string]any)
+	require.Contains(t, first["start_local"], "+09:00")
+
+	decode[map[string]any](s, http.StatusNotFound, s.do(http.MethodGet, "/v1/workflows/nope/recommend-start", nil))
+	bad := decode[map[string]any](s, http.StatusUnprocessableEntity, s.do(http.MethodGet, "/v1/workflows/nightly/recommend-start?tz=Mars/Olympus", nil))
+	require.Contains(t, string(mustJSON(t, bad)), "query.tz")
+	decode[map[string]any](s, http.StatusUnprocessableEntity, s.do(http.MethodGet, "/v1/workflows/nightly/recommend-start?count=25", nil))
+
+	bad = decode[map[string]any](s, http.StatusUnprocessableEntity, s.do(http.MethodPost, "/v1/workflows", map[string]any{
+		"name": "badkey", "concurrency": []map[string]any{{"key": "{{ .steps.a.output }}", "limit": 1}},
+		"steps": []map[string]any{{"name": "a", "type": "work"}}}))
+	require.Contains(t, string(mustJSON(t, bad)), "body.concurrency[0].key")
+
+	ok, _, err := eng.AcquireConcurrency(context.Background(), 7, "n1", []string{"key:acme"}, []int32{1}, time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	groups := decode[map[string][]map[string]any](s, http.StatusOK, s.do(http.MethodGet, "/v1/concurrency", nil))
+	require.Len(t, groups["groups"], 1)
+	require.Equal(t, "key:acme", groups["groups"][0]["key"])
+	require.Equal(t, 1.0, groups["groups"][0]["running"])
 }
