@@ -7,13 +7,16 @@
 --     before its deadline, 'met' otherwise;
 --   * an unfinished run past its deadline is closed as 'violated' with an
 --     sla_violated event (a run is closed once, so it gets exactly one);
---   * an unfinished run within its deadline is projected: its finish is now
---     plus, for each unfinished task, the median duration (started_at to
---     finished_at) of the same step's succeeded tasks in the workflow's last
---     p_history finished runs, less what a running task has already spent.
---     The medians are SUMMED over the remaining steps (not taken along the
---     longest path): a conservative estimate for steps that can run in
---     parallel. A step without history counts 0. A run projected to finish
+--   * an unfinished run within its deadline is projected: each unfinished
+--     task still needs, from the same step's succeeded tasks in the
+--     workflow's last p_history finished runs, the median queue wait
+--     (queued_at to started_at) less what it has already waited, plus the
+--     median execution (started_at to finished_at) less what it has already
+--     run (baton._sla_remaining). The run finishes when the longest chain of
+--     unfinished tasks does: its projected finish is now plus the longest
+--     path through the remaining steps' times along depends_on, so steps
+--     that run in parallel are not added up. A step without history counts
+--     0. A run projected to finish
 --     after its deadline is escalated one priority level (4 → 3 → 2 → 1,
 --     never above 1) with its unfinished tasks and their waiting River jobs
 --     (baton._reprioritize), and gets an sla_at_risk event holding the
@@ -75,10 +78,13 @@ BEGIN
         END IF;
 
         IF NOT meds ? r.workflow_name THEN
-            SELECT coalesce(jsonb_object_agg(m.step_name, m.ms), '{}') INTO wf_meds
+            SELECT coalesce(jsonb_object_agg(m.step_name, jsonb_build_object('run', m.ms, 'wait', m.wait_ms)), '{}') INTO wf_meds
             FROM (
                 SELECT ht.step_name,
-                       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM ht.finished_at - ht.started_at) * 1000) AS ms
+                       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM ht.finished_at - ht.started_at) * 1000) AS ms,
+                       coalesce(percentile_cont(0.5) WITHIN GROUP (
+                           ORDER BY extract(epoch FROM ht.started_at - ht.queued_at) * 1000)
+                           FILTER (WHERE ht.queued_at IS NOT NULL AND ht.started_at >= ht.queued_at), 0) AS wait_ms
                 FROM baton.run_tasks ht
                 WHERE ht.run_id IN (SELECT h.id FROM baton.runs h
                                     WHERE h.workflow_name = r.workflow_name AND h.status IN ('succeeded', 'failed')
@@ -90,12 +96,7 @@ BEGIN
         END IF;
         wf_meds := meds -> r.workflow_name;
 
-        SELECT coalesce(sum(greatest(coalesce((wf_meds ->> t.step_name)::double precision, 0)
-                                     - CASE WHEN t.status = 'running' AND t.started_at IS NOT NULL
-                                            THEN extract(epoch FROM now() - t.started_at) * 1000 ELSE 0 END, 0)), 0)::bigint
-        INTO remain_ms
-        FROM baton.run_tasks t
-        WHERE t.run_id = r.id AND t.status IN ('pending', 'queued', 'running');
+        remain_ms := baton._sla_remaining(r.id, wf_meds);
         projected := now() + remain_ms * interval '1 millisecond';
         CONTINUE WHEN projected <= r.sla_deadline;
 

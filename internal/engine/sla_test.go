@@ -295,3 +295,45 @@ func TestSLACheckCost(t *testing.T) {
 	require.NoError(t, rows.Err())
 	require.Contains(t, plan, "runs_sla_open_idx")
 }
+
+// TestSLAProjectionFollowsTheLongestPathAndCountsQueueWait: three parallel
+// 30-minute steps and a fourth after them need an hour, not two (so a
+// 90-minute SLA is not at risk); a single 30-minute step that usually waits
+// 30 minutes in the queue needs an hour (so a 50-minute SLA is).
+func TestSLAProjectionFollowsTheLongestPathAndCountsQueueWait(t *testing.T) {
+	t.Parallel()
+	eng, pool, ctx := setupWithPool(t)
+	applyWorkflow(t, eng, `{"name": "fanout", "priority": 4, "sla": "90m", "steps": [
+		{"name": "a", "type": "noop"}, {"name": "b", "type": "noop"}, {"name": "c", "type": "noop"},
+		{"name": "d", "type": "noop", "depends_on": ["a", "b", "c"]}]}`)
+	applyWorkflow(t, eng, `{"name": "waity", "priority": 4, "sla": "50m", "steps": [{"name": "a", "type": "noop"}]}`)
+	for _, wf := range []string{"fanout", "waity"} {
+		for range 3 {
+			run, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: wf})
+			require.NoError(t, err)
+			require.Equal(t, engine.RunSucceeded, finish(t, eng, run.ID, nil).Status)
+			wait := "0 minutes"
+			if wf == "waity" {
+				wait = "30 minutes"
+			}
+			_, err = pool.Exec(ctx, `UPDATE baton.run_tasks SET started_at = finished_at - interval '30 minutes',
+				queued_at = finished_at - interval '30 minutes' - $2::interval WHERE run_id = $1`, run.ID, wait)
+			require.NoError(t, err)
+		}
+	}
+	_, err := eng.CheckSLAs(ctx, 0, 0) // settles the history
+	require.NoError(t, err)
+
+	fanout, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "fanout"})
+	require.NoError(t, err)
+	waity, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "waity"})
+	require.NoError(t, err)
+	res, err := eng.CheckSLAs(ctx, 0, 0)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.AtRisk)
+
+	require.Empty(t, runEvents(t, pool, fanout.ID, "sla_at_risk"), "an hour along the longest path fits 90 minutes")
+	events := runEvents(t, pool, waity.ID, "sla_at_risk")
+	require.Len(t, events, 1)
+	require.InDelta(t, time.Hour.Milliseconds(), events[0].Data["remaining_ms"], 5000, "30 min of queue wait + 30 min of work")
+}
