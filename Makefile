@@ -28,10 +28,11 @@ test-go:
 test-web: web/node_modules/.installed
 	cd web && $(NPM) test
 
-## generate: regenerate sqlc code and the OpenAPI documents (CI fails if this leaves a diff)
-generate:
+## generate: regenerate sqlc code, the OpenAPI documents and the dashboard's typed client (CI fails if this leaves a diff)
+generate: web/node_modules/.installed
 	$(GO) tool sqlc generate
 	$(GO) run ./cmd/baton openapi -o api
+	cd web && $(NPM) run --silent generate
 
 ## build: the baton binary with the dashboard embedded
 build: web

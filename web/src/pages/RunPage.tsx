@@ -1,9 +1,12 @@
-import { Fragment, useEffect, useState } from 'react'
+import { useQueryClient } from '@tanstack/react-query'
+import { Fragment, useEffect, useRef, useState } from 'react'
+import { useParams } from 'react-router'
 import {
   cancelRun,
   cancelTask,
   getRun,
-  isRunFinished,
+  ApiError,
+  getGantt,
   pauseRun,
   priorityName,
   resumeRun,
@@ -12,7 +15,6 @@ import {
   skipTask,
   taskActions,
   type ParamsBody,
-  type RunDetail,
   type Task,
 } from '../api.ts'
 import { AttemptsTable } from '../components/AttemptsTable.tsx'
@@ -20,29 +22,67 @@ import { ParamsEditor } from '../components/ParamsEditor.tsx'
 import { ProblemBanner } from '../components/ProblemBanner.tsx'
 import { StatusBadge } from '../components/StatusBadge.tsx'
 import { elapsed, formatDuration, formatTime } from '../format.ts'
-import { Link } from '../router.tsx'
+import { Link } from 'react-router'
 import { taskBar, timelineWindow, type Window } from '../timeline.ts'
 import { useAction, type Action } from '../useAction.ts'
-import { usePolling } from '../usePolling.ts'
+import { useLive, useStreamEvents } from '../api/live.tsx'
+import { Gantt } from '../components/Gantt.tsx'
+import { exportPDF, exportPNG } from '../export.ts'
+import { applyEvent, isFinished, type Gantt as GanttData } from '../gantt.ts'
+import { useQueryState } from '../router.tsx'
 
-// A finished run can still have tasks winding down (a cancel stops them asynchronously).
-function stillMoving(run: RunDetail | undefined): boolean {
-  if (!run) return true
-  if (!isRunFinished(run.status)) return true
-  return run.tasks.some((t) => t.status === 'running' || t.status === 'queued')
+/** One run: /runs/{id}?task=step (the selected task is in the URL). */
+export function RunPage() {
+  const params = useParams()
+  const id = Number(params.id)
+  return <RunView key={id} id={id} />
 }
 
-/** One run: /runs/{id}. */
-export function RunPage({ id }: { id: number }) {
-  const { data: run, error, refresh } = usePolling(`run:${id}`, (signal) => getRun(id, signal), {
-    enabled: stillMoving,
+function RunView({ id }: { id: number }) {
+  const { data: run, error, refresh } = useLive(['run', id], (signal) => getRun(id, signal))
+  const gantt = useLive(['gantt', id], (signal) => getGantt(id, signal))
+  const qc = useQueryClient()
+  const [query, setQuery] = useQueryState()
+  const selected = query.get('task') ?? undefined
+  const svgRef = useRef<HTMLDivElement>(null)
+  const [exporting, setExporting] = useState<string | null>(null)
+  const [exportError, setExportError] = useState<ApiError>()
+
+  // A task event changes its bar at once: the cached Gantt is patched, not refetched.
+  useStreamEvents((e) => {
+    if (e.run_id !== id) return
+    qc.setQueryData<GanttData>(['gantt', id], (g) => (g ? applyEvent(g, e) : g))
   })
+  const finished = gantt.data ? isFinished(gantt.data.status) : false
+  const now = useNow(finished ? 0 : 1000)
+
+  const doExport = async (kind: 'png' | 'pdf') => {
+    const svg = svgRef.current?.querySelector<SVGSVGElement>('svg.gantt-svg')
+    if (!svg || !run) return
+    setExporting(kind)
+    setExportError(undefined)
+    try {
+      const name = `run-${id}-${run.workflow}.${kind}`
+      if (kind === 'png') await exportPNG(svg, name)
+      else await exportPDF(svg, `Run #${id} · ${run.workflow}`, name)
+    } catch (err) {
+      setExportError(new ApiError({ title: 'Export failed', status: 0, detail: err instanceof Error ? err.message : String(err) }))
+    } finally {
+      setExporting(null)
+    }
+  }
   const act = useAction()
   const [open, setOpen] = useState<Set<string>>(new Set())
 
   useEffect(() => {
     document.title = `Run #${id} · Baton`
   }, [id])
+  useEffect(() => {
+    if (gantt.data) document.body.dataset.ready = 'run'
+    return () => {
+      delete document.body.dataset.ready
+    }
+  }, [gantt.data])
 
   // Every action refreshes the run afterwards, whether it worked or not.
   // Resolves to whether the action succeeded.
@@ -52,6 +92,7 @@ export function RunPage({ id }: { id: number }) {
       return true
     })
     refresh()
+    gantt.refresh()
     return ok === true
   }
 
@@ -82,8 +123,9 @@ export function RunPage({ id }: { id: number }) {
       return next
     })
 
-  const now = Date.now()
   const window_ = run ? timelineWindow(run, run.tasks, now) : null
+  const paramsByStep = run ? Object.fromEntries(run.tasks.map((t) => [t.step, t.params])) : undefined
+  const selectedTask = run?.tasks.find((t) => t.step === selected)
 
   return (
     <section>
@@ -172,6 +214,44 @@ export function RunPage({ id }: { id: number }) {
             </div>
           )}
 
+          <div className="section-head">
+            <h2>Timeline</h2>
+            <div className="head-actions">
+              <button type="button" className="button" disabled={!gantt.data || exporting !== null} onClick={() => void doExport('png')}>
+                {exporting === 'png' ? 'Exporting…' : 'Export PNG'}
+              </button>
+              <button type="button" className="button" disabled={!gantt.data || exporting !== null} onClick={() => void doExport('pdf')}>
+                {exporting === 'pdf' ? 'Exporting…' : 'Export PDF'}
+              </button>
+              <a className="button" href={`/v1/runs/${id}/gantt?format=csv`} download={`run-${id}-gantt.csv`}>
+                CSV
+              </a>
+            </div>
+          </div>
+          <ProblemBanner error={gantt.error} onRetry={gantt.refresh} />
+          <ProblemBanner error={exportError} />
+          {gantt.loading && <p className="muted">Loading the timeline…</p>}
+          {gantt.data && (
+            <div ref={svgRef}>
+              <Gantt
+                data={gantt.data}
+                title={`Run #${id} · ${run.workflow} v${run.workflow_version} · ${run.status}`}
+                now={now}
+                selected={selected}
+                onSelect={(step) => setQuery({ task: step === selected ? undefined : step })}
+                params={paramsByStep}
+              />
+              {gantt.data.critical_path && gantt.data.critical_path.length > 0 && (
+                <p className="muted small">
+                  Critical path ({formatDuration(gantt.data.critical_path_ms)}): {gantt.data.critical_path.join(' → ')}
+                </p>
+              )}
+            </div>
+          )}
+          {selectedTask && (
+            <TaskPanel runId={id} task={selectedTask} act={act} ops={taskOps} onClose={() => setQuery({ task: undefined })} />
+          )}
+
           <h2>Tasks</h2>
           {run.tasks.length === 0 ? (
             <p className="muted">This run has no tasks.</p>
@@ -193,6 +273,54 @@ export function RunPage({ id }: { id: number }) {
         </>
       )}
     </section>
+  )
+}
+
+/** Re-renders every `interval` ms (0: never) and returns the current time. */
+function useNow(interval: number): number {
+  const [now, setNow] = useState(() => Date.now())
+  useEffect(() => {
+    if (interval <= 0) return
+    const t = setInterval(() => setNow(Date.now()), interval)
+    return () => clearInterval(t)
+  }, [interval])
+  return interval <= 0 ? now : Math.max(now, Date.now())
+}
+
+// The panel of the task selected on the timeline: its actions and attempts.
+function TaskPanel({ runId, task, act, ops, onClose }: { runId: number; task: Task; act: Action; ops: TaskOps; onClose: () => void }) {
+  const can = taskActions(task.status)
+  const busy = act.pending !== null
+  return (
+    <div className="panel task-panel" aria-label={`Task ${task.step}`}>
+      <div className="section-head">
+        <h3>
+          {task.step} <StatusBadge status={task.status} /> <span className="muted">{task.task_type}</span>
+        </h3>
+        <div className="head-actions">
+          {can.retry && (
+            <button type="button" className="button" disabled={busy} onClick={() => void ops.retry(task.step, undefined)}>
+              {act.pending === `retry:${task.step}` ? 'Retrying…' : 'Retry'}
+            </button>
+          )}
+          {can.skip && (
+            <button type="button" className="button" disabled={busy} onClick={() => ops.skip(task.step)}>
+              {act.pending === `skip:${task.step}` ? 'Skipping…' : 'Skip'}
+            </button>
+          )}
+          {can.cancel && (
+            <button type="button" className="button danger" disabled={busy} onClick={() => ops.cancel(task.step)}>
+              {act.pending === `cancel:${task.step}` ? 'Cancelling…' : 'Cancel'}
+            </button>
+          )}
+          <button type="button" className="button" onClick={onClose} aria-label="Close the task panel">
+            ✕
+          </button>
+        </div>
+      </div>
+      {task.error && <pre className="json error">{task.error}</pre>}
+      <AttemptsTable runId={runId} step={task.step} version={`${task.status}:${task.attempts}`} />
+    </div>
   )
 }
 

@@ -1,0 +1,46 @@
+// Which cached queries an event of the live stream makes stale. Query keys start with the
+// resource name ('runs', 'run', 'gantt', ...), and invalidating a prefix covers every
+// filter of it.
+import type { QueryKey } from '@tanstack/react-query'
+import type { StreamEvent } from './sse.ts'
+
+/** Run events after which the run (and its Gantt data) is final or restructured. */
+const runLevelKinds = new Set([
+  'run_started',
+  'run_succeeded',
+  'run_failed',
+  'run_cancelled',
+  'run_paused',
+  'run_resumed',
+  'run_needs_attention',
+  'run_priority_changed',
+  'task_retried',
+  'task_resubmitted',
+])
+
+/** Task event kinds that change the dead-letter queue. */
+const deadLetterKinds = new Set(['task_dead', 'task_resubmitted', 'dead_letter_discarded', 'run_needs_attention'])
+
+/**
+ * Returns the query key prefixes an event makes stale. Task outcomes do not list the run's
+ * Gantt: the run page patches it in place from the event (see gantt.ts, applyEvent).
+ */
+export function invalidationsFor(e: StreamEvent): QueryKey[] {
+  const keys: QueryKey[] = []
+  const kind = e.kind
+  if (e.run_id != null) {
+    keys.push(['runs'], ['run', e.run_id])
+    if (e.step) keys.push(['attempts', e.run_id, e.step])
+    if (runLevelKinds.has(kind)) keys.push(['gantt', e.run_id])
+  }
+  if (deadLetterKinds.has(kind)) keys.push(['dead-letters'], ['dead-letter-stats'], ['attention'])
+  if (kind.startsWith('breaker_')) keys.push(['breakers'])
+  if (kind.startsWith('queue_')) keys.push(['queues'])
+  if (kind.startsWith('sla_')) keys.push(['alerts'])
+  return keys
+}
+
+/** A key's identity for de-duplication. */
+export function keyId(k: QueryKey): string {
+  return JSON.stringify(k)
+}
