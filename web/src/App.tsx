@@ -1,5 +1,7 @@
+import type { QueryClient } from '@tanstack/react-query'
 import { lazy, Suspense, useEffect } from 'react'
 import { createBrowserRouter, Link, NavLink, Navigate, Outlet, useRouteError } from 'react-router'
+import { getGantt, getRun } from './api.ts'
 import { useStreamConnected } from './api/live.tsx'
 import { ThemeToggle } from './theme.tsx'
 import { useDeadLetterStats } from './useDeadLetterStats.ts'
@@ -17,8 +19,20 @@ const SchedulesPage = lazy(() => import('./pages/SchedulesPage.tsx').then((m) =>
 const TriggersPage = lazy(() => import('./pages/TriggersPage.tsx').then((m) => ({ default: m.TriggersPage })))
 const NodesPage = lazy(() => import('./pages/NodesPage.tsx').then((m) => ({ default: m.NodesPage })))
 
+/**
+ * Starts loading a run and its Gantt data while the run page's code downloads, so the two
+ * waits overlap (the page's queries then find the data in the cache).
+ */
+function prefetchRun(qc: QueryClient, raw: string | undefined): null {
+  const id = Number(raw)
+  if (!Number.isSafeInteger(id) || id < 1) return null
+  void qc.prefetchQuery({ queryKey: ['run', id], queryFn: ({ signal }) => getRun(id, signal) })
+  void qc.prefetchQuery({ queryKey: ['gantt', id], queryFn: ({ signal }) => getGantt(id, signal) })
+  return null
+}
+
 /** The app's routes; every page's state (filters, selection, time range) is in its URL. */
-export function createRouter() {
+export function createRouter(qc: QueryClient) {
   return createBrowserRouter([
     {
       path: '/',
@@ -28,7 +42,7 @@ export function createRouter() {
         { index: true, element: <Navigate to="/runs" replace /> },
         { path: 'runs', element: <RunsPage /> },
         { path: 'runs/new', element: <StartRunPage /> },
-        { path: 'runs/:id', element: <RunPage /> },
+        { path: 'runs/:id', element: <RunPage />, loader: ({ params }) => prefetchRun(qc, params.id) },
         { path: 'analytics', element: <AnalyticsPage /> },
         { path: 'alerts', element: <AlertsPage /> },
         { path: 'breakers', element: <BreakersPage /> },

@@ -222,3 +222,66 @@ export function criticalEdges(g: Gantt): [string, string][] {
   for (let i = 1; i < path.length; i++) edges.push([path[i - 1]!, path[i]!])
   return edges
 }
+
+/** The part of a run's detail (GET /v1/runs/{id}) that task events change. */
+export interface PatchableRun {
+  id: number
+  tasks: {
+    step: string
+    status: string
+    attempts: number
+    depends_on: string[]
+    started_at: string | null
+    finished_at: string | null
+    error: string | null
+    error_class: string | null
+  }[]
+  task_counts: Partial<Record<string, number>>
+}
+
+/**
+ * Applies one task event to a run's detail, like applyEvent does to its Gantt data: the
+ * task's status, attempts, times and error, the dependents it releases, and the counts.
+ * Run-level events are not handled here: they refetch the run.
+ */
+export function applyEventToRun<R extends PatchableRun>(run: R, e: StreamEvent): R {
+  if (e.run_id !== run.id || !e.step) return run
+  const idx = run.tasks.findIndex((x) => x.step === e.step)
+  if (idx < 0) return run
+  const task = { ...run.tasks[idx]! }
+  const attempt = e.attempt ?? task.attempts
+  const startedAt = () => task.started_at ?? new Date(Date.parse(e.time) - (e.duration_ms ?? 0)).toISOString()
+  switch (e.kind) {
+    case 'task_succeeded':
+      Object.assign(task, { status: 'succeeded', attempts: Math.max(task.attempts, attempt), started_at: startedAt(), finished_at: e.time, error: null, error_class: null })
+      break
+    case 'task_dead':
+      Object.assign(task, { status: 'dead', attempts: Math.max(task.attempts, attempt), started_at: startedAt(), finished_at: e.time, error: e.error || null, error_class: e.error_class || null })
+      break
+    case 'task_attempt_failed':
+    case 'task_attempt_interrupted':
+      Object.assign(task, { status: 'queued', attempts: Math.max(task.attempts, attempt), started_at: startedAt(), error: e.error || null, error_class: e.error_class || null })
+      break
+    case 'task_skipped':
+      Object.assign(task, { status: 'skipped', finished_at: e.time })
+      break
+    case 'task_cancelled':
+      Object.assign(task, { status: 'cancelled', finished_at: e.time })
+      break
+    default:
+      return run
+  }
+  const tasks = run.tasks.slice()
+  tasks[idx] = task
+  if (doneForDependents.has(task.status)) {
+    const status = new Map(tasks.map((x) => [x.step, x.status]))
+    for (let i = 0; i < tasks.length; i++) {
+      const d = tasks[i]!
+      if (d.status !== 'pending' || !d.depends_on.includes(task.step)) continue
+      if (d.depends_on.every((s) => doneForDependents.has(status.get(s) ?? ''))) tasks[i] = { ...d, status: 'queued' }
+    }
+  }
+  const counts: Partial<Record<string, number>> = {}
+  for (const t of tasks) counts[t.status] = (counts[t.status] ?? 0) + 1
+  return { ...run, tasks, task_counts: counts }
+}

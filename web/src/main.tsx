@@ -9,10 +9,12 @@ const saved = localStorage.getItem('baton.theme')
 document.documentElement.dataset.theme =
   saved === 'dark' || saved === 'light' ? saved : window.matchMedia?.('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'
 
+const queryClient = newQueryClient()
+
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
-    <LiveProvider client={newQueryClient()}>
-      <RouterProvider router={createRouter()} />
+    <LiveProvider client={queryClient}>
+      <RouterProvider router={createRouter(queryClient)} />
     </LiveProvider>
   </StrictMode>,
 )

@@ -18,20 +18,25 @@ const runLevelKinds = new Set([
   'task_resubmitted',
 ])
 
+/** Task events the run page applies to its cached run and Gantt itself. */
+export const taskOutcomeKinds = new Set(['task_succeeded', 'task_dead', 'task_attempt_failed', 'task_attempt_interrupted', 'task_skipped', 'task_cancelled'])
+
 /** Task event kinds that change the dead-letter queue. */
 const deadLetterKinds = new Set(['task_dead', 'task_resubmitted', 'dead_letter_discarded', 'run_needs_attention'])
 
 /**
- * Returns the query key prefixes an event makes stale. Task outcomes do not list the run's
- * Gantt: the run page patches it in place from the event (see gantt.ts, applyEvent).
+ * Returns the query key prefixes an event makes stale. Task outcomes do not list the run
+ * or its Gantt: the run page patches both in place from the event (gantt.ts).
  */
 export function invalidationsFor(e: StreamEvent): QueryKey[] {
   const keys: QueryKey[] = []
   const kind = e.kind
   if (e.run_id != null) {
-    keys.push(['runs'], ['run', e.run_id])
+    keys.push(['runs'])
     if (e.step) keys.push(['attempts', e.run_id, e.step])
-    if (runLevelKinds.has(kind)) keys.push(['gantt', e.run_id])
+    // A task outcome is patched into the run and its Gantt by the run page (gantt.ts);
+    // anything else about a run refetches them.
+    if (runLevelKinds.has(kind) || !taskOutcomeKinds.has(kind)) keys.push(['run', e.run_id], ['gantt', e.run_id])
   }
   if (deadLetterKinds.has(kind)) keys.push(['dead-letters'], ['dead-letter-stats'], ['attention'])
   if (kind.startsWith('breaker_')) keys.push(['breakers'])

@@ -86,7 +86,12 @@ export async function openStream(h: StreamHandlers, signal: AbortSignal): Promis
           } catch {
             continue
           }
-          h.onEvent(ev)
+          try {
+            h.onEvent(ev)
+          } catch (err) {
+            // A failing subscriber must not cost the stream (and a reconnect).
+            console.error('live stream subscriber failed', err)
+          }
         }
       }
     } catch {

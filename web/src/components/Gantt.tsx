@@ -1,5 +1,5 @@
 import { scaleTime } from 'd3-scale'
-import { useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type PointerEvent } from 'react'
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type PointerEvent } from 'react'
 import { formatDuration } from '../format.ts'
 import {
   criticalColor,
@@ -120,6 +120,14 @@ export function Gantt({ data, title, now, selected, onSelect, params }: GanttPro
     drag.current = null
   }
 
+  // Stable callbacks, so rows whose task did not change skip rendering (Row is memoized).
+  const selectRef = useRef(onSelect)
+  useEffect(() => {
+    selectRef.current = onSelect
+  })
+  const select = useCallback((step: string) => selectRef.current(step), [])
+  const onHover = useCallback((step: string, h: { x: number; y: number } | null) => setHover(h ? { step, ...h } : null), [])
+
   const ticks = x.ticks(Math.max(2, Math.floor(plotWidth / 110)))
   const t0 = full.start
   const hoverTask = hover ? tasks.find((t) => t.step === hover.step) : undefined
@@ -203,13 +211,14 @@ export function Gantt({ data, title, now, selected, onSelect, params }: GanttPro
             key={task.step}
             task={task}
             i={i}
-            x={x}
-            now={now}
-            y={barY(i)}
+            d0={domain.start}
+            d1={domain.end}
+            plotWidth={plotWidth}
+            now={task.status === 'running' || task.status === 'queued' || task.status === 'pending' ? now : 0}
             critical={critical.has(task.step)}
             selected={selected === task.step}
-            onSelect={onSelect}
-            onHover={(h) => setHover(h ? { step: task.step, ...h } : null)}
+            onSelect={select}
+            onHover={onHover}
           />
         ))}
         <g clipPath="url(#gantt-plot)">
@@ -242,20 +251,25 @@ export function Gantt({ data, title, now, selected, onSelect, params }: GanttPro
   )
 }
 
-function Row(props: {
+const Row = memo(function Row(props: {
   task: GanttTask
   i: number
-  x: (d: number) => number
+  d0: number
+  d1: number
+  plotWidth: number
   now: number
-  y: number
   critical: boolean
   selected: boolean
   onSelect: (step: string) => void
-  onHover: (h: { x: number; y: number } | null) => void
+  onHover: (step: string, h: { x: number; y: number } | null) => void
 }) {
-  const { task, i, x, now, y, critical, selected, onSelect, onHover } = props
+  const { task, i, d0, d1, plotWidth, critical, selected, onSelect } = props
+  const now = props.now || Date.now()
+  const x = (t: number) => labelWidth + ((t - d0) / (d1 - d0)) * plotWidth
+  const onHover = (h: { x: number; y: number } | null) => props.onHover(task.step, h)
   const segs = taskSegments(task, now)
   const rowY = top + i * rowHeight
+  const y = rowY + (rowHeight - barHeight) / 2
   const first = segs[0]
   const last = segs[segs.length - 1]
   return (
@@ -321,7 +335,7 @@ function Row(props: {
       </g>
     </g>
   )
-}
+})
 
 function Legend({ y, width }: { y: number; width: number }) {
   const items: { label: string; color: string; outline?: boolean }[] = [

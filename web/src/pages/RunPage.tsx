@@ -1,12 +1,10 @@
 import { useQueryClient } from '@tanstack/react-query'
-import { Fragment, useEffect, useRef, useState } from 'react'
-import { useParams } from 'react-router'
+import { Fragment, useEffect, useState } from 'react'
+import { Link, useParams } from 'react-router'
 import {
   cancelRun,
   cancelTask,
   getRun,
-  ApiError,
-  getGantt,
   pauseRun,
   priorityName,
   resumeRun,
@@ -15,20 +13,18 @@ import {
   skipTask,
   taskActions,
   type ParamsBody,
+  type RunDetail,
   type Task,
 } from '../api.ts'
 import { AttemptsTable } from '../components/AttemptsTable.tsx'
 import { ParamsEditor } from '../components/ParamsEditor.tsx'
 import { ProblemBanner } from '../components/ProblemBanner.tsx'
 import { StatusBadge } from '../components/StatusBadge.tsx'
-import { elapsed, formatDuration, formatTime } from '../format.ts'
-import { Link } from 'react-router'
-import { taskBar, timelineWindow, type Window } from '../timeline.ts'
+import { elapsed, formatTime } from '../format.ts'
 import { useAction, type Action } from '../useAction.ts'
 import { useLive, useStreamEvents } from '../api/live.tsx'
-import { Gantt } from '../components/Gantt.tsx'
-import { exportPDF, exportPNG } from '../export.ts'
-import { applyEvent, isFinished, type Gantt as GanttData } from '../gantt.ts'
+import { applyEventToRun } from '../gantt.ts'
+import { RunTimeline } from '../components/RunTimeline.tsx'
 import { useQueryState } from '../router.tsx'
 
 /** One run: /runs/{id}?task=step (the selected task is in the URL). */
@@ -40,50 +36,19 @@ export function RunPage() {
 
 function RunView({ id }: { id: number }) {
   const { data: run, error, refresh } = useLive(['run', id], (signal) => getRun(id, signal))
-  const gantt = useLive(['gantt', id], (signal) => getGantt(id, signal))
   const qc = useQueryClient()
+  // Task outcomes update the table from the event, without refetching the run.
+  useStreamEvents((e) => {
+    if (e.run_id === id) qc.setQueryData<RunDetail>(['run', id], (r) => (r ? applyEventToRun(r, e) : r))
+  })
   const [query, setQuery] = useQueryState()
   const selected = query.get('task') ?? undefined
-  const svgRef = useRef<HTMLDivElement>(null)
-  const [exporting, setExporting] = useState<string | null>(null)
-  const [exportError, setExportError] = useState<ApiError>()
-
-  // A task event changes its bar at once: the cached Gantt is patched, not refetched.
-  useStreamEvents((e) => {
-    if (e.run_id !== id) return
-    qc.setQueryData<GanttData>(['gantt', id], (g) => (g ? applyEvent(g, e) : g))
-  })
-  const finished = gantt.data ? isFinished(gantt.data.status) : false
-  const now = useNow(finished ? 0 : 1000)
-
-  const doExport = async (kind: 'png' | 'pdf') => {
-    const svg = svgRef.current?.querySelector<SVGSVGElement>('svg.gantt-svg')
-    if (!svg || !run) return
-    setExporting(kind)
-    setExportError(undefined)
-    try {
-      const name = `run-${id}-${run.workflow}.${kind}`
-      if (kind === 'png') await exportPNG(svg, name)
-      else await exportPDF(svg, `Run #${id} · ${run.workflow}`, name)
-    } catch (err) {
-      setExportError(new ApiError({ title: 'Export failed', status: 0, detail: err instanceof Error ? err.message : String(err) }))
-    } finally {
-      setExporting(null)
-    }
-  }
   const act = useAction()
   const [open, setOpen] = useState<Set<string>>(new Set())
 
   useEffect(() => {
     document.title = `Run #${id} · Baton`
   }, [id])
-  useEffect(() => {
-    if (gantt.data) document.body.dataset.ready = 'run'
-    return () => {
-      delete document.body.dataset.ready
-    }
-  }, [gantt.data])
-
   // Every action refreshes the run afterwards, whether it worked or not.
   // Resolves to whether the action succeeded.
   const perform = async (name: string, fn: () => Promise<unknown>): Promise<boolean> => {
@@ -92,7 +57,7 @@ function RunView({ id }: { id: number }) {
       return true
     })
     refresh()
-    gantt.refresh()
+    void qc.invalidateQueries({ queryKey: ['gantt', id] })
     return ok === true
   }
 
@@ -123,7 +88,7 @@ function RunView({ id }: { id: number }) {
       return next
     })
 
-  const window_ = run ? timelineWindow(run, run.tasks, now) : null
+  const now = Date.now()
   const paramsByStep = run ? Object.fromEntries(run.tasks.map((t) => [t.step, t.params])) : undefined
   const selectedTask = run?.tasks.find((t) => t.step === selected)
 
@@ -214,40 +179,14 @@ function RunView({ id }: { id: number }) {
             </div>
           )}
 
-          <div className="section-head">
-            <h2>Timeline</h2>
-            <div className="head-actions">
-              <button type="button" className="button" disabled={!gantt.data || exporting !== null} onClick={() => void doExport('png')}>
-                {exporting === 'png' ? 'Exporting…' : 'Export PNG'}
-              </button>
-              <button type="button" className="button" disabled={!gantt.data || exporting !== null} onClick={() => void doExport('pdf')}>
-                {exporting === 'pdf' ? 'Exporting…' : 'Export PDF'}
-              </button>
-              <a className="button" href={`/v1/runs/${id}/gantt?format=csv`} download={`run-${id}-gantt.csv`}>
-                CSV
-              </a>
-            </div>
-          </div>
-          <ProblemBanner error={gantt.error} onRetry={gantt.refresh} />
-          <ProblemBanner error={exportError} />
-          {gantt.loading && <p className="muted">Loading the timeline…</p>}
-          {gantt.data && (
-            <div ref={svgRef}>
-              <Gantt
-                data={gantt.data}
-                title={`Run #${id} · ${run.workflow} v${run.workflow_version} · ${run.status}`}
-                now={now}
-                selected={selected}
-                onSelect={(step) => setQuery({ task: step === selected ? undefined : step })}
-                params={paramsByStep}
-              />
-              {gantt.data.critical_path && gantt.data.critical_path.length > 0 && (
-                <p className="muted small">
-                  Critical path ({formatDuration(gantt.data.critical_path_ms)}): {gantt.data.critical_path.join(' → ')}
-                </p>
-              )}
-            </div>
-          )}
+          <RunTimeline
+            id={id}
+            title={`Run #${id} · ${run.workflow} v${run.workflow_version} · ${run.status}`}
+            workflow={run.workflow}
+            selected={selected}
+            onSelect={(step) => setQuery({ task: step === selected ? undefined : step })}
+            params={paramsByStep}
+          />
           {selectedTask && (
             <TaskPanel runId={id} task={selectedTask} act={act} ops={taskOps} onClose={() => setQuery({ task: undefined })} />
           )}
@@ -259,7 +198,6 @@ function RunView({ id }: { id: number }) {
             <TaskTable
               runId={id}
               tasks={run.tasks}
-              window={window_}
               now={now}
               open={open}
               onToggle={toggle}
@@ -274,17 +212,6 @@ function RunView({ id }: { id: number }) {
       )}
     </section>
   )
-}
-
-/** Re-renders every `interval` ms (0: never) and returns the current time. */
-function useNow(interval: number): number {
-  const [now, setNow] = useState(() => Date.now())
-  useEffect(() => {
-    if (interval <= 0) return
-    const t = setInterval(() => setNow(Date.now()), interval)
-    return () => clearInterval(t)
-  }, [interval])
-  return interval <= 0 ? now : Math.max(now, Date.now())
 }
 
 // The panel of the task selected on the timeline: its actions and attempts.
@@ -337,14 +264,13 @@ type Panel = { step: string; kind: 'retry' | 'attempts' }
 function TaskTable(props: {
   runId: number
   tasks: Task[]
-  window: Window | null
   now: number
   open: Set<string>
   onToggle: (step: string) => void
   act: Action
   ops: TaskOps
 }) {
-  const { runId, tasks, window: w, now, open, onToggle, act, ops } = props
+  const { runId, tasks, now, open, onToggle, act, ops } = props
   const [panels, setPanels] = useState<Panel[]>([])
   const hasPanel = (step: string, kind: Panel['kind']) => panels.some((p) => p.step === step && p.kind === kind)
   const togglePanel = (step: string, kind: Panel['kind']) =>
@@ -353,7 +279,7 @@ function TaskTable(props: {
         ? ps.filter((p) => !(p.step === step && p.kind === kind))
         : [...ps, { step, kind }],
     )
-  const columns = 8
+  const columns = 7
   return (
     <table className="table tasks">
       <thead>
@@ -365,21 +291,10 @@ function TaskTable(props: {
           <th>Depends on</th>
           <th className="num">Duration</th>
           <th>Actions</th>
-          <th className="timeline-head">
-            {w ? (
-              <span className="axis">
-                <span>{new Date(w.start).toLocaleTimeString()}</span>
-                <span>+{formatDuration(w.end - w.start)}</span>
-              </span>
-            ) : (
-              'Timeline'
-            )}
-          </th>
         </tr>
       </thead>
       <tbody>
         {tasks.map((t) => {
-          const bar = w ? taskBar(t, w, now) : null
           const isOpen = open.has(t.step)
           const can = taskActions(t.status)
           const busy = act.pending !== null
@@ -445,17 +360,6 @@ function TaskTable(props: {
                   >
                     {showAttempts ? 'Hide attempts' : 'Attempts'}
                   </button>
-                </td>
-                <td className="timeline">
-                  <div className="track">
-                    {bar && (
-                      <div
-                        className={`bar bar-${t.status}${bar.open ? ' bar-open' : ''}`}
-                        style={{ left: `${bar.left}%`, width: `${bar.width}%` }}
-                        title={`${t.step}: ${formatTime(t.started_at)} → ${t.finished_at ? formatTime(t.finished_at) : 'now'}`}
-                      />
-                    )}
-                  </div>
                 </td>
               </tr>
               {isOpen && (

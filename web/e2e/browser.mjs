@@ -1,0 +1,306 @@
+// Browser tests of the dashboard: headless Debian Chromium driven by playwright-core against
+// a running baton (BATON_URL). Nothing here downloads a browser. Prints the measured figures
+// (time to interactive, commit-to-paint) and writes screenshots to SCREENSHOT_DIR.
+import assert from 'node:assert/strict'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { chromium } from 'playwright-core'
+
+const base = process.env.BATON_URL ?? 'http://127.0.0.1:8080'
+const shots = process.env.SCREENSHOT_DIR ?? path.resolve('screenshots')
+const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+mkdirSync(shots, { recursive: true })
+
+const results = []
+let failed = 0
+
+async function step(name, fn) {
+  const t0 = Date.now()
+  try {
+    await fn()
+    results.push(`ok   ${name} (${Date.now() - t0} ms)`)
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`)
+  } catch (err) {
+    failed++
+    console.log(`FAIL ${name}: ${err?.stack ?? err}`)
+  }
+}
+
+async function api(method, p, body) {
+  const res = await fetch(base + p, {
+    method,
+    headers: { 'Content-Type': 'application/json', 'X-Baton-Actor': 'e2e' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await res.text()
+  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`)
+  return text ? JSON.parse(text) : undefined
+}
+
+async function until(what, fn, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs
+  let last
+  for (;;) {
+    last = await fn()
+    if (last) return last
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+const pct = (xs, p) => {
+  if (xs.length === 0) return NaN
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]
+}
+
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+})
+const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true })
+
+// Every page's console errors and uncaught exceptions, by page.
+function watch(page) {
+  const errors = []
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text())
+  })
+  page.on('pageerror', (e) => errors.push(String(e)))
+  return errors
+}
+
+try {
+  // Seed: finished runs for the analytics, and a workflow whose first step always dies.
+  await step('seed runs', async () => {
+    await api('POST', '/v1/workflows', {
+      name: 'e2e-dead',
+      description: 'A step that fails for good, then one after it.',
+      steps: [
+        { name: 'flaky', type: 'sim', params: { permanent_fail_rate: 1, min: '10ms', max: '20ms' } },
+        { name: 'after', type: 'sim', depends_on: ['flaky'], params: { min: '10ms', max: '20ms' } },
+      ],
+    })
+    const ids = []
+    for (let i = 0; i < 3; i++) ids.push((await api('POST', '/v1/runs', { workflow: 'hello', input: {} })).id)
+    ids.push((await api('POST', '/v1/runs', { workflow: 'release-pipeline', input: { version: 'seed' } })).id)
+    for (const id of ids) {
+      await until(`run ${id} to finish`, async () => ['succeeded', 'failed'].includes((await api('GET', `/v1/runs/${id}`)).status))
+    }
+  })
+
+  // The live Gantt: a release-pipeline run held paused while the page loads, then resumed.
+  await step('run page: live Gantt of release-pipeline (22 bars, live, critical path, exports)', async () => {
+    const run = await api('POST', '/v1/runs', { workflow: 'release-pipeline', input: { version: 'e2e' } })
+    await api('POST', `/v1/runs/${run.id}/pause`)
+    const page = await context.newPage()
+    const errors = watch(page)
+    // Time to interactive: navigation start to the 22 bars drawn and the main thread idle
+    // (a frame after), by the Performance API; a first (cold cache) load, then warm ones.
+    const ttis = []
+    for (let i = 0; i < 4; i++) {
+      await page.goto(`${base}/runs/${run.id}`)
+      const tti = await page.waitForFunction(
+        () =>
+          document.querySelectorAll('.gantt-row').length === 22 &&
+          new Promise((resolve) => requestAnimationFrame(() => setTimeout(() => resolve(performance.now()), 0))),
+        null,
+        { timeout: 15_000, polling: 'raf' },
+      )
+      ttis.push(await tti.jsonValue())
+    }
+    const warm = ttis.slice(1)
+    console.log(
+      `     time to interactive, run page (22 tasks, production build): cold ${ttis[0].toFixed(0)} ms; warm median ${pct(warm, 50).toFixed(0)} ms (${warm.map((t) => t.toFixed(0)).join(', ')}) (goal < 200 ms)`,
+    )
+    assert.equal(await page.locator('.gantt-row').count(), 22)
+    assert.ok(await page.locator('.gantt-legend').count(), 'legend drawn')
+    await page.screenshot({ path: path.join(shots, 'run-live.png'), fullPage: true })
+
+    // Record when each bar's status attribute changes, after the frame is painted.
+    await page.evaluate(() => {
+      window.__noReload = true
+      window.__paints = []
+      const obs = new MutationObserver((records) => {
+        for (const r of records) {
+          const el = r.target
+          const status = el.getAttribute('data-status')
+          const step = el.getAttribute('data-step')
+          requestAnimationFrame(() => setTimeout(() => window.__paints.push({ step, status, at: Date.now() }), 0))
+        }
+      })
+      document.querySelectorAll('.gantt-row').forEach((el) => obs.observe(el, { attributes: true, attributeFilter: ['data-status'] }))
+    })
+    await api('POST', `/v1/runs/${run.id}/resume`)
+    await page.waitForFunction(() => [...document.querySelectorAll('.gantt-row')].every((r) => r.getAttribute('data-status') === 'succeeded'), null, {
+      timeout: 30_000,
+    })
+    assert.equal(await page.evaluate(() => window.__noReload), true, 'the page was not reloaded')
+
+    // Commit-to-paint: the event's time (the committing transaction's clock) to the paint
+    // of the bar's change.
+    const events = await api('GET', `/v1/runs/${run.id}/events?limit=500`)
+    const list = events.events ?? events
+    const committed = new Map(list.filter((e) => e.kind === 'task_succeeded').map((e) => [e.step, Date.parse(e.time)]))
+    const paints = await page.evaluate(() => window.__paints)
+    const lags = paints.filter((p) => p.status === 'succeeded' && committed.has(p.step)).map((p) => p.at - committed.get(p.step))
+    assert.ok(lags.length >= 15, `live updates seen for ${lags.length} tasks`)
+    console.log(
+      `     commit-to-paint over ${lags.length} live task updates: p50 ${pct(lags, 50)} ms, p95 ${pct(lags, 95)} ms, max ${Math.max(...lags)} ms (goal < 100 ms)`,
+    )
+
+    // The critical path the page outlines equals the API's once the run is final.
+    const gantt = await until('the run to finish', async () => {
+      const g = await api('GET', `/v1/runs/${run.id}/gantt`)
+      return g.status === 'succeeded' && g
+    })
+    const apiPath = (gantt.critical_path ?? []).join(',')
+    await page.waitForFunction((want) => document.querySelector('svg.gantt-svg')?.getAttribute('data-critical-path') === want, apiPath, { timeout: 10_000 })
+    const outlined = await page.$$eval('.gantt-row[data-critical="true"]', (els) => els.map((e) => e.getAttribute('data-step')))
+    assert.deepEqual([...outlined].sort(), [...gantt.critical_path].sort(), 'outlined rows = API critical path')
+    assert.ok((await page.locator('.gantt-critical').count()) === gantt.critical_path.length)
+    assert.ok((await page.locator('.gantt-edge').count()) === gantt.critical_path.length - 1, 'an arrow between consecutive critical steps')
+    const colours = await page.$$eval('.gantt-row[data-status="succeeded"] rect.gantt-attempt', (els) => [...new Set(els.map((e) => e.getAttribute('fill')))])
+    assert.deepEqual(colours, ['#16a34a'], 'succeeded attempts are green')
+    console.log(`     critical path (${gantt.critical_path.length} steps, ${gantt.critical_path_ms} ms): ${gantt.critical_path.join(' → ')}`)
+    await page.locator('.gantt-row').first().hover()
+    assert.ok(await page.locator('.gantt-card').isVisible(), 'hover card shown')
+    await page.screenshot({ path: path.join(shots, 'run-finished.png'), fullPage: true })
+
+    // Exports.
+    const [png] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export PNG' }).click()])
+    const pngPath = path.join(shots, 'export-gantt.png')
+    await png.saveAs(pngPath)
+    const pngBuf = readFileSync(pngPath)
+    assert.equal(pngBuf.subarray(1, 4).toString(), 'PNG', 'PNG signature')
+    const w = pngBuf.readUInt32BE(16)
+    const h = pngBuf.readUInt32BE(20)
+    assert.ok(pngBuf.length > 10_000 && w > 800 && h > 500, `PNG ${w}x${h}, ${pngBuf.length} bytes`)
+    const [pdf] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export PDF' }).click()])
+    const pdfPath = path.join(shots, 'export-gantt.pdf')
+    await pdf.saveAs(pdfPath)
+    const pdfBuf = readFileSync(pdfPath)
+    const pdfText = pdfBuf.toString('latin1')
+    assert.ok(pdfText.startsWith('%PDF-'), 'PDF signature')
+    const pages = (pdfText.match(/\/Type\s*\/Page[^s]/g) ?? []).length
+    assert.equal(pages, 1, 'one page')
+    assert.ok(pdfBuf.length > 5_000, `PDF ${pdfBuf.length} bytes`)
+    assert.ok(!/\/Subtype\s*\/Image/.test(pdfText), 'vector PDF (no embedded raster image)')
+    console.log(`     exports: PNG ${w}x${h} ${pngBuf.length} B; PDF ${pages} page, ${pdfBuf.length} B, vector`)
+    assert.deepEqual(errors, [], 'no console error')
+    await page.close()
+  })
+
+  await step('skip a dead task from the run page, end to end', async () => {
+    const run = await api('POST', '/v1/runs', { workflow: 'e2e-dead', input: {} })
+    await until('the task to die', async () => {
+      const r = await api('GET', `/v1/runs/${run.id}`)
+      return r.tasks.find((t) => t.step === 'flaky')?.status === 'dead'
+    })
+    const page = await context.newPage()
+    const errors = watch(page)
+    page.on('dialog', (d) => void d.accept())
+    await page.goto(`${base}/runs/${run.id}?task=flaky`)
+    const panel = page.locator('.task-panel')
+    await panel.getByRole('button', { name: 'Skip', exact: true }).click()
+    await page.waitForSelector('.gantt-row[data-step="after"][data-status="succeeded"]', { timeout: 15_000 })
+    await page.waitForSelector('h1 .badge-succeeded', { timeout: 15_000 })
+    const r = await api('GET', `/v1/runs/${run.id}`)
+    assert.equal(r.status, 'succeeded')
+    assert.equal(r.tasks.find((t) => t.step === 'flaky').status, 'skipped')
+    await page.screenshot({ path: path.join(shots, 'run-skipped.png'), fullPage: true })
+    assert.deepEqual(errors, [], 'no console error')
+    await page.close()
+  })
+
+  // Leave one dead task in the queue so the dead-letter page has an entry to show.
+  await step('seed a dead letter', async () => {
+    const run = await api('POST', '/v1/runs', { workflow: 'e2e-dead', input: {} })
+    await until('the task to die', async () => (await api('GET', '/v1/dead-letters/stats')).size > 0)
+    return run
+  })
+
+  await step('analytics page renders charts from seeded data', async () => {
+    const page = await context.newPage()
+    const errors = watch(page)
+    const ttis = []
+    for (let i = 0; i < 4; i++) {
+      await page.goto(`${base}/analytics?range=24h`)
+      const tti = await page.waitForFunction(
+        () => {
+          const cards = [...document.querySelectorAll('.chart-card')]
+          const done = cards.length === 7 && cards.every((c) => c.querySelector('svg.recharts-surface, svg.heatmap, .empty, .problem'))
+          return done && new Promise((resolve) => requestAnimationFrame(() => setTimeout(() => resolve(performance.now()), 0)))
+        },
+        null,
+        { timeout: 15_000, polling: 'raf' },
+      )
+      ttis.push(await tti.jsonValue())
+    }
+    const warm = ttis.slice(1)
+    console.log(
+      `     time to interactive, analytics page (7 charts): cold ${ttis[0].toFixed(0)} ms; warm median ${pct(warm, 50).toFixed(0)} ms (${warm.map((t) => t.toFixed(0)).join(', ')}) (goal < 500 ms)`,
+    )
+    for (const chart of ['completion', 'durations', 'task-types', 'cost', 'heatmap']) {
+      assert.ok(await page.locator(`[data-chart="${chart}"] svg`).count(), `${chart} chart drawn`)
+    }
+    assert.equal(await page.locator('.chart-card .problem').count(), 0, 'no problem banner')
+    await page.screenshot({ path: path.join(shots, 'analytics.png'), fullPage: true })
+    assert.deepEqual(errors, [], 'no console error')
+    await page.close()
+  })
+
+  const pages = [
+    ['runs', '/runs'],
+    ['start-run', '/runs/new'],
+    ['dead-letters', '/dead-letters'],
+    ['attention', '/attention'],
+    ['alerts', '/alerts'],
+    ['alert-rules', '/alerts?tab=rules'],
+    ['alert-channels', '/alerts?tab=channels'],
+    ['schedules', '/schedules'],
+    ['triggers', '/triggers'],
+    ['breakers', '/breakers'],
+    ['nodes', '/nodes'],
+    ['not-found', '/no-such-page'],
+  ]
+  for (const [name, p] of pages) {
+    await step(`page ${p} loads without console errors`, async () => {
+      const page = await context.newPage()
+      const errors = watch(page)
+      await page.goto(base + p)
+      await page.waitForSelector('main h1', { timeout: 10_000 })
+      await page.waitForFunction(() => !document.querySelector('.loading'), null, { timeout: 10_000 })
+      assert.equal(await page.locator('main .problem').count(), 0, 'no problem banner')
+      await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true })
+      assert.deepEqual(errors, [], 'no console error')
+      await page.close()
+    })
+  }
+
+  await step('dark theme and keyboard: the theme toggle and a Gantt bar are reachable by keyboard', async () => {
+    const page = await context.newPage()
+    const errors = watch(page)
+    const runs = await api('GET', '/v1/runs?workflow=release-pipeline&limit=1')
+    await page.goto(`${base}/runs/${runs.runs[0].id}`)
+    await page.waitForSelector('.gantt-row')
+    await page.getByRole('button', { name: /Switch to the dark theme/ }).focus()
+    await page.keyboard.press('Enter')
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark')
+    await page.locator('.gantt-row').nth(3).focus()
+    await page.keyboard.press('Enter')
+    await page.waitForSelector('.task-panel')
+    assert.match(page.url(), /task=/, 'selection is in the URL')
+    await page.screenshot({ path: path.join(shots, 'run-dark.png'), fullPage: true })
+    await page.getByRole('button', { name: /Switch to the light theme/ }).click()
+    assert.deepEqual(errors, [], 'no console error')
+    await page.close()
+  })
+} finally {
+  await browser.close()
+}
+
+writeFileSync(path.join(shots, 'results.txt'), results.join('\n') + '\n')
+console.log(`${results.length} passed, ${failed} failed; screenshots in ${shots}`)
+process.exit(failed ? 1 : 0)
