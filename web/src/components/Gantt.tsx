@@ -307,6 +307,7 @@ const Row = memo(function Row(props: {
             className={`gantt-seg gantt-${s.kind}`}
             data-kind={s.kind}
             data-attempt={s.attempt}
+            data-outcome={s.outcome}
             x={x(s.start)}
             y={s.kind === 'wait' ? y + barHeight / 2 - 2 : y}
             width={Math.max(2, x(s.end) - x(s.start))}
