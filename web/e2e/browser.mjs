@@ -247,7 +247,7 @@ try {
     console.log(
       `     time to interactive, analytics page (7 charts): cold ${ttis[0].toFixed(0)} ms; warm median ${pct(warm, 50).toFixed(0)} ms (${warm.map((t) => t.toFixed(0)).join(', ')}) (goal < 500 ms)`,
     )
-    for (const chart of ['completion', 'durations', 'task-types', 'cost', 'heatmap']) {
+    for (const chart of ['completion', 'durations', 'task-types', 'errors', 'queues', 'heatmap']) {
       assert.ok(await page.locator(`[data-chart="${chart}"] svg`).count(), `${chart} chart drawn`)
     }
     assert.equal(await page.locator('.chart-card .problem').count(), 0, 'no problem banner')

@@ -1,7 +1,8 @@
 // Package e2e runs the dashboard's browser tests: a real baton (the binary that `make build`
 // produced, with the dashboard embedded) on a fresh database, driven by headless Chromium
 // through playwright-core (browser.mjs). `make test-browser` runs it; `go test ./...` skips
-// it unless BATON_BROWSER_TESTS=1.
+// it unless BATON_BROWSER_TESTS=1. BATON_E2E_SCRIPT names another script to run against the
+// same setup (`make bench-web` runs load.mjs).
 package e2e
 
 import (

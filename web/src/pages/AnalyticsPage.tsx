@@ -278,7 +278,11 @@ function Cost({ filter, w }: Props) {
           </button>
         ))}
       </div>
-      <QueryView {...q} isEmpty={(d) => !d[by]?.length} empty="No attempt in this window.">
+      <QueryView
+        {...q}
+        isEmpty={(d) => !(d[by] ?? []).some((l) => Number(l.cost) > 0)}
+        empty="No cost in this window: no attempt, or their task types have no cost_per_second / cost_per_run."
+      >
         {(d) => (
           <ResponsiveContainer width="100%" height={210}>
             <BarChart data={(d[by] ?? []).map((l) => ({ key: l.key || '(none)', cost: Number(l.cost), seconds: l.seconds }))}>
@@ -302,9 +306,9 @@ function Queues({ w }: { w: { from: string; to: string } }) {
       <QueryView {...q} isEmpty={(d) => !d.queues?.length} empty="No queue activity.">
         {(d) => (
           <ResponsiveContainer width="100%" height={240}>
-            <BarChart data={d.queues ?? []}>
+            <BarChart data={(d.queues ?? []).map((l) => ({ ...l, label: `${l.queue} p${l.priority}` }))}>
               <CartesianGrid strokeDasharray="3 3" />
-              <XAxis dataKey="queue" fontSize={11} />
+              <XAxis dataKey="label" fontSize={11} />
               <YAxis yAxisId="n" fontSize={11} />
               <YAxis yAxisId="ms" orientation="right" fontSize={11} tickFormatter={(v: number) => formatDuration(v)} />
               <Tooltip />
