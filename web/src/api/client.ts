@@ -9,6 +9,9 @@ import type { components, paths } from './schema'
 /** The API's schemas (components.schemas of api/openapi.json), by name. */
 export type Schemas = components['schemas']
 
+/** The actor recorded in events for actions taken from the dashboard. */
+export const dashboardActor = 'dashboard'
+
 type UnauthorizedHandler = (res: Response) => void
 
 const hooks: { unauthorized?: UnauthorizedHandler } = {}
@@ -32,6 +35,8 @@ export function setUnauthorizedHandler(fn: UnauthorizedHandler): () => void {
 export async function apiFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
   const req = new Request(input, { ...init, credentials: 'same-origin' })
   if (!req.headers.has('Accept')) req.headers.set('Accept', 'application/json, application/problem+json')
+  // Every change made from the dashboard names it as the actor in the events it writes.
+  if (req.method !== 'GET' && req.method !== 'HEAD' && !req.headers.has('X-Baton-Actor')) req.headers.set('X-Baton-Actor', dashboardActor)
   let res: Response
   try {
     res = await fetch(req)
@@ -44,9 +49,6 @@ export async function apiFetch(input: RequestInfo | URL, init?: RequestInit): Pr
 
 /** The typed API client, generated from the OpenAPI document (web/src/api/schema.d.ts). */
 export const api = createClient<paths>({ baseUrl: '', fetch: (req) => apiFetch(req) })
-
-/** The actor recorded in events for actions taken from the dashboard. */
-export const dashboardActor = 'dashboard'
 
 /** Headers of an operator action (the actor named in the run's events). */
 export const actionHeaders = { 'X-Baton-Actor': dashboardActor }
