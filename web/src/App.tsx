@@ -101,7 +101,10 @@ function Shell({ crashed = false }: { crashed?: boolean }) {
               {n.label}
             </NavLink>
           ))}
-          {/* Served by the Go binary (web.go), outside this app: a full page load. */}
+          {/* Served by the Go binary, outside this app: full page loads. */}
+          <a href="/riverui/" title="River's job UI (read-only): raw queue inspection">
+            River UI
+          </a>
           <a href="/docs/">API docs</a>
         </nav>
         <span className={`live-dot${live ? ' on' : ''}`} title={live ? 'Live: updates stream in' : 'Reconnecting to the live stream…'}>
