@@ -280,6 +280,18 @@ try {
       assert.ok(await page.locator(`[data-chart="${chart}"] svg`).count(), `${chart} chart drawn`)
     }
     assert.equal(await page.locator('.chart-card .problem').count(), 0, 'no problem banner')
+    // Exports: PNG drawn in the browser, CSV and JSON from the API with the page's filters.
+    const card = page.locator('[data-chart="completion"]')
+    const [png] = await Promise.all([page.waitForEvent('download'), card.getByRole('button', { name: 'PNG' }).click()])
+    const pngPath = path.join(shots, 'export-completion.png')
+    await png.saveAs(pngPath)
+    assert.equal(readFileSync(pngPath).subarray(1, 4).toString(), 'PNG', 'chart PNG')
+    for (const kind of ['CSV', 'JSON']) {
+      const href = await card.getByRole('link', { name: kind }).getAttribute('href')
+      const res = await fetch(base + href)
+      assert.equal(res.status, 200, `${kind} export answers`)
+      assert.match(res.headers.get('content-type') ?? '', kind === 'CSV' ? /text\/csv/ : /json/)
+    }
     await page.screenshot({ path: path.join(shots, 'analytics.png'), fullPage: true })
     assert.deepEqual(errors, [], 'no console error')
     await page.close()

@@ -245,7 +245,7 @@ export function Gantt({ data, title, now, selected, onSelect, params }: GanttPro
         <Legend y={top + tasks.length * rowHeight + 14} width={width} />
       </svg>
       {hover && hoverTask && (
-        <HoverCard task={hoverTask} now={now} x={hover.x} y={hover.y} params={params?.[hoverTask.step]} />
+        <HoverCard task={hoverTask} now={now} x={Math.min(hover.x, width - 380)} y={hover.y} params={params?.[hoverTask.step]} />
       )}
     </div>
   )

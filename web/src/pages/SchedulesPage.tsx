@@ -83,6 +83,7 @@ function ScheduleRow({ s, open, onOpen, onToggle, busy }: { s: Schemas['Schedule
         <tr className="detail">
           <td colSpan={6}>
             <div className="detail-grid">
+              <NextFires name={s.name} />
               <History name={s.name} />
               <Backfill name={s.name} />
             </div>
@@ -90,6 +91,26 @@ function ScheduleRow({ s, open, onOpen, onToggle, busy }: { s: Schemas['Schedule
         </tr>
       )}
     </>
+  )
+}
+
+function NextFires({ name }: { name: string }) {
+  const q = useLive(['schedules', name, 'preview'], (signal) => unwrap(api.GET('/v1/schedules/{name}/preview', { params: { path: { name }, query: { n: 5 } }, signal })))
+  return (
+    <div>
+      <h3>Next fires</h3>
+      <QueryView {...q} isEmpty={(d) => !d.fires?.length} empty="No fire ahead (disabled or past its end).">
+        {(d) => (
+          <ol className="plain">
+            {(d.fires ?? []).map((f) => (
+              <li key={f.utc}>
+                {formatTime(f.utc)} <span className="muted">({f.local} {d.time_zone})</span>
+              </li>
+            ))}
+          </ol>
+        )}
+      </QueryView>
+    </div>
   )
 }
 
