@@ -183,30 +183,11 @@ export function cancelTask(id: number, step: string): Promise<Run> {
   return action<Run>(`${taskPath(id, step)}/cancel`)
 }
 
-/** One event of a task's audit trail (GET /v1/runs/{id}/tasks/{step}/attempts). */
-export interface TaskEvent {
-  id: number
-  time: string
-  run_id: number
-  task_id: number | null
-  step: string
-  kind: string
-  attempt: number | null
-  duration_ms: number | null
-  error: string
-  error_class: string
-  node: string
-  actor: string
-  data: Json
-}
+/** One event of a task's audit trail (generated from the OpenAPI document). */
+export type TaskEvent = Schemas['Event']
 
-/** GET /v1/runs/{id}/tasks/{step}/attempts. */
-export interface AttemptList {
-  run_id: number
-  step: string
-  task_id: number
-  events: TaskEvent[] | null
-}
+/** GET /v1/runs/{id}/tasks/{step}/attempts (generated from the OpenAPI document). */
+export type AttemptList = Schemas['AttemptList']
 
 /** GET /v1/runs/{id}/tasks/{step}/attempts */
 export function listTaskAttempts(id: number, step: string, signal?: AbortSignal): Promise<AttemptList> {
@@ -223,35 +204,14 @@ export function nextRetryAt(e: TaskEvent): string | null {
 /** A task error class as the dead-letter queue records it. */
 export const errorClasses = ['transient', 'permanent'] as const
 
-/** An entry of the dead-letter queue. */
-export interface DeadLetter {
-  id: number
-  task_id: number
-  run_id: number
-  workflow: string
-  workflow_version: number
-  step: string
-  task_type: string
-  params: Json
-  error: string
-  error_class: string
-  attempts: number
-  first_failed_at: string
-  last_failed_at: string
-  created_at: string
-}
+/** An entry of the dead-letter queue (generated from the OpenAPI document). */
+export type DeadLetter = Schemas['DeadLetter']
 
-/** GET /v1/dead-letters. next_cursor is empty on the last page. */
-export interface DeadLetterList {
-  dead_letters: DeadLetter[] | null
-  next_cursor: string
-}
+/** GET /v1/dead-letters; next_cursor is empty on the last page (generated from the OpenAPI document). */
+export type DeadLetterList = Schemas['DeadLetterList']
 
-/** GET /v1/dead-letters/stats. */
-export interface DeadLetterStats {
-  size: number
-  oldest: string | null
-}
+/** GET /v1/dead-letters/stats (generated from the OpenAPI document). */
+export type DeadLetterStats = Schemas['DeadLetterStats']
 
 /** POST /v1/dead-letters/{id}/resubmit. */
 export interface ResubmitResult {
@@ -260,11 +220,8 @@ export interface ResubmitResult {
   run: Run
 }
 
-/** POST /v1/dead-letters/resubmit: ids resubmitted, and why the others were not (by id). */
-export interface BulkResubmitResult {
-  resubmitted: number[] | null
-  failed: Record<string, string> | null
-}
+/** POST /v1/dead-letters/resubmit (generated from the OpenAPI document). */
+export type BulkResubmitResult = Schemas['BulkResubmitResult']
 
 /** Filters of the dead-letter queue (GET /v1/dead-letters, POST /v1/dead-letters/resubmit). */
 export interface DeadLetterFilter {

@@ -13,6 +13,7 @@ import {
   type DeadLetter,
   type DeadLetterFilter,
   type ParamsBody,
+  type Json,
 } from '../api.ts'
 import { ParamsEditor } from '../components/ParamsEditor.tsx'
 import { ProblemBanner } from '../components/ProblemBanner.tsx'
@@ -326,7 +327,7 @@ export function DeadLettersPage() {
                       <td colSpan={columns}>
                         <h3>Resubmit #{d.id}</h3>
                         <ParamsEditor
-                          params={d.params}
+                          params={d.params as Json}
                           submitLabel="Resubmit"
                           pending={act.pending === `resubmit:${d.id}`}
                           onSubmit={(body) => void resubmit(d, body)}
