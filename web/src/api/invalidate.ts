@@ -49,3 +49,10 @@ export function invalidationsFor(e: StreamEvent): QueryKey[] {
 export function keyId(k: QueryKey): string {
   return JSON.stringify(k)
 }
+
+const listKeys = new Set(['runs', 'dead-letters', 'dead-letter-stats', 'attention'])
+
+/** Reports whether a key is a list that many events touch (refreshed less eagerly). */
+export function isListKey(k: QueryKey): boolean {
+  return typeof k[0] === 'string' && listKeys.has(k[0])
+}

@@ -5,11 +5,14 @@
 import { QueryClient, QueryClientProvider, useQuery, useQueryClient, type QueryKey } from '@tanstack/react-query'
 import { createContext, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react'
 import { isAbort, toApiError, type ApiError } from './problem.ts'
-import { invalidationsFor, keyId } from './invalidate.ts'
+import { invalidationsFor, isListKey, keyId } from './invalidate.ts'
 import { openStream, type StreamEvent } from './sse.ts'
 
 /** How long invalidations are gathered before the refetches they cause start. */
 export const coalesceMs = 100
+
+/** The same for lists (runs, dead letters, attention), which nearly every event touches. */
+export const listCoalesceMs = 500
 
 type Listener = (e: StreamEvent) => void
 
@@ -53,20 +56,27 @@ function StreamBridge({ enabled, children }: { enabled: boolean; children: React
   useEffect(() => {
     if (!enabled) return
     const ctrl = new AbortController()
-    const pending = new Map<string, QueryKey>()
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const flush = () => {
-      timer = undefined
-      const keys = [...pending.values()]
-      pending.clear()
+    // Two batches: a run's own queries refresh within coalesceMs; lists, which many events
+    // touch, at most every listCoalesceMs, so a busy system does not refetch them per event.
+    const batches = [
+      { delay: coalesceMs, keys: new Map<string, QueryKey>(), timer: undefined as ReturnType<typeof setTimeout> | undefined },
+      { delay: listCoalesceMs, keys: new Map<string, QueryKey>(), timer: undefined as ReturnType<typeof setTimeout> | undefined },
+    ]
+    const flush = (b: (typeof batches)[number]) => {
+      b.timer = undefined
+      const keys = [...b.keys.values()]
+      b.keys.clear()
       for (const queryKey of keys) void qc.invalidateQueries({ queryKey })
     }
     void openStream(
       {
         onEvent: (e) => {
           for (const fn of listeners.current) fn(e)
-          for (const k of invalidationsFor(e)) pending.set(keyId(k), k)
-          if (pending.size > 0 && timer === undefined) timer = setTimeout(flush, coalesceMs)
+          for (const k of invalidationsFor(e)) {
+            const b = batches[isListKey(k) ? 1 : 0]!
+            b.keys.set(keyId(k), k)
+            if (b.timer === undefined) b.timer = setTimeout(() => flush(b), b.delay)
+          }
         },
         onOpen: (resumed) => {
           setConnected(true)
@@ -80,7 +90,7 @@ function StreamBridge({ enabled, children }: { enabled: boolean; children: React
     )
     return () => {
       ctrl.abort()
-      if (timer !== undefined) clearTimeout(timer)
+      for (const b of batches) if (b.timer !== undefined) clearTimeout(b.timer)
     }
   }, [enabled, qc])
 
