@@ -338,6 +338,8 @@ try {
       await page.waitForSelector('main h1', { timeout: waitMs })
       await page.waitForFunction(() => !document.querySelector('.loading'), null, { timeout: waitMs })
       assert.equal(await page.locator('main .problem').count(), 0, 'no problem banner')
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      assert.ok(overflow <= 0, `no horizontal scrolling (${overflow} px too wide)`)
       await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true })
       assert.deepEqual(errors, [], 'no console error')
       await page.close()

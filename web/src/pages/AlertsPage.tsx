@@ -103,11 +103,11 @@ function AlertList({ state, setState }: { state: string; setState: (s: string) =
                   <td>
                     <span className={`badge severity-${a.severity}`}>{a.severity}</span>
                   </td>
-                  <td>{a.summary}</td>
+                  <td className="wrap">{a.summary}</td>
                   <td>{formatTime(a.fired_at)}</td>
                   <td>{formatTime(a.last_seen_at)}</td>
                   <td className="num">{a.occurrences}</td>
-                  <td>
+                  <td className="wrap">
                     {a.state}
                     {a.acknowledged_at && <span className="tag">ack by {a.acknowledged_by || '?'}</span>}
                     {a.silenced_until && Date.parse(a.silenced_until) > Date.now() && <span className="tag">silenced until {formatTime(a.silenced_until)}</span>}
@@ -186,7 +186,7 @@ function Rules() {
                     {r.name} {r.builtin && <span className="tag">built-in</span>}
                   </td>
                   <td>{r.kind}</td>
-                  <td className="muted">{r.kind === 'event' ? r.event_kind : `${r.aggregation || ''} ${r.metric} ${r.comparison} ${r.threshold}`}</td>
+                  <td className="muted wrap">{r.kind === 'event' ? r.event_kind : `${r.aggregation || ''} ${r.metric} ${r.comparison} ${r.threshold}`}</td>
                   <td>{r.severity}</td>
                   <td>{r.enabled ? 'yes' : 'no'}</td>
                   <td>

@@ -250,7 +250,7 @@ function Errors({ filter, w }: Props) {
               <tbody>
                 {(d.messages ?? []).slice(0, 8).map((m) => (
                   <tr key={`${m.error_class}:${m.message}`}>
-                    <td title={(m.examples ?? []).join('\n')}>
+                    <td className="wrap" title={(m.examples ?? []).join('\n')}>
                       <code className="small">{m.message}</code>
                     </td>
                     <td>{m.error_class}</td>

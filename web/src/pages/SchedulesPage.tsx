@@ -59,7 +59,7 @@ function ScheduleRow({ s, open, onOpen, onToggle, busy }: { s: Schemas['Schedule
   return (
     <>
       <tr>
-        <td>
+        <td className="wrap">
           <button type="button" className="link-button step" aria-expanded={open} onClick={onOpen}>
             <span className="caret">{open ? '▾' : '▸'}</span> {s.name}
           </button>

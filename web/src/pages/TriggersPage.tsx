@@ -105,7 +105,7 @@ function EventTable({ events }: { events: Schemas['InboundEvent'][] }) {
               {e.dedup_key ? <code>{e.dedup_key}</code> : '–'}
               {e.dedup_key && (seen.get(e.dedup_key) ?? 0) > 1 && <span className="tag">dedup ×{seen.get(e.dedup_key)}</span>}
             </td>
-            <td>
+            <td className="wrap">
               <code className="small">{truncate(JSON.stringify(e.payload), 80)}</code>
             </td>
           </tr>
