@@ -1,8 +1,9 @@
 // 100 simulated dashboard users against a running baton (BATON_URL): each keeps a live
 // stream open and loads, over and over, the queries of the pages it looks at (a run page:
-// the run, its Gantt, the dead-letter badge; the analytics page: its seven charts), while
-// release-pipeline runs start every second (a page view every LOAD_THINK_MS, 5 s by default). Prints the API's latency (p50/p95/p99, by
-// operation) and the stream's delivery delay. Goal: API p95 under 100 ms.
+// the run, its Gantt, the dead-letter badge; the analytics page: its seven charts), one
+// page view every LOAD_THINK_MS (5 s), while release-pipeline runs start every second.
+// Prints the API's latency (p50/p95/p99, by operation) and the stream's delivery delay.
+// Goal: API p95 under 100 ms.
 const base = process.env.BATON_URL ?? 'http://127.0.0.1:8080'
 const users = Number(process.env.LOAD_USERS ?? 100)
 const seconds = Number(process.env.LOAD_SECONDS ?? 20)
