@@ -1,5 +1,5 @@
 import { useQueryClient } from '@tanstack/react-query'
-import { Fragment, useEffect, useState } from 'react'
+import { Fragment, useDeferredValue, useEffect, useState } from 'react'
 import { Link, useParams } from 'react-router'
 import {
   cancelRun,
@@ -89,6 +89,9 @@ function RunView({ id }: { id: number }) {
     })
 
   const now = Date.now()
+  // The table renders after the timeline has painted (at first, null): the bars are what
+  // an operator looks at first, and the 22 rows of buttons can follow a frame later.
+  const tableTasks = useDeferredValue(run?.tasks ?? null, null)
   const paramsByStep = run ? Object.fromEntries(run.tasks.map((t) => [t.step, t.params])) : undefined
   const selectedTask = run?.tasks.find((t) => t.step === selected)
 
@@ -197,7 +200,7 @@ function RunView({ id }: { id: number }) {
           ) : (
             <TaskTable
               runId={id}
-              tasks={run.tasks}
+              tasks={tableTasks ?? []}
               now={now}
               open={open}
               onToggle={toggle}
