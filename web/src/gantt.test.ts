@@ -109,6 +109,16 @@ describe('applyEvent', () => {
     expect(a.attempts![0]).toMatchObject({ outcome: 'task_attempt_failed', error: 'boom' })
   })
 
+  it('changes nothing when replayed onto data that already reflects the event', () => {
+    const once = applyEvent(base, event({ attempt: 1, duration_ms: 400 }))
+    expect(applyEvent(once, event({ attempt: 1, duration_ms: 400 }))).toBe(once)
+    // An earlier failed attempt replayed onto a task that has since succeeded.
+    expect(applyEvent(once, event({ kind: 'task_attempt_failed', attempt: 0 }))).toBe(once)
+    // A dead task retried (queued again after the event) stays queued.
+    const retried = gantt([task('a', { status: 'queued', queued_at: iso(5000) })])
+    expect(applyEvent(retried, event({ kind: 'task_dead', attempt: 3 }))).toBe(retried)
+  })
+
   it('ignores events of other runs, unknown steps and run-level kinds', () => {
     expect(applyEvent(base, event({ run_id: 8 }))).toBe(base)
     expect(applyEvent(base, event({ step: 'nope' }))).toBe(base)
@@ -130,8 +140,10 @@ describe('applyEventToRun', () => {
     expect(r.tasks[0]).toMatchObject({ status: 'dead', attempts: 4, error: 'gone', finished_at: iso(1000) })
     expect(r.tasks[1]!.status).toBe('pending')
     expect(r.task_counts).toEqual({ dead: 1, pending: 1 })
+    expect(applyEventToRun(r, event({ kind: 'task_dead', attempt: 4 }))).toBe(r) // replayed
     const s = applyEventToRun(r, event({ kind: 'task_skipped' }))
     expect(s.tasks.map((t) => t.status)).toEqual(['skipped', 'queued'])
+    expect(applyEventToRun(s, event({ kind: 'task_skipped' }))).toBe(s)
   })
 })
 

@@ -141,6 +141,27 @@ export function taskMetrics(task: GanttTask, now: number): TaskMetrics {
 
 const doneForDependents = new Set(['succeeded', 'skipped'])
 
+const finalStatuses = new Set(['succeeded', 'dead', 'skipped', 'cancelled'])
+
+const statusOf: Record<string, string> = {
+  task_succeeded: 'succeeded',
+  task_dead: 'dead',
+  task_skipped: 'skipped',
+  task_cancelled: 'cancelled',
+}
+
+// Reports whether a task's data already reflects an event (so replaying the event after a
+// refetch changes nothing): the attempt is recorded, a later attempt is, the task was
+// queued again after the event (a retry), or it is already in the event's final status.
+function reflects(task: GanttTask, e: StreamEvent): boolean {
+  const queued = t(task.queued_at)
+  if (queued !== null && Date.parse(e.time) < queued) return true
+  const attempts = task.attempts ?? []
+  if (e.attempt != null && attempts.some((a) => a.attempt > e.attempt! || (a.attempt === e.attempt && a.outcome === e.kind))) return true
+  const target = statusOf[e.kind]
+  return target !== undefined && e.attempt == null && task.status === target
+}
+
 /**
  * Applies one stream event to a run's Gantt data and returns the new data (the same object
  * when the event changes nothing): the task's status, its ended attempt, and, when a task
@@ -152,6 +173,7 @@ export function applyEvent(g: Gantt, e: StreamEvent): Gantt {
   const idx = g.tasks.findIndex((x) => x.step === e.step)
   if (idx < 0) return g
   const task = g.tasks[idx]!
+  if (reflects(task, e)) return g
   const next: GanttTask = { ...task }
   const endedAttempt = (outcome: string): Attempt => {
     const dur = e.duration_ms ?? 0
@@ -248,7 +270,11 @@ export function applyEventToRun<R extends PatchableRun>(run: R, e: StreamEvent):
   if (e.run_id !== run.id || !e.step) return run
   const idx = run.tasks.findIndex((x) => x.step === e.step)
   if (idx < 0) return run
-  const task = { ...run.tasks[idx]! }
+  const current = run.tasks[idx]!
+  // Already reflected (replayed after a refetch): an older attempt, or the same final outcome.
+  if (e.attempt != null && (e.attempt < current.attempts || (e.attempt === current.attempts && finalStatuses.has(current.status)))) return run
+  if (e.attempt == null && current.status === statusOf[e.kind]) return run
+  const task = { ...current }
   const attempt = e.attempt ?? task.attempts
   const startedAt = () => task.started_at ?? new Date(Date.parse(e.time) - (e.duration_ms ?? 0)).toISOString()
   switch (e.kind) {

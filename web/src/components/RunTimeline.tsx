@@ -2,6 +2,7 @@ import { useQueryClient } from '@tanstack/react-query'
 import { useEffect, useRef, useState } from 'react'
 import { getGantt } from '../api.ts'
 import { useLive, useStreamEvents } from '../api/live.tsx'
+import type { StreamEvent } from '../api/sse.ts'
 import { ApiError } from '../api/problem.ts'
 import { exportPDF, exportPNG } from '../export.ts'
 import { formatDuration } from '../format.ts'
@@ -23,7 +24,11 @@ export function RunTimeline(props: {
   params?: Record<string, unknown>
 }) {
   const { id, title, workflow, selected, onSelect, params } = props
-  const gantt = useLive(['gantt', id], (signal) => getGantt(id, signal))
+  // The run's task events seen so far: a refetch (after a run-level event) may answer with
+  // data read before some of them, so they are replayed onto it (applyEvent skips what the
+  // data already reflects).
+  const seen = useRef<StreamEvent[]>([])
+  const gantt = useLive(['gantt', id], async (signal) => seen.current.reduce(applyEvent, await getGantt(id, signal)))
   const qc = useQueryClient()
   const wrap = useRef<HTMLDivElement>(null)
   const [exporting, setExporting] = useState<string | null>(null)
@@ -31,7 +36,8 @@ export function RunTimeline(props: {
 
   // A task event changes its bar at once: the cached Gantt is patched, not refetched.
   useStreamEvents((e) => {
-    if (e.run_id !== id) return
+    if (e.run_id !== id || !e.step) return
+    seen.current.push(e)
     qc.setQueryData<GanttData>(['gantt', id], (g) => (g ? applyEvent(g, e) : g))
   })
   const finished = gantt.data ? isFinished(gantt.data.status) : false

@@ -1,5 +1,5 @@
 import { useQueryClient } from '@tanstack/react-query'
-import { Fragment, useDeferredValue, useEffect, useState } from 'react'
+import { Fragment, useDeferredValue, useEffect, useRef, useState } from 'react'
 import { Link, useParams } from 'react-router'
 import {
   cancelRun,
@@ -23,6 +23,7 @@ import { StatusBadge } from '../components/StatusBadge.tsx'
 import { elapsed, formatTime } from '../format.ts'
 import { useAction, type Action } from '../useAction.ts'
 import { useLive, useStreamEvents } from '../api/live.tsx'
+import type { StreamEvent } from '../api/sse.ts'
 import { applyEventToRun } from '../gantt.ts'
 import { RunTimeline } from '../components/RunTimeline.tsx'
 import { useQueryState } from '../router.tsx'
@@ -35,11 +36,15 @@ export function RunPage() {
 }
 
 function RunView({ id }: { id: number }) {
-  const { data: run, error, refresh } = useLive(['run', id], (signal) => getRun(id, signal))
+  // Task outcomes update the table from the event, without refetching the run; they are
+  // replayed onto a refetched run too, which may have been read before some of them.
+  const seen = useRef<StreamEvent[]>([])
+  const { data: run, error, refresh } = useLive(['run', id], async (signal) => seen.current.reduce(applyEventToRun, await getRun(id, signal)))
   const qc = useQueryClient()
-  // Task outcomes update the table from the event, without refetching the run.
   useStreamEvents((e) => {
-    if (e.run_id === id) qc.setQueryData<RunDetail>(['run', id], (r) => (r ? applyEventToRun(r, e) : r))
+    if (e.run_id !== id || !e.step) return
+    seen.current.push(e)
+    qc.setQueryData<RunDetail>(['run', id], (r) => (r ? applyEventToRun(r, e) : r))
   })
   const [query, setQuery] = useQueryState()
   const selected = query.get('task') ?? undefined
