@@ -7,15 +7,15 @@ GOFLAGS ?=
 # A recipe that fails removes its half-written target, so the next run tries again.
 .DELETE_ON_ERROR:
 
-.PHONY: run test test-go test-web generate build web bench lint tools clean
+.PHONY: run test test-go test-web test-browser generate build web bench bench-web lint tools clean
 
 ## run: start everything (local PostgreSQL under ./.baton unless DATABASE_URL is set) on $(ADDR)
 run: web
 	$(GO) build -o bin/baton ./cmd/baton
 	./bin/baton dev --addr $(ADDR)
 
-## test: vet, then every Go test (with -race) against a real PostgreSQL, then the dashboard's tests
-test: test-go test-web
+## test: vet, then every Go test (with -race) against a real PostgreSQL, then the dashboard's unit and browser tests
+test: test-go test-web test-browser
 
 test-go:
 	$(GO) vet ./...
@@ -25,13 +25,22 @@ test-go:
 	  BATON_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -fuzz '^FuzzStartRun$$' -fuzztime 20s ./api/ && \
 	  BATON_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -fuzz '^FuzzApplyWorkflow$$' -fuzztime 20s ./api/
 
-test-web: web/node_modules/.installed
+test-web: web/node_modules/.installed web
 	cd web && $(NPM) test
+	cd web && $(NPM) run --silent bundle-check
 
-## generate: regenerate sqlc code and the OpenAPI documents (CI fails if this leaves a diff)
-generate:
+## test-browser: the dashboard in headless Chromium (/usr/bin/chromium) against a real baton on a fresh database;
+## screenshots and figures go to web/e2e/screenshots
+test-browser: build
+	@url="$$($(GO) run ./cmd/baton testdb)" && \
+	  BATON_TEST_DATABASE_URL="$$url" BATON_BROWSER_TESTS=1 BATON_BIN="$(CURDIR)/bin/baton" \
+	  $(GO) test -count=1 -timeout 10m -run '^TestBrowser$$' -v ./web/e2e/
+
+## generate: regenerate sqlc code, the OpenAPI documents and the dashboard's typed client (CI fails if this leaves a diff)
+generate: web/node_modules/.installed
 	$(GO) tool sqlc generate
 	$(GO) run ./cmd/baton openapi -o api
+	cd web && $(NPM) run --silent generate
 
 ## build: the baton binary with the dashboard embedded
 build: web
@@ -60,6 +69,13 @@ web/dist/index.html: web/node_modules/.installed $(WEB_SRC)
 bench:
 	@url="$$($(GO) run ./cmd/baton testdb)" && \
 	  BATON_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./internal/bench/
+
+## bench-web: 100 simulated dashboard users (a stream each, plus the run and analytics queries
+## of their pages) against a real baton; prints the API's p95
+bench-web: build
+	@url="$$($(GO) run ./cmd/baton testdb)" && \
+	  BATON_TEST_DATABASE_URL="$$url" BATON_BROWSER_TESTS=1 BATON_BIN="$(CURDIR)/bin/baton" BATON_E2E_SCRIPT=load.mjs \
+	  $(GO) test -count=1 -timeout 10m -run '^TestBrowser$$' -v ./web/e2e/
 
 ## lint: gofmt and staticcheck
 lint:

@@ -44,6 +44,8 @@ export default defineConfig({
     outDir: 'dist',
     emptyOutDir: false,
     assetsDir: 'assets',
+    // dist/.vite/manifest.json: what scripts/bundle-check.mjs measures (not served: web.go skips dot files).
+    manifest: true,
   },
   server: {
     proxy: {

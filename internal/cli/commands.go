@@ -319,8 +319,12 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		// does not wait for them.
 		hub := stream.New(rt.pool, stream.Options{Logger: env.logger})
 		group.Go(func() error { return hub.Run(ctx) })
+		ui, err := withRiverUI(ctx, client.Client, env.logger, web.Handler())
+		if err != nil {
+			return err
+		}
 		handler, _ := api.New(api.Options{
-			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Stream: hub, Alerts: alerts, Triggers: triggers, Logger: env.logger, UI: web.Handler(),
+			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Stream: hub, Alerts: alerts, Triggers: triggers, Logger: env.logger, UI: ui,
 			Schedules: schedules,
 			Metrics:   metricsFor(rt.pool, hub, env.logger),
 		})

@@ -1,69 +1,141 @@
-import { useEffect } from 'react'
-import { AttentionPage } from './pages/AttentionPage.tsx'
-import { DeadLettersPage } from './pages/DeadLettersPage.tsx'
-import { RunPage } from './pages/RunPage.tsx'
-import { RunsPage } from './pages/RunsPage.tsx'
-import { StartRunPage } from './pages/StartRunPage.tsx'
-import { Link, navigate, useLocation } from './router.tsx'
+import type { QueryClient } from '@tanstack/react-query'
+import { lazy, Suspense, useEffect } from 'react'
+import { createBrowserRouter, Link, NavLink, Navigate, Outlet, useRouteError } from 'react-router'
+import { getGantt, getRun } from './api.ts'
+import { useStreamConnected } from './api/live.tsx'
+import { ThemeToggle } from './theme.tsx'
 import { useDeadLetterStats } from './useDeadLetterStats.ts'
 
-/** The dashboard shell: header and the page for the current path. */
-export function App() {
-  const { path } = useLocation()
+// Each page is its own chunk: the first paint loads only the shell and the page shown.
+const RunsPage = lazy(() => import('./pages/RunsPage.tsx').then((m) => ({ default: m.RunsPage })))
+const RunPage = lazy(() => import('./pages/RunPage.tsx').then((m) => ({ default: m.RunPage })))
+const StartRunPage = lazy(() => import('./pages/StartRunPage.tsx').then((m) => ({ default: m.StartRunPage })))
+const DeadLettersPage = lazy(() => import('./pages/DeadLettersPage.tsx').then((m) => ({ default: m.DeadLettersPage })))
+const AttentionPage = lazy(() => import('./pages/AttentionPage.tsx').then((m) => ({ default: m.AttentionPage })))
+const AnalyticsPage = lazy(() => import('./pages/AnalyticsPage.tsx').then((m) => ({ default: m.AnalyticsPage })))
+const AlertsPage = lazy(() => import('./pages/AlertsPage.tsx').then((m) => ({ default: m.AlertsPage })))
+const BreakersPage = lazy(() => import('./pages/BreakersPage.tsx').then((m) => ({ default: m.BreakersPage })))
+const SchedulesPage = lazy(() => import('./pages/SchedulesPage.tsx').then((m) => ({ default: m.SchedulesPage })))
+const TriggersPage = lazy(() => import('./pages/TriggersPage.tsx').then((m) => ({ default: m.TriggersPage })))
+const NodesPage = lazy(() => import('./pages/NodesPage.tsx').then((m) => ({ default: m.NodesPage })))
+
+/**
+ * Starts loading a run and its Gantt data while the run page's code downloads, so the two
+ * waits overlap (the page's queries then find the data in the cache).
+ */
+function prefetchRun(qc: QueryClient, raw: string | undefined): null {
+  const id = Number(raw)
+  if (!Number.isSafeInteger(id) || id < 1) return null
+  void qc.prefetchQuery({ queryKey: ['run', id], queryFn: ({ signal }) => getRun(id, signal) })
+  void qc.prefetchQuery({ queryKey: ['gantt', id], queryFn: ({ signal }) => getGantt(id, signal) })
+  return null
+}
+
+/** The app's routes; every page's state (filters, selection, time range) is in its URL. */
+export function createRouter(qc: QueryClient) {
+  return createBrowserRouter([
+    {
+      path: '/',
+      element: <Shell />,
+      errorElement: <Shell crashed />,
+      children: [
+        { index: true, element: <Navigate to="/runs" replace /> },
+        { path: 'runs', element: <RunsPage /> },
+        { path: 'runs/new', element: <StartRunPage /> },
+        { path: 'runs/:id', element: <RunPage />, loader: ({ params }) => prefetchRun(qc, params.id) },
+        { path: 'analytics', element: <AnalyticsPage /> },
+        { path: 'alerts', element: <AlertsPage /> },
+        { path: 'breakers', element: <BreakersPage /> },
+        { path: 'schedules', element: <SchedulesPage /> },
+        { path: 'triggers', element: <TriggersPage /> },
+        { path: 'nodes', element: <NodesPage /> },
+        { path: 'dead-letters', element: <DeadLettersPage /> },
+        { path: 'attention', element: <AttentionPage /> },
+        { path: '*', element: <NotFound /> },
+      ],
+    },
+  ])
+}
+
+const navItems: { to: string; label: string }[] = [
+  { to: '/runs', label: 'Runs' },
+  { to: '/analytics', label: 'Analytics' },
+  { to: '/alerts', label: 'Alerts' },
+  { to: '/schedules', label: 'Schedules' },
+  { to: '/triggers', label: 'Triggers' },
+  { to: '/breakers', label: 'Breakers' },
+  { to: '/nodes', label: 'Nodes' },
+  { to: '/attention', label: 'Attention' },
+]
+
+/** The dashboard shell: header, navigation and the current page. */
+function Shell({ crashed = false }: { crashed?: boolean }) {
   const dlq = useDeadLetterStats()
   const dlqSize = dlq.data?.size ?? 0
+  const live = useStreamConnected()
   return (
     <>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
       <header className="topbar">
         <Link to="/runs" className="brand">
           <img src="/favicon.svg" alt="" width={22} height={22} /> Baton
         </Link>
-        <nav>
-          <Link to="/runs" className={path === '/runs' || /^\/runs\/\d+$/.test(path) ? 'active' : undefined}>
-            Runs
-          </Link>
-          <Link to="/runs/new" className={path === '/runs/new' ? 'active' : undefined}>
-            Start run
-          </Link>
-          <Link to="/dead-letters" className={path === '/dead-letters' ? 'active' : undefined}>
+        <nav aria-label="Main">
+          {navItems.slice(0, 1).map((n) => (
+            <NavLink key={n.to} to={n.to} end={false}>
+              {n.label}
+            </NavLink>
+          ))}
+          <NavLink to="/dead-letters">
             Dead letters
             {dlqSize > 0 && (
               <span className="nav-badge" title={`${dlqSize} in the dead-letter queue`}>
                 {dlqSize}
               </span>
             )}
-          </Link>
-          <Link to="/attention" className={path === '/attention' ? 'active' : undefined}>
-            Attention
-          </Link>
-          {/* Served by the Go binary (web.go), outside this app: a full page load. */}
+          </NavLink>
+          {navItems.slice(1).map((n) => (
+            <NavLink key={n.to} to={n.to}>
+              {n.label}
+            </NavLink>
+          ))}
+          {/* Served by the Go binary, outside this app: full page loads. */}
+          <a href="/riverui/" title="River's job UI (read-only): raw queue inspection">
+            River UI
+          </a>
           <a href="/docs/">API docs</a>
         </nav>
+        <span className={`live-dot${live ? ' on' : ''}`} title={live ? 'Live: updates stream in' : 'Reconnecting to the live stream…'}>
+          {live ? 'live' : 'offline'}
+        </span>
+        <ThemeToggle />
       </header>
-      <main>
-        <Page path={path} />
+      <main id="main">
+        {crashed ? (
+          <Crash />
+        ) : (
+          <Suspense fallback={<p className="muted loading">Loading…</p>}>
+            <Outlet />
+          </Suspense>
+        )}
       </main>
     </>
   )
 }
 
-function Page({ path }: { path: string }) {
-  if (path === '/' || path === '') return <Redirect to="/runs" />
-  if (path === '/runs' || path === '/runs/') return <RunsPage />
-  if (path === '/runs/new') return <StartRunPage />
-  if (path === '/dead-letters' || path === '/dead-letters/') return <DeadLettersPage />
-  if (path === '/attention' || path === '/attention/') return <AttentionPage />
-  const m = /^\/runs\/(\d+)\/?$/.exec(path)
-  if (m) {
-    const id = Number(m[1])
-    return <RunPage key={id} id={id} />
-  }
-  return <NotFound />
-}
-
-function Redirect({ to }: { to: string }) {
-  useEffect(() => navigate(to, { replace: true }), [to])
-  return null
+function Crash() {
+  const err = useRouteError()
+  return (
+    <section className="problem" role="alert">
+      <h1>Something broke on this page</h1>
+      <p>{err instanceof Error ? err.message : String(err)}</p>
+      <p>
+        <Link to="/runs">Go to the runs.</Link>
+      </p>
+    </section>
+  )
 }
 
 function NotFound() {

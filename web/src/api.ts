@@ -2,6 +2,12 @@
 // share. Every call goes to the same origin: in production the Go server serves both the
 // dashboard and /v1; in development Vite proxies /v1 to it (vite.config.ts).
 
+import { api, apiFetch, dashboardActor, unwrapJSON, type Schemas } from './api/client.ts'
+import { ApiError, isRecord, problemFromResponse, type Json } from './api/problem.ts'
+
+export * from './api/problem.ts'
+export { dashboardActor }
+
 export const runStatuses = ['queued', 'running', 'paused', 'succeeded', 'failed', 'cancelled'] as const
 
 /** Status of a run (table baton.runs). */
@@ -24,8 +30,6 @@ export type TaskStatus = (typeof taskStatuses)[number]
 /** Number of tasks of a run in each status; statuses with no task may be missing. */
 export type TaskCounts = Partial<Record<TaskStatus, number>>
 
-/** Any JSON value. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 
 /** A run as listed by GET /v1/runs. Timestamps are RFC 3339 strings. */
 export interface Run {
@@ -89,111 +93,10 @@ export interface WorkflowList {
   workflows: Workflow[]
 }
 
-/** One field error inside a problem document. */
-export interface ProblemFieldError {
-  message: string
-  location?: string
-  value?: Json
-}
-
-/** An RFC 9457 problem document, as the API returns for every error. */
-export interface Problem {
-  type?: string
-  title: string
-  status: number
-  detail?: string
-  instance?: string
-  errors?: ProblemFieldError[]
-}
-
-/** A failed API call. `status` is 0 when no HTTP response arrived. */
-export class ApiError extends Error {
-  readonly problem: Problem
-
-  constructor(problem: Problem) {
-    super(formatProblem(problem))
-    this.name = 'ApiError'
-    this.problem = problem
-  }
-
-  get status(): number {
-    return this.problem.status
-  }
-}
-
-/** Returns one line for a problem: "title: detail", followed by each field error. */
-export function formatProblem(p: Problem): string {
-  let text = p.title || (p.status ? `HTTP ${p.status}` : 'Error')
-  if (p.detail && p.detail !== p.title) {
-    text += `: ${p.detail}`
-  }
-  for (const e of p.errors ?? []) {
-    text += e.location ? `; ${e.location}: ${e.message}` : `; ${e.message}`
-  }
-  return text
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
-
-/**
- * Builds a Problem from an error response. `body` is the raw response text; anything that
- * is not a problem document (an HTML error page from a proxy, plain text, nothing) becomes
- * a problem whose title is the HTTP status text.
- */
-export function problemFromResponse(status: number, statusText: string, body: string): Problem {
-  const fallbackTitle = statusText || `HTTP ${status}`
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(body)
-  } catch {
-    const detail = body.trim().startsWith('<') ? undefined : body.trim().slice(0, 300) || undefined
-    return { title: fallbackTitle, status, detail }
-  }
-  if (!isRecord(parsed)) {
-    return { title: fallbackTitle, status }
-  }
-  const problem: Problem = {
-    title: typeof parsed.title === 'string' && parsed.title ? parsed.title : fallbackTitle,
-    status: typeof parsed.status === 'number' ? parsed.status : status,
-  }
-  if (typeof parsed.type === 'string') problem.type = parsed.type
-  if (typeof parsed.detail === 'string' && parsed.detail) problem.detail = parsed.detail
-  if (typeof parsed.instance === 'string') problem.instance = parsed.instance
-  if (Array.isArray(parsed.errors)) {
-    problem.errors = parsed.errors.filter(isRecord).map((e) => {
-      const fe: ProblemFieldError = { message: typeof e.message === 'string' ? e.message : String(e.message) }
-      if (typeof e.location === 'string') fe.location = e.location
-      return fe
-    })
-  }
-  return problem
-}
-
-/** Turns anything thrown by a fetch into an ApiError (abort errors are passed through). */
-export function toApiError(err: unknown): ApiError | DOMException {
-  if (err instanceof ApiError) return err
-  if (err instanceof DOMException && err.name === 'AbortError') return err
-  const message = err instanceof Error ? err.message : String(err)
-  return new ApiError({ title: 'Network error', status: 0, detail: message })
-}
-
-/** Reports whether err comes from an aborted request (which pages ignore). */
-export function isAbort(err: unknown): boolean {
-  return err instanceof DOMException && err.name === 'AbortError'
-}
-
 async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
   const headers = new Headers(init.headers)
-  headers.set('Accept', 'application/json, application/problem+json')
   if (init.body !== undefined) headers.set('Content-Type', 'application/json')
-  let res: Response
-  try {
-    res = await fetch(path, { ...init, headers })
-  } catch (err) {
-    throw toApiError(err)
-  }
+  const res = await apiFetch(path, { ...init, headers })
   const text = await res.text()
   if (!res.ok) {
     throw new ApiError(problemFromResponse(res.status, res.statusText, text))
@@ -234,9 +137,6 @@ export function listRuns(f: RunFilter, signal?: AbortSignal): Promise<RunPage> {
 export function getRun(id: number, signal?: AbortSignal): Promise<RunDetail> {
   return request<RunDetail>(`/v1/runs/${encodeURIComponent(id)}`, { signal })
 }
-
-/** The actor recorded in the run's events for actions taken from the dashboard. */
-export const dashboardActor = 'dashboard'
 
 // An operator action: a POST naming the dashboard as actor, with an optional JSON body.
 function action<T>(path: string, body?: unknown): Promise<T> {
@@ -283,30 +183,11 @@ export function cancelTask(id: number, step: string): Promise<Run> {
   return action<Run>(`${taskPath(id, step)}/cancel`)
 }
 
-/** One event of a task's audit trail (GET /v1/runs/{id}/tasks/{step}/attempts). */
-export interface TaskEvent {
-  id: number
-  time: string
-  run_id: number
-  task_id: number | null
-  step: string
-  kind: string
-  attempt: number | null
-  duration_ms: number | null
-  error: string
-  error_class: string
-  node: string
-  actor: string
-  data: Json
-}
+/** One event of a task's audit trail (generated from the OpenAPI document). */
+export type TaskEvent = Schemas['Event']
 
-/** GET /v1/runs/{id}/tasks/{step}/attempts. */
-export interface AttemptList {
-  run_id: number
-  step: string
-  task_id: number
-  events: TaskEvent[] | null
-}
+/** GET /v1/runs/{id}/tasks/{step}/attempts (generated from the OpenAPI document). */
+export type AttemptList = Schemas['AttemptList']
 
 /** GET /v1/runs/{id}/tasks/{step}/attempts */
 export function listTaskAttempts(id: number, step: string, signal?: AbortSignal): Promise<AttemptList> {
@@ -323,35 +204,14 @@ export function nextRetryAt(e: TaskEvent): string | null {
 /** A task error class as the dead-letter queue records it. */
 export const errorClasses = ['transient', 'permanent'] as const
 
-/** An entry of the dead-letter queue. */
-export interface DeadLetter {
-  id: number
-  task_id: number
-  run_id: number
-  workflow: string
-  workflow_version: number
-  step: string
-  task_type: string
-  params: Json
-  error: string
-  error_class: string
-  attempts: number
-  first_failed_at: string
-  last_failed_at: string
-  created_at: string
-}
+/** An entry of the dead-letter queue (generated from the OpenAPI document). */
+export type DeadLetter = Schemas['DeadLetter']
 
-/** GET /v1/dead-letters. next_cursor is empty on the last page. */
-export interface DeadLetterList {
-  dead_letters: DeadLetter[] | null
-  next_cursor: string
-}
+/** GET /v1/dead-letters; next_cursor is empty on the last page (generated from the OpenAPI document). */
+export type DeadLetterList = Schemas['DeadLetterList']
 
-/** GET /v1/dead-letters/stats. */
-export interface DeadLetterStats {
-  size: number
-  oldest: string | null
-}
+/** GET /v1/dead-letters/stats (generated from the OpenAPI document). */
+export type DeadLetterStats = Schemas['DeadLetterStats']
 
 /** POST /v1/dead-letters/{id}/resubmit. */
 export interface ResubmitResult {
@@ -360,11 +220,8 @@ export interface ResubmitResult {
   run: Run
 }
 
-/** POST /v1/dead-letters/resubmit: ids resubmitted, and why the others were not (by id). */
-export interface BulkResubmitResult {
-  resubmitted: number[] | null
-  failed: Record<string, string> | null
-}
+/** POST /v1/dead-letters/resubmit (generated from the OpenAPI document). */
+export type BulkResubmitResult = Schemas['BulkResubmitResult']
 
 /** Filters of the dead-letter queue (GET /v1/dead-letters, POST /v1/dead-letters/resubmit). */
 export interface DeadLetterFilter {
@@ -535,4 +392,9 @@ export function paramsBody(text: string, original: Json | undefined): { body: Pa
 export function truncate(text: string, max: number): string {
   if (text.length <= max) return text
   return `${text.slice(0, Math.max(0, max - 1)).trimEnd()}…`
+}
+
+/** GET /v1/runs/{id}/gantt: the run's tasks with their attempts and the critical path. */
+export async function getGantt(id: number, signal?: AbortSignal): Promise<Schemas['Gantt']> {
+  return unwrapJSON(api.GET('/v1/runs/{id}/gantt', { params: { path: { id } }, signal }))
 }

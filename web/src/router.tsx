@@ -1,55 +1,41 @@
-// A minimal client-side router on the History API: the dashboard has only a few routes,
-// so it needs no routing library. The Go server answers every unknown path with
-// index.html (web.go), so deep links such as /runs/42 load the app.
+// Routing helpers on top of react-router: the pages read the path and the query string (where
+// every filter, sort and time range lives, so a URL is a bookmark) through useLocation, and
+// change the query string with useQueryState.
+import { useCallback } from 'react'
+import { useLocation as useRouterLocation, useNavigate, useSearchParams } from 'react-router'
 
-import { useSyncExternalStore, type AnchorHTMLAttributes, type MouseEvent } from 'react'
-
-const changeEvent = 'baton:navigate'
-
-function subscribe(onChange: () => void): () => void {
-  window.addEventListener('popstate', onChange)
-  window.addEventListener(changeEvent, onChange)
-  return () => {
-    window.removeEventListener('popstate', onChange)
-    window.removeEventListener(changeEvent, onChange)
-  }
-}
-
-function snapshot(): string {
-  return window.location.pathname + window.location.search
-}
-
-/** The current location. */
+/** The current location: the path and the parsed query string. */
 export interface Location {
   path: string
   query: URLSearchParams
 }
 
-/** Returns the current location and re-renders when it changes. */
+/** Returns the current path and query string; components re-render when they change. */
 export function useLocation(): Location {
-  const href = useSyncExternalStore(subscribe, snapshot)
-  const url = new URL(href, window.location.origin)
-  return { path: url.pathname, query: url.searchParams }
+  const loc = useRouterLocation()
+  const [query] = useSearchParams()
+  return { path: loc.pathname, query }
 }
 
-/** Goes to an app path such as "/runs/42"; `replace` rewrites the current history entry. */
-export function navigate(to: string, opts: { replace?: boolean } = {}): void {
-  if (to === snapshot()) return
-  if (opts.replace) {
-    window.history.replaceState(null, '', to)
-  } else {
-    window.history.pushState(null, '', to)
-  }
-  window.dispatchEvent(new Event(changeEvent))
-}
-
-/** An anchor that navigates inside the app (modified clicks still open a new tab). */
-export function Link({ to, onClick, ...rest }: { to: string } & AnchorHTMLAttributes<HTMLAnchorElement>) {
-  const handle = (e: MouseEvent<HTMLAnchorElement>) => {
-    onClick?.(e)
-    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return
-    e.preventDefault()
-    navigate(to)
-  }
-  return <a href={to} onClick={handle} {...rest} />
+/**
+ * Returns the query string and a setter that replaces some parameters (an empty value
+ * removes one) without adding a history entry, so filters stay bookmarkable.
+ */
+export function useQueryState(): [URLSearchParams, (changes: Record<string, string | undefined>) => void] {
+  const [query] = useSearchParams()
+  const navigate = useNavigate()
+  const loc = useRouterLocation()
+  const set = useCallback(
+    (changes: Record<string, string | undefined>) => {
+      const q = new URLSearchParams(loc.search)
+      for (const [k, v] of Object.entries(changes)) {
+        if (v) q.set(k, v)
+        else q.delete(k)
+      }
+      const s = q.toString()
+      void navigate(s ? `${loc.pathname}?${s}` : loc.pathname, { replace: true })
+    },
+    [loc.pathname, loc.search, navigate],
+  )
+  return [query, set]
 }

@@ -1,10 +1,7 @@
 import { getDeadLetterStats, type DeadLetterStats } from './api.ts'
-import { usePolling, type Polled } from './usePolling.ts'
+import { useLive, type Loaded } from './api/live.tsx'
 
-/** How often the dead-letter queue size is refreshed. */
-export const statsInterval = 5000
-
-/** Polls GET /v1/dead-letters/stats every 5 seconds (for the nav badge and the DLQ page). */
-export function useDeadLetterStats(): Polled<DeadLetterStats> {
-  return usePolling('dead-letter-stats', (signal) => getDeadLetterStats(signal), { interval: statsInterval })
+/** GET /v1/dead-letters/stats (the nav badge and the DLQ page), refreshed by the live stream. */
+export function useDeadLetterStats(): Loaded<DeadLetterStats> {
+  return useLive(['dead-letter-stats'], (signal) => getDeadLetterStats(signal))
 }

@@ -3,12 +3,12 @@ import { listAttention } from '../api.ts'
 import { ProblemBanner } from '../components/ProblemBanner.tsx'
 import { StatusBadge } from '../components/StatusBadge.tsx'
 import { formatAgo, formatTime } from '../format.ts'
-import { Link } from '../router.tsx'
-import { usePolling } from '../usePolling.ts'
+import { Link } from 'react-router'
+import { useLive } from '../api/live.tsx'
 
 /** Runs blocked on a dead task still in the dead-letter queue: /attention. */
 export function AttentionPage() {
-  const { data, error, refresh } = usePolling('attention', (signal) => listAttention(signal), { interval: 5000 })
+  const { data, error, refresh } = useLive(['attention'], (signal) => listAttention(signal))
 
   useEffect(() => {
     document.title = 'Attention · Baton'

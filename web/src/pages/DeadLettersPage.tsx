@@ -13,14 +13,16 @@ import {
   type DeadLetter,
   type DeadLetterFilter,
   type ParamsBody,
+  type Json,
 } from '../api.ts'
 import { ParamsEditor } from '../components/ParamsEditor.tsx'
 import { ProblemBanner } from '../components/ProblemBanner.tsx'
 import { formatAgo, formatTime } from '../format.ts'
-import { Link, navigate, useLocation } from '../router.tsx'
+import { Link, useNavigate } from 'react-router'
+import { useLocation } from '../router.tsx'
 import { useAction } from '../useAction.ts'
 import { useDeadLetterStats } from '../useDeadLetterStats.ts'
-import { usePolling } from '../usePolling.ts'
+import { useLive } from '../api/live.tsx'
 import { useWorkflows } from '../useWorkflows.ts'
 
 const pageSize = 50
@@ -38,6 +40,7 @@ interface ListState {
 /** The dead-letter queue: /dead-letters?workflow=…&task_type=…&error_class=… */
 export function DeadLettersPage() {
   const { query } = useLocation()
+  const navigate = useNavigate()
   const filter: DeadLetterFilter = {
     workflow: query.get('workflow') ?? '',
     task_type: query.get('task_type') ?? '',
@@ -48,11 +51,9 @@ export function DeadLettersPage() {
 
   const { workflows } = useWorkflows()
   const stats = useDeadLetterStats()
-  // The first page loads once per filter (and again on refresh): it does not poll, so
-  // pages appended by "load more" stay consistent with it.
-  const first = usePolling(key, (signal) => listDeadLetters({ ...filter, limit: pageSize }, signal), {
-    enabled: () => false,
-  })
+  // The first page loads once per filter, and again when the live stream reports a change
+  // to the queue (a task died, an entry was resubmitted or discarded).
+  const first = useLive(['dead-letters', key], (signal) => listDeadLetters({ ...filter, limit: pageSize }, signal))
   const [list, setList] = useState<ListState>({ key, items: [], cursor: null })
   const [more, setMore] = useState<{ loading: boolean; error?: ApiError }>({ loading: false })
   const [taskType, setTaskType] = useState(filter.task_type ?? '')
@@ -326,7 +327,7 @@ export function DeadLettersPage() {
                       <td colSpan={columns}>
                         <h3>Resubmit #{d.id}</h3>
                         <ParamsEditor
-                          params={d.params}
+                          params={d.params as Json}
                           submitLabel="Resubmit"
                           pending={act.pending === `resubmit:${d.id}`}
                           onSubmit={(body) => void resubmit(d, body)}

@@ -1,9 +1,10 @@
-import { Fragment, useEffect, useState } from 'react'
+import { useQueryClient } from '@tanstack/react-query'
+import { Fragment, useDeferredValue, useEffect, useRef, useState } from 'react'
+import { Link, useParams } from 'react-router'
 import {
   cancelRun,
   cancelTask,
   getRun,
-  isRunFinished,
   pauseRun,
   priorityName,
   resumeRun,
@@ -19,31 +20,40 @@ import { AttemptsTable } from '../components/AttemptsTable.tsx'
 import { ParamsEditor } from '../components/ParamsEditor.tsx'
 import { ProblemBanner } from '../components/ProblemBanner.tsx'
 import { StatusBadge } from '../components/StatusBadge.tsx'
-import { elapsed, formatDuration, formatTime } from '../format.ts'
-import { Link } from '../router.tsx'
-import { taskBar, timelineWindow, type Window } from '../timeline.ts'
+import { elapsed, formatTime } from '../format.ts'
 import { useAction, type Action } from '../useAction.ts'
-import { usePolling } from '../usePolling.ts'
+import { useLive, useStreamEvents } from '../api/live.tsx'
+import type { StreamEvent } from '../api/sse.ts'
+import { applyEventToRun } from '../gantt.ts'
+import { RunTimeline } from '../components/RunTimeline.tsx'
+import { useQueryState } from '../router.tsx'
 
-// A finished run can still have tasks winding down (a cancel stops them asynchronously).
-function stillMoving(run: RunDetail | undefined): boolean {
-  if (!run) return true
-  if (!isRunFinished(run.status)) return true
-  return run.tasks.some((t) => t.status === 'running' || t.status === 'queued')
+/** One run: /runs/{id}?task=step (the selected task is in the URL). */
+export function RunPage() {
+  const params = useParams()
+  const id = Number(params.id)
+  return <RunView key={id} id={id} />
 }
 
-/** One run: /runs/{id}. */
-export function RunPage({ id }: { id: number }) {
-  const { data: run, error, refresh } = usePolling(`run:${id}`, (signal) => getRun(id, signal), {
-    enabled: stillMoving,
+function RunView({ id }: { id: number }) {
+  // Task outcomes update the table from the event, without refetching the run; they are
+  // replayed onto a refetched run too, which may have been read before some of them.
+  const seen = useRef<StreamEvent[]>([])
+  const { data: run, error, refresh } = useLive(['run', id], async (signal) => seen.current.reduce(applyEventToRun, await getRun(id, signal)))
+  const qc = useQueryClient()
+  useStreamEvents((e) => {
+    if (e.run_id !== id || !e.step) return
+    seen.current.push(e)
+    qc.setQueryData<RunDetail>(['run', id], (r) => (r ? applyEventToRun(r, e) : r))
   })
+  const [query, setQuery] = useQueryState()
+  const selected = query.get('task') ?? undefined
   const act = useAction()
   const [open, setOpen] = useState<Set<string>>(new Set())
 
   useEffect(() => {
     document.title = `Run #${id} · Baton`
   }, [id])
-
   // Every action refreshes the run afterwards, whether it worked or not.
   // Resolves to whether the action succeeded.
   const perform = async (name: string, fn: () => Promise<unknown>): Promise<boolean> => {
@@ -52,6 +62,7 @@ export function RunPage({ id }: { id: number }) {
       return true
     })
     refresh()
+    void qc.invalidateQueries({ queryKey: ['gantt', id] })
     return ok === true
   }
 
@@ -83,7 +94,11 @@ export function RunPage({ id }: { id: number }) {
     })
 
   const now = Date.now()
-  const window_ = run ? timelineWindow(run, run.tasks, now) : null
+  // The table renders after the timeline has painted (at first, null): the bars are what
+  // an operator looks at first, and the 22 rows of buttons can follow a frame later.
+  const tableTasks = useDeferredValue(run?.tasks ?? null, null)
+  const paramsByStep = run ? Object.fromEntries(run.tasks.map((t) => [t.step, t.params])) : undefined
+  const selectedTask = run?.tasks.find((t) => t.step === selected)
 
   return (
     <section>
@@ -172,14 +187,25 @@ export function RunPage({ id }: { id: number }) {
             </div>
           )}
 
+          <RunTimeline
+            id={id}
+            title={`Run #${id} · ${run.workflow} v${run.workflow_version} · ${run.status}`}
+            workflow={run.workflow}
+            selected={selected}
+            onSelect={(step) => setQuery({ task: step === selected ? undefined : step })}
+            params={paramsByStep}
+          />
+          {selectedTask && (
+            <TaskPanel runId={id} task={selectedTask} act={act} ops={taskOps} onClose={() => setQuery({ task: undefined })} />
+          )}
+
           <h2>Tasks</h2>
           {run.tasks.length === 0 ? (
             <p className="muted">This run has no tasks.</p>
           ) : (
             <TaskTable
               runId={id}
-              tasks={run.tasks}
-              window={window_}
+              tasks={tableTasks ?? []}
               now={now}
               open={open}
               onToggle={toggle}
@@ -196,6 +222,43 @@ export function RunPage({ id }: { id: number }) {
   )
 }
 
+// The panel of the task selected on the timeline: its actions and attempts.
+function TaskPanel({ runId, task, act, ops, onClose }: { runId: number; task: Task; act: Action; ops: TaskOps; onClose: () => void }) {
+  const can = taskActions(task.status)
+  const busy = act.pending !== null
+  return (
+    <div className="panel task-panel" aria-label={`Task ${task.step}`}>
+      <div className="section-head">
+        <h3>
+          {task.step} <StatusBadge status={task.status} /> <span className="muted">{task.task_type}</span>
+        </h3>
+        <div className="head-actions">
+          {can.retry && (
+            <button type="button" className="button" disabled={busy} onClick={() => void ops.retry(task.step, undefined)}>
+              {act.pending === `retry:${task.step}` ? 'Retrying…' : 'Retry'}
+            </button>
+          )}
+          {can.skip && (
+            <button type="button" className="button" disabled={busy} onClick={() => ops.skip(task.step)}>
+              {act.pending === `skip:${task.step}` ? 'Skipping…' : 'Skip'}
+            </button>
+          )}
+          {can.cancel && (
+            <button type="button" className="button danger" disabled={busy} onClick={() => ops.cancel(task.step)}>
+              {act.pending === `cancel:${task.step}` ? 'Cancelling…' : 'Cancel'}
+            </button>
+          )}
+          <button type="button" className="button" onClick={onClose} aria-label="Close the task panel">
+            ✕
+          </button>
+        </div>
+      </div>
+      {task.error && <pre className="json error">{task.error}</pre>}
+      <AttemptsTable runId={runId} step={task.step} version={`${task.status}:${task.attempts}`} />
+    </div>
+  )
+}
+
 // The task actions of the run page; each refreshes the run when done.
 interface TaskOps {
   retry: (step: string, body: ParamsBody | undefined) => Promise<boolean>
@@ -209,14 +272,13 @@ type Panel = { step: string; kind: 'retry' | 'attempts' }
 function TaskTable(props: {
   runId: number
   tasks: Task[]
-  window: Window | null
   now: number
   open: Set<string>
   onToggle: (step: string) => void
   act: Action
   ops: TaskOps
 }) {
-  const { runId, tasks, window: w, now, open, onToggle, act, ops } = props
+  const { runId, tasks, now, open, onToggle, act, ops } = props
   const [panels, setPanels] = useState<Panel[]>([])
   const hasPanel = (step: string, kind: Panel['kind']) => panels.some((p) => p.step === step && p.kind === kind)
   const togglePanel = (step: string, kind: Panel['kind']) =>
@@ -225,7 +287,7 @@ function TaskTable(props: {
         ? ps.filter((p) => !(p.step === step && p.kind === kind))
         : [...ps, { step, kind }],
     )
-  const columns = 8
+  const columns = 7
   return (
     <table className="table tasks">
       <thead>
@@ -237,21 +299,10 @@ function TaskTable(props: {
           <th>Depends on</th>
           <th className="num">Duration</th>
           <th>Actions</th>
-          <th className="timeline-head">
-            {w ? (
-              <span className="axis">
-                <span>{new Date(w.start).toLocaleTimeString()}</span>
-                <span>+{formatDuration(w.end - w.start)}</span>
-              </span>
-            ) : (
-              'Timeline'
-            )}
-          </th>
         </tr>
       </thead>
       <tbody>
         {tasks.map((t) => {
-          const bar = w ? taskBar(t, w, now) : null
           const isOpen = open.has(t.step)
           const can = taskActions(t.status)
           const busy = act.pending !== null
@@ -317,17 +368,6 @@ function TaskTable(props: {
                   >
                     {showAttempts ? 'Hide attempts' : 'Attempts'}
                   </button>
-                </td>
-                <td className="timeline">
-                  <div className="track">
-                    {bar && (
-                      <div
-                        className={`bar bar-${t.status}${bar.open ? ' bar-open' : ''}`}
-                        style={{ left: `${bar.left}%`, width: `${bar.width}%` }}
-                        title={`${t.step}: ${formatTime(t.started_at)} → ${t.finished_at ? formatTime(t.finished_at) : 'now'}`}
-                      />
-                    )}
-                  </div>
                 </td>
               </tr>
               {isOpen && (

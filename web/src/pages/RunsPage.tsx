@@ -13,8 +13,9 @@ import { ProblemBanner } from '../components/ProblemBanner.tsx'
 import { StatusBadge } from '../components/StatusBadge.tsx'
 import { TaskCounts } from '../components/TaskCounts.tsx'
 import { elapsed, formatAgo, formatTime } from '../format.ts'
-import { Link, navigate, useLocation } from '../router.tsx'
-import { usePolling } from '../usePolling.ts'
+import { Link, useNavigate } from 'react-router'
+import { useLocation } from '../router.tsx'
+import { useLive } from '../api/live.tsx'
 import { useWorkflows } from '../useWorkflows.ts'
 
 const pageSize = 50
@@ -31,12 +32,13 @@ interface ListState {
 /** The runs list: /runs?status=…&workflow=… */
 export function RunsPage() {
   const { query } = useLocation()
+  const navigate = useNavigate()
   const status = query.get('status') ?? ''
   const workflow = query.get('workflow') ?? ''
   const key = `${status}\u0000${workflow}`
 
   const { workflows } = useWorkflows()
-  const first = usePolling(key, (signal) => listRuns({ limit: pageSize, status, workflow }, signal))
+  const first = useLive(['runs', key], (signal) => listRuns({ limit: pageSize, status, workflow }, signal))
   const [list, setList] = useState<ListState>({ key, runs: [], cursor: null, extended: false })
   const [more, setMore] = useState<{ loading: boolean; error?: ApiError }>({ loading: false })
 

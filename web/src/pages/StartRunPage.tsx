@@ -1,12 +1,14 @@
 import { useEffect, useState, type FormEvent } from 'react'
 import { parseRunInput, startRun, toApiError, type ApiError } from '../api.ts'
 import { ProblemBanner } from '../components/ProblemBanner.tsx'
-import { Link, navigate, useLocation } from '../router.tsx'
+import { Link, useNavigate } from 'react-router'
+import { useLocation } from '../router.tsx'
 import { useWorkflows } from '../useWorkflows.ts'
 
 /** The start form: /runs/new?workflow=… */
 export function StartRunPage() {
   const { query } = useLocation()
+  const navigate = useNavigate()
   const { workflows, error: listError } = useWorkflows()
   const [workflow, setWorkflow] = useState(query.get('workflow') ?? '')
   const [input, setInput] = useState('{\n  \n}')

@@ -1,0 +1,60 @@
+// Helpers of the analytics page: the shared filter as API query parameters, time ranges,
+// and the heatmap's grid. Pure, so they are unit-tested.
+import type { Schemas } from './api/client.ts'
+
+/** The filter every chart of the page shares (all in the URL). */
+export interface AnalyticsFilter {
+  range: string
+  workflow: string
+  task_type: string
+  owner: string
+  tags: string
+}
+
+/** The time ranges offered, in milliseconds. */
+export const ranges: Record<string, number> = {
+  '1h': 3600_000,
+  '24h': 24 * 3600_000,
+  '7d': 7 * 24 * 3600_000,
+  '30d': 30 * 24 * 3600_000,
+  '90d': 90 * 24 * 3600_000,
+}
+
+/** The window of a range ending now (an unknown range is 7 days). */
+export function rangeWindow(range: string, now: number): { from: string; to: string } {
+  const span = ranges[range] ?? ranges['7d']!
+  return { from: new Date(now - span).toISOString(), to: new Date(now).toISOString() }
+}
+
+/** The query parameters of an analytics call, in a stable order (also the cache key). */
+export function analyticsQuery(f: AnalyticsFilter | null, w: { from: string; to: string }): [string, string][] {
+  const q: [string, string][] = [
+    ['from', w.from],
+    ['to', w.to],
+  ]
+  if (!f) return q
+  if (f.workflow) q.push(['workflow', f.workflow])
+  if (f.task_type) q.push(['task_type', f.task_type])
+  if (f.owner) q.push(['owner', f.owner])
+  if (f.tags) q.push(['tags', f.tags.split(',').map((t) => t.trim()).filter(Boolean).join(',')])
+  return q
+}
+
+/** The heatmap as a grid: nodes (rows), hours (columns) and the filled cells. */
+export function heatmapGrid(cells: Schemas['NodeHour'][]): {
+  nodes: string[]
+  hours: number[]
+  cells: { i: number; j: number; busy: number; attempts: number }[]
+  max: number
+} {
+  const nodes = [...new Set(cells.map((c) => c.node))].sort()
+  const times = cells.map((c) => Date.parse(c.hour))
+  if (times.length === 0) return { nodes, hours: [], cells: [], max: 1 }
+  const first = Math.min(...times)
+  const last = Math.max(...times)
+  const hours: number[] = []
+  for (let h = first; h <= last && hours.length < 24 * 92; h += 3600_000) hours.push(h)
+  const row = new Map(nodes.map((n, i) => [n, i]))
+  const out = cells.map((c) => ({ i: row.get(c.node)!, j: Math.round((Date.parse(c.hour) - first) / 3600_000), busy: c.busy_seconds, attempts: c.attempts }))
+  return { nodes, hours, cells: out, max: Math.max(1e-9, ...out.map((c) => c.busy)) }
+}
