@@ -493,6 +493,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/concurrency": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List busy concurrency groups
+         * @description Every concurrency key (task_type:NAME, workflow:NAME, step:WORKFLOW/STEP or key:VALUE) with running tasks holding a lease, by key (at most 1000), and since when its oldest lease is held. Keys at their limit make new tasks wait.
+         */
+        get: operations["list-concurrency-groups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/dead-letters": {
         parameters: {
             query?: never;
@@ -1377,6 +1397,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/workflows/{name}/recommend-start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Suggest when to start a workflow
+         * @description Scores each whole hour of the next 24 by the average number of tasks that ran cluster-wide at the same hours of the week over the last 30 days (hourly rollups), across the window the run would occupy (the median duration of the workflow's recent successful runs), and returns the quietest starts with the reasoning.
+         */
+        get: operations["recommend-start"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/workflows/{name}/versions/{version}": {
         parameters: {
             query?: never;
@@ -2038,6 +2078,40 @@ export interface components {
             to: string;
             /** Format: int64 */
             total: number;
+        };
+        ConcurrencyGroup: {
+            /**
+             * @description task_type:NAME, workflow:NAME, step:WORKFLOW/STEP, or key: and a rule's (rendered) key.
+             * @example key:acme
+             */
+            key: string;
+            /**
+             * Format: date-time
+             * @description When the oldest of those leases was taken.
+             */
+            oldest: string;
+            /**
+             * Format: int64
+             * @description Tasks holding a lease of the key.
+             * @example 2
+             */
+            running: number;
+        };
+        ConcurrencyGroupList: {
+            groups: components["schemas"]["ConcurrencyGroup"][] | null;
+        };
+        ConcurrencyRule: {
+            /**
+             * @description The group the cap applies to: a literal names a group shared by every workflow using it; a Go template of .input makes one group per value. Omit for the whole workflow (or step).
+             * @example {{ .input.customer }}
+             */
+            key?: string;
+            /**
+             * Format: int64
+             * @description How many tasks of the group may run at once.
+             * @example 2
+             */
+            limit: number;
         };
         CostBreakdown: {
             /**
@@ -3331,6 +3405,69 @@ export interface components {
             reason: string;
             trigger: string;
         };
+        StartAdvice: {
+            /** @description The start of the next 24 hours with the highest expected load, for comparison. */
+            busiest: components["schemas"]["StartRecommendation"];
+            /**
+             * Format: date-time
+             * @description Start of the utilization history read.
+             */
+            history_from: string;
+            /**
+             * Format: date-time
+             * @description End of the utilization history read.
+             */
+            history_to: string;
+            /**
+             * Format: int64
+             * @description Median creation-to-finish time of the workflow's recent successful runs; 0 without any (an hour is assumed).
+             */
+            median_duration_ms: number;
+            /** @description How the starts were scored. */
+            reasoning: string;
+            /** @description The best starts in the next 24 hours, best first. */
+            recommendations: components["schemas"]["StartRecommendation"][] | null;
+            /**
+             * Format: int64
+             * @description How many successful runs (at most 200, last 30 days) the median is taken over.
+             */
+            runs_considered: number;
+            /**
+             * Format: int64
+             * @description Worker slots of the live nodes.
+             */
+            slots: number;
+            /** @example Europe/Paris */
+            time_zone: string;
+            /** @example nightly-report */
+            workflow: string;
+        };
+        StartRecommendation: {
+            /**
+             * Format: double
+             * @description Average number of tasks that ran cluster-wide during the window the run would occupy, at the same hours of the week over the last 30 days.
+             * @example 0.4
+             */
+            expected_load: number;
+            /** @description Why this start, in words. */
+            reason: string;
+            /**
+             * Format: date-time
+             * @description The suggested start, a whole hour (UTC).
+             */
+            start: string;
+            /**
+             * @description The same instant in the requested time zone (RFC 3339).
+             * @example 2026-12-02T03:00:00+01:00
+             */
+            start_local: string;
+            /**
+             * Format: double
+             * @description expected_load over the worker slots of the live nodes; 0 when no node is live.
+             * @example 0.02
+             */
+            utilization: number;
+        };
         StartRunRequest: {
             /** @description When set, a second start with the same key returns the first run instead of starting another. */
             idempotency_key?: string;
@@ -3372,6 +3509,8 @@ export interface components {
         StepDefinition: {
             /** @description Overrides the task type's wait between attempts. */
             backoff?: components["schemas"]["Backoff"];
+            /** @description Caps on the running tasks of this step, on top of the workflow's and the task type's. */
+            concurrency?: components["schemas"]["ConcurrencyRule"][] | null;
             /** @description Steps that must finish before this one runs. */
             depends_on?: string[] | null;
             /**
@@ -3851,6 +3990,11 @@ export interface components {
             /** @description Null: no circuit breaker. */
             circuit_breaker: components["schemas"]["CircuitBreakerPolicy"];
             /**
+             * Format: int64
+             * @description Cluster-wide cap on the type's running tasks; null: none.
+             */
+            concurrency_limit: number | null;
+            /**
              * Format: double
              * @description Price of each attempt; null: unset (0).
              */
@@ -3947,6 +4091,12 @@ export interface components {
             backoff?: components["schemas"]["Backoff"];
             /** @description Guard the type's tasks with a cluster-wide circuit breaker; omit for none. */
             circuit_breaker?: components["schemas"]["CircuitBreakerPolicy"];
+            /**
+             * Format: int64
+             * @description How many tasks of this type may run at once across every worker node; omit for no limit. A task over the limit waits without using an attempt.
+             * @example 4
+             */
+            concurrency_limit?: number;
             /**
              * Format: double
              * @description Price of each attempt on top of its seconds. Omit for 0.
@@ -4089,6 +4239,8 @@ export interface components {
             version: number;
         };
         WorkflowDefinition: {
+            /** @description Caps on the running tasks of the workflow's runs, across every worker node: a rule without a key caps all of them, a rule with a key those sharing its value. */
+            concurrency?: components["schemas"]["ConcurrencyRule"][] | null;
             /** @description Free text for people. */
             description?: string;
             /**
@@ -5794,6 +5946,44 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-concurrency-groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConcurrencyGroupList"];
                 };
             };
             /** @description Internal Server Error */
@@ -9315,6 +9505,70 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Workflow"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "recommend-start": {
+        parameters: {
+            query?: {
+                /** @description How many starts to suggest. */
+                count?: number;
+                /** @description IANA time zone of start_local and of the reasons (default UTC). */
+                tz?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The workflow's name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StartAdvice"];
                 };
             };
             /** @description Not Found */
