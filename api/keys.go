@@ -46,7 +46,7 @@ type CreateAPIKeyRequest struct {
 	Name          string     `json:"name" pattern:"^[a-z0-9][a-z0-9_.@-]{0,99}$" example:"ci-deploy" doc:"Unique; recorded as the actor of the key's actions."`
 	Role          string     `json:"role" enum:"viewer,operator,admin" example:"operator"`
 	RateLimit     int        `json:"rate_limit,omitempty" minimum:"1" maximum:"1000000" example:"100" doc:"Requests a minute (default 100)."`
-	Burst         int        `json:"burst,omitempty" minimum:"0" maximum:"1000000" example:"20" doc:"Requests above the rate allowed in a burst (default 20)."`
+	Burst         *int       `json:"burst,omitempty" minimum:"0" maximum:"1000000" example:"20" doc:"Requests above the rate allowed in a burst (default 20)."`
 	DailyRunQuota int        `json:"daily_run_quota,omitempty" minimum:"0" maximum:"100000000" example:"1000" doc:"Runs a UTC day (default 1000)."`
 	ExpiresAt     *time.Time `json:"expires_at,omitempty" doc:"When the key stops working; never when left out."`
 }

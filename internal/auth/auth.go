@@ -114,12 +114,13 @@ func (k *Key) Usable(now time.Time) bool {
 	return k.RevokedAt == nil && (k.ExpiresAt == nil || now.Before(*k.ExpiresAt))
 }
 
-// CreateParams describes a new key. Zero limits take the defaults.
+// CreateParams describes a new key. A zero RateLimit or DailyRunQuota, or
+// a nil Burst, takes the default.
 type CreateParams struct {
 	Name          string
 	Role          Role
 	RateLimit     int
-	Burst         int
+	Burst         *int
 	DailyRunQuota int
 	// ExpiresAt is nil for a key that never expires.
 	ExpiresAt *time.Time
@@ -206,8 +207,9 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Key, string, err
 	if p.RateLimit == 0 {
 		p.RateLimit = DefaultRateLimit
 	}
-	if p.Burst == 0 {
-		p.Burst = DefaultBurst
+	burst := DefaultBurst
+	if p.Burst != nil {
+		burst = *p.Burst
 	}
 	if p.DailyRunQuota == 0 {
 		p.DailyRunQuota = DefaultDailyRunQuota
@@ -215,8 +217,8 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Key, string, err
 	switch {
 	case p.RateLimit < 1 || p.RateLimit > 1000000:
 		return nil, "", fmt.Errorf("%w: rate limit %d: want 1 to 1000000 a minute", ErrInvalid, p.RateLimit)
-	case p.Burst < 0 || p.Burst > 1000000:
-		return nil, "", fmt.Errorf("%w: burst %d: want 0 to 1000000", ErrInvalid, p.Burst)
+	case burst < 0 || burst > 1000000:
+		return nil, "", fmt.Errorf("%w: burst %d: want 0 to 1000000", ErrInvalid, burst)
 	case p.DailyRunQuota < 0 || p.DailyRunQuota > 100000000:
 		return nil, "", fmt.Errorf("%w: daily run quota %d: want 0 to 100000000", ErrInvalid, p.DailyRunQuota)
 	case p.ExpiresAt != nil && !p.ExpiresAt.After(s.now()):
@@ -225,7 +227,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Key, string, err
 	token, prefix, hash := newToken()
 	row, err := s.q.APIKeyInsert(ctx, s.pool, &dbsqlc.APIKeyInsertParams{
 		Name: p.Name, Prefix: prefix, SecretHash: hash[:], Role: string(p.Role),
-		RateLimit: int32(p.RateLimit), Burst: int32(p.Burst), DailyRunQuota: int32(p.DailyRunQuota),
+		RateLimit: int32(p.RateLimit), Burst: int32(burst), DailyRunQuota: int32(p.DailyRunQuota),
 		ExpiresAt: p.ExpiresAt,
 	})
 	if err != nil {
