@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/yaml"
 	"github.com/go-chi/chi/v5"
 )
 
@@ -146,7 +148,53 @@ func registerVersionDocuments(router chi.Router, doc *huma.OpenAPI) {
 		prefix := "/v" + version
 		router.Get(prefix+"/openapi.json", serve("application/vnd.oai.openapi+json", func(d *huma.OpenAPI) ([]byte, error) { return json.Marshal(d) }))
 		router.Get(prefix+"/openapi.yaml", serve("application/vnd.oai.openapi", (*huma.OpenAPI).YAML))
-		router.Get(prefix+"/openapi-3.0.json", serve("application/vnd.oai.openapi+json", func(d *huma.OpenAPI) ([]byte, error) { return d.Downgrade() }))
-		router.Get(prefix+"/openapi-3.0.yaml", serve("application/vnd.oai.openapi", (*huma.OpenAPI).DowngradeYAML))
+		router.Get(prefix+"/openapi-3.0.json", serve("application/vnd.oai.openapi+json", downgrade))
+		router.Get(prefix+"/openapi-3.0.yaml", serve("application/vnd.oai.openapi", downgradeYAML))
 	}
+}
+
+// downgrade returns doc in OpenAPI 3.0 form: Huma's Downgrade, then what it
+// leaves that 3.0 lacks: const (an enum of one) and contentMediaType
+// (dropped; the request body's media type says it).
+func downgrade(doc *huma.OpenAPI) ([]byte, error) {
+	raw, err := doc.Downgrade()
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(strip31(v))
+}
+
+func downgradeYAML(doc *huma.OpenAPI) ([]byte, error) {
+	raw, err := downgrade(doc)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := yaml.Convert(&buf, bytes.NewReader(raw)); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func strip31(v any) any {
+	switch value := v.(type) {
+	case map[string]any:
+		if c, ok := value["const"]; ok {
+			delete(value, "const")
+			value["enum"] = []any{c}
+		}
+		delete(value, "contentMediaType")
+		for k, item := range value {
+			value[k] = strip31(item)
+		}
+	case []any:
+		for i, item := range value {
+			value[i] = strip31(item)
+		}
+	}
+	return v
 }
