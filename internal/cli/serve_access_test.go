@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,4 +136,78 @@ func TestServeWithKeys(t *testing.T) {
 	allowed := 120 + time.Since(start).Seconds()*100/60
 	t.Logf("two servers: admitted %d of 300 in %s (the bucket allows %.1f)", admitted, time.Since(start).Round(time.Millisecond), allowed)
 	require.InDelta(t, allowed, float64(admitted), allowed*0.05)
+}
+
+// TestDevAcceptsLoopbackOnly runs `baton dev` on a test database: the
+// README's curl examples work without a key, a request naming another host
+// is refused, and the admin key dev prints works.
+func TestDevAcceptsLoopbackOnly(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var stdout lockedBuilder
+	env := &environment{stdout: &stdout, stderr: io.Discard, logger: logger, databaseURL: testdb.New(t)}
+	addr := freeAddr(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- env.dev(ctx, []string{"--addr", addr, "--examples", "../../examples", "--home", t.TempDir(), "--workers", "4"})
+	}()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+	call := func(method, path, host, key, body string) int {
+		req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		require.NoError(t, err)
+		if host != "" {
+			req.Host = host
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Eventually(t, func() bool { return call(http.MethodGet, "/healthz", "", "", "") == http.StatusOK },
+		60*time.Second, 50*time.Millisecond)
+
+	// The README's examples, as curl sends them (Host: 127.0.0.1:port or
+	// localhost:port).
+	require.Equal(t, http.StatusCreated, call(http.MethodPost, "/v1/runs", "", "", `{"workflow":"release-pipeline"}`))
+	_, port, _ := net.SplitHostPort(addr)
+	require.Equal(t, http.StatusOK, call(http.MethodGet, "/v1/runs/1", "localhost:"+port, "", ""))
+	// A DNS-rebound page names its own host.
+	require.Equal(t, http.StatusUnauthorized, call(http.MethodGet, "/v1/runs/1", "attacker.example:"+port, "", ""))
+	require.Equal(t, http.StatusUnauthorized, call(http.MethodPost, "/v1/runs", "attacker.example", "", `{"workflow":"release-pipeline"}`))
+	// The printed admin key works, whatever the Host.
+	key := keyRE.FindString(stdout.String())
+	require.NotEmpty(t, key, stdout.String())
+	require.Equal(t, http.StatusOK, call(http.MethodGet, "/v2/me", "attacker.example", key, ""))
+}
+
+// lockedBuilder is a strings.Builder safe for a writer and a reader.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
