@@ -400,11 +400,17 @@ func (s *Service) touch(keyID int64) {
 const FlushInterval = 30 * time.Second
 
 // Run writes the keys' last use every FlushInterval (one statement for all
-// keys used since the previous write) and once more when ctx ends.
+// keys used since the previous write) and once more when ctx ends, and
+// deletes expired sessions every 20 intervals.
 func (s *Service) Run(ctx context.Context) error {
 	ticker := time.NewTicker(FlushInterval)
 	defer ticker.Stop()
-	for {
+	for tick := 1; ; tick++ {
+		if tick%20 == 0 {
+			if err := s.q.APISessionPurge(ctx, s.pool, s.now()); err != nil && ctx.Err() == nil {
+				s.logger.Warn("delete expired sessions", slog.String("error", err.Error()))
+			}
+		}
 		select {
 		case <-ctx.Done():
 			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

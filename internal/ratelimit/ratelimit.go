@@ -163,11 +163,9 @@ func (l *Limiter) Allow(ctx context.Context, subject, actor string, policy Polic
 
 // take visits the database for a lease.
 func (l *Limiter) take(ctx context.Context, b *lease, subject string, policy Policy, now time.Time) error {
-	want := l.maxLease
+	want := policy.Capacity() / 10 // first visit: assume a full bucket
 	if !b.knownAt.IsZero() {
 		want = int(b.estimate(policy, now) / 10)
-	} else {
-		want = policy.Capacity() / 10
 	}
 	want = max(1, min(want, l.maxLease))
 	row, err := l.q.RateLimitTake(ctx, l.pool, &dbsqlc.RateLimitTakeParams{
