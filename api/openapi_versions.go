@@ -3,7 +3,10 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -197,4 +200,33 @@ func strip31(v any) any {
 		}
 	}
 	return v
+}
+
+// WriteVersionSpecs writes each version's document, in 3.1 and 3.0 form,
+// to dir/v1 and dir/v2 (openapi.json, openapi-3.0.json), for client
+// generators.
+func WriteVersionSpecs(dir string) error {
+	doc := OpenAPI()
+	for _, version := range []string{"1", "2"} {
+		vdoc := versionDocument(doc, version)
+		full, err := json.MarshalIndent(vdoc, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encode v%s document: %w", version, err)
+		}
+		old, err := downgrade(vdoc)
+		if err != nil {
+			return fmt.Errorf("downgrade v%s document: %w", version, err)
+		}
+		vdir := filepath.Join(dir, "v"+version)
+		if err := os.MkdirAll(vdir, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(vdir, "openapi.json"), append(full, '\n'), 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(vdir, "openapi-3.0.json"), old, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -108,7 +108,9 @@ func TestServeWithKeys(t *testing.T) {
 	// Another process revoked it: each server stops accepting it within
 	// its 5 s cache.
 	for node := range addrs {
-		require.Eventually(t, func() bool { return call(node, http.MethodGet, "/v1/runs", keys["viewer"], "") == http.StatusUnauthorized },
+		require.Eventually(t, func() bool {
+			return call(node, http.MethodGet, "/v1/runs", keys["viewer"], "") == http.StatusUnauthorized
+		},
 			10*time.Second, 100*time.Millisecond)
 	}
 
