@@ -295,6 +295,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	registerAnalytics(v1, h)
 
 	documentAccess(api.OpenAPI())
+	documentExamples(api.OpenAPI())
 	registerVersionDocuments(router, api.OpenAPI())
 	router.NotFound(notFound(opts.UI))
 	router.MethodNotAllowed(methodNotAllowed(router))

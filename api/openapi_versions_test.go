@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -25,7 +26,14 @@ func TestVersionDocumentsValidate(t *testing.T) {
 		loader := openapi3.NewLoader()
 		doc, err := loader.LoadFromData(rec.Body.Bytes())
 		require.NoError(t, err, path)
-		require.NoError(t, doc.Validate(context.Background(), openapi3.DisableExamplesValidation()), path)
+		var opts []openapi3.ValidationOption
+		if strings.Contains(path, "3.0") {
+			// Huma's Downgrade renames every "examples" key, properties of
+			// example bodies included (analytics' error groups have one), so
+			// the 3.0 forms' examples are checked in their 3.1 originals.
+			opts = append(opts, openapi3.DisableExamplesValidation())
+		}
+		require.NoError(t, doc.Validate(context.Background(), opts...), path)
 
 		require.Contains(t, doc.Components.SecuritySchemes, "bearerAuth", path)
 		get := doc.Paths.Find(map[string]string{"/v1/openapi.json": "/v1/runs/{id}", "/v1/openapi-3.0.json": "/v1/runs/{id}",
