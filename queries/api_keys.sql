@@ -45,7 +45,7 @@ SELECT coalesce((SELECT runs FROM baton.api_key_usage WHERE key_id = @key_id AND
 -- name: RateLimitTake :one
 SELECT t.granted::integer AS granted, t.tokens::double precision AS tokens
 FROM baton.rate_limit_take(@subject, @capacity::double precision,
-    @per_second::double precision, @want::integer, @now::timestamptz) AS t (granted, tokens);
+    @per_second::double precision, @want::integer, @now::timestamptz, @returned::integer) AS t (granted, tokens);
 
 -- name: RateLimitNotice :one
 -- RateLimitNotice writes a rate_limited or quota_exceeded event for subject

@@ -67,7 +67,7 @@ CREATE UNLOGGED TABLE baton.rate_limit_notices (
 );
 
 -- +goose Down
-DROP FUNCTION IF EXISTS baton.rate_limit_take(text, double precision, double precision, integer, timestamptz);
+DROP FUNCTION IF EXISTS baton.rate_limit_take(text, double precision, double precision, integer, timestamptz, integer);
 DROP TABLE IF EXISTS baton.rate_limit_notices;
 DROP TABLE IF EXISTS baton.api_key_usage;
 DROP TABLE IF EXISTS baton.api_sessions;

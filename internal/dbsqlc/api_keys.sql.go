@@ -422,7 +422,7 @@ func (q *Queries) RateLimitNotice(ctx context.Context, db DBTX, arg *RateLimitNo
 const rateLimitTake = `-- name: RateLimitTake :one
 SELECT t.granted::integer AS granted, t.tokens::double precision AS tokens
 FROM baton.rate_limit_take($1, $2::double precision,
-    $3::double precision, $4::integer, $5::timestamptz) AS t (granted, tokens)
+    $3::double precision, $4::integer, $5::timestamptz, $6::integer) AS t (granted, tokens)
 `
 
 type RateLimitTakeParams struct {
@@ -431,6 +431,7 @@ type RateLimitTakeParams struct {
 	PerSecond float64
 	Want      int32
 	Now       time.Time
+	Returned  int32
 }
 
 type RateLimitTakeRow struct {
@@ -445,6 +446,7 @@ func (q *Queries) RateLimitTake(ctx context.Context, db DBTX, arg *RateLimitTake
 		arg.PerSecond,
 		arg.Want,
 		arg.Now,
+		arg.Returned,
 	)
 	var i RateLimitTakeRow
 	err := row.Scan(&i.Granted, &i.Tokens)

@@ -10,7 +10,8 @@
 // request does: the cluster never admits more than the bucket allows, and
 // refuses early by at most the tokens other processes hold in their
 // leases, which near the limit is about one per process. A lease unspent
-// after LeaseTTL is dropped (those tokens are lost, never doubled).
+// after LeaseTTL stops being spent and goes back to the bucket at the
+// process's next visit for that caller.
 package ratelimit
 
 import (
@@ -81,6 +82,7 @@ type Limiter struct {
 type lease struct {
 	mu         sync.Mutex
 	tokens     int       // leased and unspent
+	unspent    int       // tokens of an expired lease, to give back
 	leasedAt   time.Time // when tokens were leased
 	known      float64   // the bucket's tokens after the last visit
 	knownAt    time.Time
@@ -136,7 +138,7 @@ func (l *Limiter) Allow(ctx context.Context, subject, actor string, policy Polic
 	defer b.mu.Unlock()
 	now := l.now()
 	if b.tokens > 0 && now.Sub(b.leasedAt) > l.leaseTTL {
-		b.tokens = 0
+		b.unspent, b.tokens = b.tokens, 0 // given back at the next visit
 	}
 	if b.tokens == 0 {
 		if now.Before(b.emptyUntil) {
@@ -170,10 +172,12 @@ func (l *Limiter) take(ctx context.Context, b *lease, subject string, policy Pol
 	want = max(1, min(want, l.maxLease))
 	row, err := l.q.RateLimitTake(ctx, l.pool, &dbsqlc.RateLimitTakeParams{
 		Subject: subject, Capacity: float64(policy.Capacity()), PerSecond: policy.perSecond(), Want: int32(want), Now: now,
+		Returned: int32(b.unspent),
 	})
 	if err != nil {
 		return fmt.Errorf("rate limit %s: %w", subject, err)
 	}
+	b.unspent = 0
 	b.tokens = int(row.Granted)
 	b.leasedAt = now
 	b.known = row.Tokens

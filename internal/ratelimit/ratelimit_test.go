@@ -89,3 +89,31 @@ func TestQuotaResetsDaily(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM baton.task_events WHERE kind = 'quota_exceeded'`).Scan(&events))
 	require.Equal(t, 1, events)
 }
+
+// TestExpiredLeaseGoesBack: tokens a process leased and did not spend in
+// time go back to the bucket, so they are not lost to the other processes.
+func TestExpiredLeaseGoesBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.NewPool(t)
+	c := &clock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+	policy := ratelimit.Policy{Limit: 100, Burst: 20}
+	a := ratelimit.New(pool, ratelimit.Options{Now: c.Now})
+	b := ratelimit.New(pool, ratelimit.Options{Now: c.Now})
+	d, err := a.Allow(ctx, "key:1", "k", policy) // leases 12, spends 1
+	require.NoError(t, err)
+	require.True(t, d.Allowed)
+	c.Add(2 * time.Second) // a's lease expires; the bucket refills 3.3 (108 → 111.3)
+	admitted := 1
+	for i := range 300 {
+		l := []*ratelimit.Limiter{a, b}[i%2]
+		d, err := l.Allow(ctx, "key:1", "k", policy)
+		require.NoError(t, err)
+		if d.Allowed {
+			admitted++
+		}
+	}
+	// 1 + 120 (the bucket is full again once a's 11 tokens are back).
+	require.GreaterOrEqual(t, admitted, 119)
+	require.LessOrEqual(t, admitted, 121)
+}
