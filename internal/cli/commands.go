@@ -25,6 +25,7 @@ import (
 	"github.com/baton-run/baton/internal/executor"
 	"github.com/baton-run/baton/internal/metrics"
 	"github.com/baton-run/baton/internal/placement"
+	"github.com/baton-run/baton/internal/ratelimit"
 	"github.com/baton-run/baton/internal/resilience"
 	"github.com/baton-run/baton/internal/rollup"
 	"github.com/baton-run/baton/internal/schedule"
@@ -285,6 +286,9 @@ func (env *environment) dev(ctx context.Context, args []string) error {
 		}
 	}
 	env.access = env.accessFor(rt, api.AnonymousLoopback)
+	// The dashboard polls several endpoints every few seconds: the anonymous
+	// (per-IP) limit of dev leaves it room.
+	env.access.AnonymousPolicy = ratelimit.Policy{Limit: devAnonymousRate, Burst: devAnonymousRate / 5}
 	devToken, err := devKey(ctx, env.access.Keys)
 	if err != nil {
 		return err

@@ -171,6 +171,10 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 	return t, nil
 }
 
+// devAnonymousRate is the per-IP rate limit (a minute) of anonymous
+// requests to baton dev.
+const devAnonymousRate = 1000
+
 // devKeyName is the admin key `baton dev` creates (or rotates) at start.
 const devKeyName = "dev-admin"
 
