@@ -183,11 +183,11 @@ func actorOf(keyName, annotation string) string {
 	if annotation == "" || annotation == keyName {
 		return keyName
 	}
-	actor := keyName + " (for " + annotation
+	actor := []rune(keyName + " (for " + annotation)
 	if len(actor) > 199 {
-		actor = actor[:199]
+		actor = actor[:199] // within the header's 200 characters, whole runes
 	}
-	return actor + ")"
+	return string(actor) + ")"
 }
 
 // limited reports whether requests to path count against rate limits: the

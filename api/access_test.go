@@ -528,3 +528,13 @@ func TestInsecureWarning(t *testing.T) {
 	require.Contains(t, rec.Body.String(), "INSECURE")
 	require.Equal(t, http.StatusOK, s.send(s.h, http.MethodGet, "/v1/runs", "", "", nil).Code)
 }
+
+func TestActorAnnotationIsBounded(t *testing.T) {
+	t.Parallel()
+	s := setupSecured(t, api.AnonymousNone)
+	for _, annotation := range []string{strings.Repeat("é", 199), strings.Repeat("x", 200), "  ", "operator"} {
+		rec := s.send(s.h, http.MethodPost, "/v2/queues/default/pause", s.tokens["operator"], "", map[string]string{"X-Baton-Actor": annotation})
+		require.NotEqual(t, http.StatusInternalServerError, rec.Code, rec.Body.String())
+		require.NotEqual(t, http.StatusUnprocessableEntity, rec.Code, rec.Body.String())
+	}
+}
