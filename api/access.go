@@ -339,6 +339,10 @@ var operatorOperations = map[string]bool{
 // adminReads are reads that need admin.
 var adminReads = map[string]bool{"list-keys": true}
 
+// viewerPosts are POST operations that only read (such as a search whose
+// query is a body) and need no more than viewer.
+var viewerPosts = map[string]bool{}
+
 // requiredRole is the role an operation needs; empty for a public one.
 func requiredRole(op *huma.Operation) auth.Role {
 	id := strings.TrimPrefix(op.OperationID, "v2-")
@@ -347,7 +351,7 @@ func requiredRole(op *huma.Operation) auth.Role {
 		return ""
 	case adminReads[id]:
 		return auth.RoleAdmin
-	case op.Method == http.MethodGet || op.Method == http.MethodHead:
+	case op.Method == http.MethodGet || op.Method == http.MethodHead || viewerPosts[id]:
 		return auth.RoleViewer
 	case operatorOperations[id]:
 		return auth.RoleOperator
