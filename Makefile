@@ -7,7 +7,7 @@ GOFLAGS ?=
 # A recipe that fails removes its half-written target, so the next run tries again.
 .DELETE_ON_ERROR:
 
-.PHONY: run test test-go test-web test-browser generate build web bench bench-web lint tools clean
+.PHONY: run test test-go test-web test-browser generate build web bench bench-web lint tools clean openapi-clients
 
 ## run: start everything (local PostgreSQL under ./.baton unless DATABASE_URL is set) on $(ADDR)
 run: web
@@ -85,3 +85,16 @@ lint:
 
 clean:
 	rm -rf bin
+
+## openapi-clients: generate a Go client from each API version's OpenAPI 3.0 document with
+## oapi-codegen (an independent generator) and compile both
+OAPI_CODEGEN ?= github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@v2.8.2
+openapi-clients:
+	rm -rf .build/openapi-clients && mkdir -p .build/openapi-clients
+	$(GO) run ./cmd/baton openapi --versions -o .build/openapi-clients
+	cd .build/openapi-clients && printf 'module example.com/batonclients\n\ngo 1.26\n' > go.mod && \
+	  for v in v1 v2; do \
+	    $(GO) run $(OAPI_CODEGEN) -generate types,client -package $$v $$v/openapi-3.0.json > $$v/client.go || exit 1; \
+	  done && \
+	  $(GO) get github.com/oapi-codegen/runtime@v1.9.0 && $(GO) mod tidy && $(GO) build ./... && \
+	  echo "clients generated from v1 and v2 compile"

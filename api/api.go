@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humachi"
@@ -83,6 +84,14 @@ type Options struct {
 	// Schedules serves the /v1/schedules operations. Nil builds one on the
 	// engine's pool.
 	Schedules *schedule.Service
+
+	// Access is access control: API keys, roles, sessions, rate limits and
+	// quotas. Nil serves every request as an anonymous admin (see Access).
+	Access *Access
+
+	// Sunset is when API v1 goes away, sent in v1 responses' Sunset header
+	// (zero: DefaultSunset).
+	Sunset time.Time
 }
 
 // handlers holds what the operations need. Its methods are the operation
@@ -100,6 +109,8 @@ type handlers struct {
 	ready     func(ctx context.Context) error
 	// schedules is nil only when building the OpenAPI document.
 	schedules *schedule.Service
+	// access is nil when access control is off.
+	access *Access
 }
 
 // New returns the HTTP handler serving the API (wrapped in request logging,
@@ -114,6 +125,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	if h.ready == nil {
 		h.ready = h.pingDatabase
 	}
+	h.access = opts.Access
 	h.analytics = opts.Analytics
 	h.schedules = opts.Schedules
 	if h.schedules == nil && opts.Engine != nil {
@@ -127,6 +139,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	router.Use(holdStatus)
 	api := humachi.New(router, newConfig(opts.Logger))
 	registerMetrics(router, api, opts.Metrics)
+	api.UseMiddleware(authorize(api, opts.Access != nil))
 
 	// Probes, outside the versioned API.
 	huma.Register(api, huma.Operation{
@@ -149,6 +162,9 @@ func New(opts Options) (http.Handler, huma.API) {
 	}, h.readiness)
 
 	v1 := huma.NewGroup(api, "/v1")
+	v2 := huma.NewGroup(api, "/v2")
+	v1.UseModifier(alsoUnderV2) // every v1 operation is also a v2 one (versioning.go)
+	registerAccess(v2, h)
 
 	// Task types.
 	huma.Register(v1, huma.Operation{
@@ -279,10 +295,18 @@ func New(opts Options) (http.Handler, huma.API) {
 	registerAlerts(v1, h)
 	registerAnalytics(v1, h)
 
+	documentAccess(api.OpenAPI())
+	documentExamples(api.OpenAPI())
+	registerVersionDocuments(router, api.OpenAPI())
 	router.NotFound(notFound(opts.UI))
 	router.MethodNotAllowed(methodNotAllowed(router))
 
-	return logRequests(opts.Logger, recoverPanics(opts.Logger, refuseCrossOrigin(requireJSON(router)))), api
+	sunset := opts.Sunset
+	if sunset.IsZero() {
+		sunset = DefaultSunset
+	}
+	return logRequests(opts.Logger, recoverPanics(opts.Logger, securityHeaders(versions(router, sunset,
+		authenticate(opts.Access, refuseCrossOrigin(requireJSON(router))))))), api
 }
 
 // Operation tags, in the order the OpenAPI document lists them.

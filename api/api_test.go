@@ -451,12 +451,17 @@ func TestProbesAndRouting(t *testing.T) {
 	s.requireStatus(http.StatusOK, rec)
 	require.Contains(t, rec.Body.String(), "/v1/runs:")
 
-	// Unknown routes under /v1 are problems; everything else goes to the UI.
+	// Unknown routes under /v1 are problems; everything else goes to the UI
+	// (a browser's page load of a path that is also an unversioned API
+	// route, such as /runs/42, too).
 	p := requireProblem(t, http.StatusNotFound, s.do(http.MethodGet, "/v1/nope", nil))
 	require.Contains(t, p.Detail, "/v1/nope")
 	requireProblem(t, http.StatusNotFound, s.do(http.MethodGet, "/v1", nil))
 	for _, path := range []string{"/", "/docs", "/runs/42"} {
-		rec := s.do(http.MethodGet, path, nil)
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+		rec := httptest.NewRecorder()
+		s.h.ServeHTTP(rec, req)
 		s.requireStatus(http.StatusOK, rec)
 		require.Equal(t, "ui", rec.Body.String(), path)
 	}

@@ -186,6 +186,9 @@ func (h *handlers) resubmitDeadLetter(ctx context.Context, in *resubmitInput) (*
 	var params []byte
 	if in.Body != nil && in.Body.Params != nil {
 		params = in.Body.Params
+		if err := h.requireAdminForParams(ctx, d.RunID, d.Step); err != nil {
+			return nil, err
+		}
 	}
 	taskID, err := h.engine.ResubmitDeadLetter(ctx, in.ID, params, in.Actor)
 	if err != nil {

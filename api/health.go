@@ -12,6 +12,8 @@ import (
 // Health is the body of the probes.
 type Health struct {
 	Status string `json:"status" example:"ok" doc:"Always \"ok\"; failures are problem documents."`
+	// Warning is set when the server runs without access control.
+	Warning string `json:"warning,omitempty" doc:"Set when the server accepts anonymous requests from anywhere (baton serve --insecure-no-auth)."`
 }
 
 type healthOutput struct {
@@ -21,8 +23,15 @@ type healthOutput struct {
 // readyTimeout bounds the readiness check.
 const readyTimeout = 5 * time.Second
 
+// insecureWarning is /healthz's warning on a server without access control.
+const insecureWarning = "INSECURE: authentication is disabled (--insecure-no-auth): anyone who reaches this port can run commands on the workers"
+
 func (h *handlers) health(_ context.Context, _ *struct{}) (*healthOutput, error) {
-	return &healthOutput{Body: Health{Status: "ok"}}, nil
+	out := &healthOutput{Body: Health{Status: "ok"}}
+	if h.access != nil && h.access.Anonymous == AnonymousEveryone {
+		out.Body.Warning = insecureWarning
+	}
+	return out, nil
 }
 
 func (h *handlers) readiness(ctx context.Context, _ *struct{}) (*healthOutput, error) {

@@ -6,6 +6,9 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/baton-run/baton/internal/auth"
+	"github.com/baton-run/baton/internal/executor"
 )
 
 // Manual intervention on runs and tasks: pause, resume, cancel, retry (with
@@ -155,6 +158,11 @@ func (h *handlers) retryTask(ctx context.Context, in *retryTaskInput) (*runOutpu
 		params = in.Body.Params
 	}
 	target := &taskActionInput{ID: in.ID, Step: in.Step, Actor: in.Actor}
+	if params != nil {
+		if err := h.requireAdminForParams(ctx, in.ID, in.Step); err != nil {
+			return nil, err
+		}
+	}
 	return h.taskAction(ctx, target, func(ctx context.Context, taskID int64, actor string) error {
 		return h.engine.RetryTask(ctx, taskID, params, actor)
 	})
@@ -202,4 +210,21 @@ func (h *handlers) listAttention(ctx context.Context, in *attentionInput) (*atte
 		out.Body.Runs[i] = runFrom(run)
 	}
 	return out, nil
+}
+
+// requireAdminForParams refuses new params for a task of a dangerous
+// executor (exec) to a caller below admin: new params there are a new
+// command. Other tasks take new params from an operator.
+func (h *handlers) requireAdminForParams(ctx context.Context, runID int64, step string) error {
+	if c := callerFrom(ctx); c == nil || c.role.Allows(auth.RoleAdmin) {
+		return nil
+	}
+	task, err := h.engine.GetTask(ctx, runID, step)
+	if err != nil {
+		return h.problem(ctx, err)
+	}
+	if executor.Dangerous(task.Executor) {
+		return requireRole(ctx, auth.RoleAdmin, "new params for a task of the "+task.Executor+" executor")
+	}
+	return nil
 }

@@ -74,11 +74,12 @@ func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// notFound answers requests no route matched: a 404 problem under /v1 (and
+// notFound answers requests no route matched: a 404 problem under /v1 and /v2 (and
 // everywhere when ui is nil), ui otherwise.
 func notFound(ui http.Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if ui == nil || r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/") {
+		if ui == nil || r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/") ||
+			r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/") {
 			writeProblem(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 			return
 		}
@@ -110,7 +111,13 @@ func methodNotAllowed(router *chi.Mux) http.HandlerFunc {
 // writeProblem writes an RFC 9457 problem body, the same model Huma's
 // operations answer errors with.
 func writeProblem(w http.ResponseWriter, status int, detail string) {
-	body, err := json.Marshal(huma.NewError(status, detail))
+	writeProblemModel(w, huma.NewError(status, detail))
+}
+
+// writeProblemModel writes problem as an RFC 9457 body with its status.
+func writeProblemModel(w http.ResponseWriter, problem huma.StatusError) {
+	status := problem.GetStatus()
+	body, err := json.Marshal(problem)
 	if err != nil {
 		// Encoding a struct of strings and ints does not fail.
 		body = []byte(`{"status":500,"title":"Internal Server Error"}`)

@@ -136,6 +136,10 @@ type eventListOutput struct {
 
 func (h *handlers) startRun(ctx context.Context, in *startRunInput) (*runOutput, error) {
 	b := in.Body
+	refund, err := h.takeRunQuota(ctx)
+	if err != nil {
+		return nil, err
+	}
 	started, created, err := h.engine.StartRun(ctx, engine.StartParams{
 		Workflow:       b.Workflow,
 		Version:        b.Version,
@@ -146,6 +150,9 @@ func (h *handlers) startRun(ctx context.Context, in *startRunInput) (*runOutput,
 		Tags:           b.Tags,
 		Trigger:        "api",
 	})
+	if err != nil || !created {
+		refund()
+	}
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}

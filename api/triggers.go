@@ -8,6 +8,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/baton-run/baton/internal/auth"
 	"github.com/baton-run/baton/internal/trigger"
 )
 
@@ -304,6 +305,18 @@ func (h *handlers) inboundWebhook(ctx context.Context, in *hookInput) (*emitResu
 	svc, err := h.triggerService()
 	if err != nil {
 		return nil, err
+	}
+	if c := callerFrom(ctx); c != nil && !c.role.Allows(auth.RoleOperator) {
+		// Only a trigger's secret lets a caller without a key in.
+		t, err := svc.Get(ctx, in.Name)
+		if err != nil {
+			return nil, h.problem(ctx, err)
+		}
+		if !t.HasSecret {
+			if err := requireRole(ctx, auth.RoleOperator, "a webhook to a trigger without a secret"); err != nil {
+				return nil, err
+			}
+		}
 	}
 	header := http.Header{}
 	for k, v := range map[string]string{

@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/baton-run/baton/api"
 )
 
 // Version is the build's version, set with -ldflags at release time.
@@ -23,14 +25,18 @@ Usage:
   baton dev     [--addr 127.0.0.1:8080] [--examples DIR] [--executors LIST]
                                                  everything in one process; starts a local
                                                  PostgreSQL under ./.baton when DATABASE_URL is unset
-  baton serve   [--addr 127.0.0.1:8080] [--executors LIST]
+  baton serve   [--addr 127.0.0.1:8080] [--executors LIST] [--insecure-no-auth]
                                                  API and dashboard (production); --addr :8080
-                                                 listens on every interface
+                                                 listens on every interface; refuses to start
+                                                 without an API key unless --insecure-no-auth
   baton worker  [--workers 100] [--reserved-share 0.2] [--dead-letter-retention 720h]
                 [--executors LIST]               task workers (production); --reserved-share of
                                                  the workers only run priority-1 tasks
   baton migrate up|down|status                   manage the schema
   baton apply   -f DIR|FILE                      create or update task types and workflows
+  baton keys    create --name NAME --role viewer|operator|admin [--rate-limit 100/min]
+                       [--burst 20] [--daily-run-quota 1000] [--expires 90d]
+  baton keys    list | rotate NAME | revoke NAME API keys (shown once, stored hashed)
   baton version
 
 Environment:
@@ -65,6 +71,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = env.migrate(ctx, args[1:])
 	case "apply":
 		err = env.apply(ctx, args[1:])
+	case "keys":
+		err = env.keys(ctx, args[1:])
 	case "testdb":
 		err = env.testDB(ctx, args[1:])
 	case "openapi":
@@ -111,6 +119,8 @@ type environment struct {
 	// executors are the built-in executors to enable (nil: all), from
 	// --executors or BATON_EXECUTORS.
 	executors []string
+	// access is the API's access control, set by serve and dev.
+	access *api.Access
 	// secretKeyFile keeps the alert channels' secret key when
 	// BATON_SECRET_KEY is unset (set by the dev command).
 	secretKeyFile string

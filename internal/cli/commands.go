@@ -25,6 +25,7 @@ import (
 	"github.com/baton-run/baton/internal/executor"
 	"github.com/baton-run/baton/internal/metrics"
 	"github.com/baton-run/baton/internal/placement"
+	"github.com/baton-run/baton/internal/ratelimit"
 	"github.com/baton-run/baton/internal/resilience"
 	"github.com/baton-run/baton/internal/rollup"
 	"github.com/baton-run/baton/internal/schedule"
@@ -159,6 +160,7 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 	addr := addrFlag(fs)
 	executors := env.executorsFlag(fs)
 	retentionDays := retentionFlag(fs)
+	insecure := fs.Bool("insecure-no-auth", false, "serve every request, from anywhere, without an API key (never in production)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -176,6 +178,19 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer rt.close()
+	if *insecure {
+		env.access = env.accessFor(rt, api.AnonymousEveryone)
+		env.logger.Warn("INSECURE: --insecure-no-auth: every request is served, from anywhere, without an API key; anyone who reaches " + *addr + " can run commands on the workers")
+	} else {
+		env.access = env.accessFor(rt, api.AnonymousNone)
+		n, err := env.access.Keys.CountUsable(ctx)
+		if err != nil {
+			return fmt.Errorf("check API keys (is the database migrated?): %w", err)
+		}
+		if n == 0 {
+			return &usageError{"no usable API key: create one with `baton keys create --name NAME --role admin`, or start with --insecure-no-auth (never in production)"}
+		}
+	}
 	return env.run(ctx, rt, *addr, 0)
 }
 
@@ -270,6 +285,15 @@ func (env *environment) dev(ctx context.Context, args []string) error {
 			return fmt.Errorf("apply examples: %w", err)
 		}
 	}
+	env.access = env.accessFor(rt, api.AnonymousLoopback)
+	// The dashboard polls several endpoints every few seconds: the anonymous
+	// (per-IP) limit of dev leaves it room.
+	env.access.AnonymousPolicy = ratelimit.Policy{Limit: devAnonymousRate, Burst: devAnonymousRate / 5}
+	devToken, err := devKey(ctx, env.access.Keys)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "\nAnonymous requests are accepted from this machine only (loopback address and Host).\nAn admin API key for trying authentication (rotated at every start):\n  %s\n  curl -H 'Authorization: Bearer %s' %s/v2/me\n", devToken, devToken, baseURL(*addr))
 	fmt.Fprintf(env.stdout, "\nBaton is running.\n  dashboard  %s/\n  API docs   %s/docs\n  OpenAPI    %s/openapi.json\n  database   %s\nStart a run:\n  curl -X POST %s/v1/runs -H 'Content-Type: application/json' -d '{\"workflow\":\"release-pipeline\"}'\nPress Ctrl-C to stop.\n\n",
 		baseURL(*addr), baseURL(*addr), baseURL(*addr), url, baseURL(*addr))
 	return env.run(ctx, rt, *addr, *workers)
@@ -319,11 +343,15 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		// does not wait for them.
 		hub := stream.New(rt.pool, stream.Options{Logger: env.logger})
 		group.Go(func() error { return hub.Run(ctx) })
+		if env.access != nil {
+			group.Go(func() error { return env.access.Keys.Run(ctx) })
+		}
 		ui, err := withRiverUI(ctx, client.Client, env.logger, web.Handler())
 		if err != nil {
 			return err
 		}
 		handler, _ := api.New(api.Options{
+			Access: env.access,
 			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Stream: hub, Alerts: alerts, Triggers: triggers, Logger: env.logger, UI: ui,
 			Schedules: schedules,
 			Metrics:   metricsFor(rt.pool, hub, env.logger),

@@ -45,8 +45,12 @@ func (env *environment) testDB(ctx context.Context, args []string) error {
 func (env *environment) openAPI(_ context.Context, args []string) error {
 	fs := env.flags("openapi")
 	out := fs.String("o", "api", "output directory")
+	versions := fs.Bool("versions", false, "write only each API version's document, 3.1 and 3.0, to DIR/v1 and DIR/v2")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *versions {
+		return api.WriteVersionSpecs(*out)
 	}
 	return api.WriteSpec(*out)
 }

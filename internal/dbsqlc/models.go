@@ -83,6 +83,36 @@ type BatonAlertRule struct {
 	UpdatedAt           time.Time
 }
 
+type BatonApiKey struct {
+	ID            int64
+	Name          string
+	Prefix        string
+	SecretHash    []byte
+	Role          string
+	RateLimit     int32
+	Burst         int32
+	DailyRunQuota int32
+	CreatedAt     time.Time
+	RotatedAt     *time.Time
+	ExpiresAt     *time.Time
+	RevokedAt     *time.Time
+	LastUsedAt    *time.Time
+}
+
+type BatonApiKeyUsage struct {
+	KeyID int64
+	Day   pgtype.Date
+	Runs  int32
+}
+
+type BatonApiSession struct {
+	TokenHash []byte
+	KeyID     int64
+	CsrfToken string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
 type BatonCircuitBreaker struct {
 	Key            string
 	State          string
@@ -163,6 +193,18 @@ type BatonNodeMetric struct {
 	Running           int32
 	CpuMillisUsed     int64
 	RssMb             int64
+}
+
+type BatonRateLimitBucket struct {
+	Subject   string
+	Tokens    float64
+	UpdatedAt time.Time
+}
+
+type BatonRateLimitNotice struct {
+	Subject string
+	Kind    string
+	LastAt  time.Time
 }
 
 type BatonRollupState struct {

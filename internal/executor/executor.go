@@ -48,6 +48,11 @@ func BuiltinNames() []string {
 	return []string{NameExec, NameGo, NameHTTP, NameSim, NameSleep}
 }
 
+// Dangerous reports whether an executor runs what its params say on the
+// worker host (exec: any command). Defining a task type of such an
+// executor, or changing a task's params, needs the admin role.
+func Dangerous(name string) bool { return name == NameExec }
+
 // ErrUnknownFunction is returned (wrapped, as a permanent error) by the go
 // executor for a function that is not registered.
 var ErrUnknownFunction = errors.New("unknown go function")
