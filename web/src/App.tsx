@@ -1,8 +1,10 @@
-import type { QueryClient } from '@tanstack/react-query'
-import { lazy, Suspense, useEffect } from 'react'
+import { type QueryClient, useQueryClient } from '@tanstack/react-query'
+import { lazy, Suspense, useEffect, useState } from 'react'
 import { createBrowserRouter, Link, NavLink, Navigate, Outlet, useRouteError } from 'react-router'
 import { getGantt, getRun } from './api.ts'
+import { setUnauthorizedHandler } from './api/client.ts'
 import { useStreamConnected } from './api/live.tsx'
+import { SignInPage } from './pages/SignInPage.tsx'
 import { ThemeToggle } from './theme.tsx'
 import { useDeadLetterStats } from './useDeadLetterStats.ts'
 
@@ -73,6 +75,11 @@ function Shell({ crashed = false }: { crashed?: boolean }) {
   const dlq = useDeadLetterStats()
   const dlqSize = dlq.data?.size ?? 0
   const live = useStreamConnected()
+  const qc = useQueryClient()
+  // Any 401 (no session, or it expired) shows the sign-in page in place of the current
+  // one; signing in reloads every query.
+  const [signInNeeded, setSignInNeeded] = useState(false)
+  useEffect(() => setUnauthorizedHandler(() => setSignInNeeded(true)), [])
   return (
     <>
       <a className="skip-link" href="#main">
@@ -113,7 +120,14 @@ function Shell({ crashed = false }: { crashed?: boolean }) {
         <ThemeToggle />
       </header>
       <main id="main">
-        {crashed ? (
+        {signInNeeded ? (
+          <SignInPage
+            onSignedIn={() => {
+              setSignInNeeded(false)
+              void qc.invalidateQueries()
+            }}
+          />
+        ) : crashed ? (
           <Crash />
         ) : (
           <Suspense fallback={<p className="muted loading">Loading…</p>}>

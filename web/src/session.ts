@@ -23,7 +23,8 @@ export function onUnauthorized(listener: Listener): () => void {
   return () => listeners.delete(listener)
 }
 
-function csrfToken(): string | null {
+/** The session's CSRF token, which state-changing requests repeat in X-Baton-CSRF (null: none). */
+export function csrfToken(): string | null {
   try {
     return sessionStorage.getItem(csrfKey)
   } catch {

@@ -3,6 +3,7 @@
 // same-origin credentials (the session cookie), JSON Accept headers, and a single hook for
 // 401 answers (the sign-in page registers it).
 import createClient from 'openapi-fetch'
+import { csrfToken } from '../session.ts'
 import { ApiError, problemFromResponse, toApiError } from './problem.ts'
 import type { components, paths } from './schema'
 
@@ -36,7 +37,12 @@ export async function apiFetch(input: RequestInfo | URL, init?: RequestInit): Pr
   const req = new Request(input, { ...init, credentials: 'same-origin' })
   if (!req.headers.has('Accept')) req.headers.set('Accept', 'application/json, application/problem+json')
   // Every change made from the dashboard names it as the actor in the events it writes.
-  if (req.method !== 'GET' && req.method !== 'HEAD' && !req.headers.has('X-Baton-Actor')) req.headers.set('X-Baton-Actor', dashboardActor)
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    if (!req.headers.has('X-Baton-Actor')) req.headers.set('X-Baton-Actor', dashboardActor)
+    // A signed-in session must repeat its CSRF token on every state-changing request.
+    const token = csrfToken()
+    if (token) req.headers.set('X-Baton-CSRF', token)
+  }
   let res: Response
   try {
     res = await fetch(req)
