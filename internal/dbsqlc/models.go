@@ -116,6 +116,11 @@ type BatonDeadLetter struct {
 	CreatedAt       time.Time
 }
 
+type BatonDeadLetterCount struct {
+	Shard int16
+	N     int64
+}
+
 type BatonEvent struct {
 	ID       int64
 	Time     time.Time
