@@ -21,6 +21,8 @@ DECLARE
     ready      bigint[] := '{}';
     skipped    bigint[] := '{}';
     run_ids    bigint[] := p_run_ids;
+    rel_ids    bigint[];
+    rel_counts integer[];
     child      record;
     n_finished integer;
 BEGIN
@@ -58,34 +60,51 @@ BEGIN
         skipped := '{}';
         EXIT WHEN cardinality(finished) = 0;
 
-        FOR child IN
+        -- Children are looked up per finished task through the run's index,
+        -- never by scanning every task, then updated through the primary key.
+        SELECT coalesce(array_agg(c2.id), '{}'), coalesce(array_agg(c2.n), '{}') INTO rel_ids, rel_counts
+        FROM (
+            SELECT c2.id, count(*)::integer AS n
+            FROM unnest(finished) AS f(id)
+            CROSS JOIN LATERAL (
+                SELECT d.run_id, d.step_name FROM baton.run_tasks d WHERE d.id = f.id OFFSET 0
+            ) d
+            CROSS JOIN LATERAL (
+                SELECT c.id FROM baton.run_tasks c
+                WHERE c.run_id = d.run_id AND d.step_name = ANY (c.depends_on) AND c.status = 'pending'
+                OFFSET 0
+            ) c2
+            GROUP BY c2.id
+        ) c2;
+
+        WITH released AS (
             UPDATE baton.run_tasks c
-            SET deps_pending = c.deps_pending - released.n
-            FROM (
-                -- Children are looked up per finished task through the run's
-                -- index, never by scanning every task.
-                SELECT c2.id, count(*)::integer AS n
-                FROM unnest(finished) AS f(id)
-                CROSS JOIN LATERAL (
-                    SELECT d.run_id, d.step_name FROM baton.run_tasks d WHERE d.id = f.id OFFSET 0
-                ) d
-                CROSS JOIN LATERAL (
-                    SELECT c.id FROM baton.run_tasks c
-                    WHERE c.run_id = d.run_id AND d.step_name = ANY (c.depends_on) AND c.status = 'pending'
-                    OFFSET 0
-                ) c2
-                GROUP BY c2.id
-            ) released
-            WHERE c.id = released.id
+            SET deps_pending = c.deps_pending - r.n
+            FROM unnest(rel_ids, rel_counts) AS r(id, n)
+            WHERE c.id = ANY (rel_ids) AND c.id = r.id
             RETURNING c.id, c.run_id, c.when_cond, c.depends_on, c.deps_pending
-        LOOP
-            CONTINUE WHEN child.deps_pending > 0;
-            IF baton._condition_holds(child.run_id, child.when_cond, child.depends_on) THEN
-                ready := ready || child.id;
-            ELSE
-                skipped := skipped || child.id;
-            END IF;
-        END LOOP;
+        ), decided AS (
+            -- The children waiting on nothing more, with their condition
+            -- (baton._condition_holds, set-based) evaluated on their parents.
+            SELECT c.id,
+                   CASE c.when_cond
+                       WHEN 'always' THEN true
+                       WHEN 'on_failure' THEN coalesce(bool_or(p.status IN ('failed', 'dead')), false)
+                       ELSE coalesce(bool_and(p.status = 'succeeded' OR (p.status = 'skipped' AND p.manual_skip)), true)
+                   END AS holds
+            FROM released c
+            LEFT JOIN LATERAL (
+                SELECT p.status, p.manual_skip FROM baton.run_tasks p
+                WHERE p.run_id = c.run_id AND p.step_name = ANY (c.depends_on)
+                OFFSET 0
+            ) p ON true
+            WHERE c.deps_pending = 0
+            GROUP BY c.id, c.when_cond
+        )
+        SELECT ready || coalesce(array_agg(d.id) FILTER (WHERE d.holds), '{}'),
+               skipped || coalesce(array_agg(d.id) FILTER (WHERE NOT d.holds), '{}')
+        INTO ready, skipped
+        FROM decided d;
         finished := '{}';
         EXIT WHEN cardinality(skipped) = 0;
     END LOOP;

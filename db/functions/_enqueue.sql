@@ -31,7 +31,8 @@ BEGIN
     UPDATE baton.run_tasks t
     SET status = 'queued', river_job_id = jobs.id, queued_at = now()
     FROM jobs
-    WHERE t.id = jobs.task_id;
+    -- t.id = ANY: through the primary key, never a hash over a scan of run_tasks.
+    WHERE t.id = ANY (p_task_ids) AND t.id = jobs.task_id;
     GET DIAGNOSTICS queued = ROW_COUNT;
 
     FOR q IN SELECT DISTINCT t.queue FROM baton.run_tasks t WHERE t.id = ANY (p_task_ids) LOOP
