@@ -64,8 +64,8 @@ func BenchmarkLockWaits(b *testing.B) {
 		rate := burnDownDAG(b, pool, runs)
 		seen := mon.finish()
 		fmt.Printf("\n%d release-pipeline runs (%d tasks): %.0f tasks/s; %d samples, %d with a lock wait; "+
-			"longest lock wait %s, of a recording statement %s; deadlocks %d; most connections %d (budget %d)\n\n",
-			runs, runs*22, rate, seen.Samples, seen.LockWaitSamples, seen.MaxLockWait.Round(time.Millisecond),
+			"longest lock wait %s (%q), of a recording statement %s; deadlocks %d; most connections %d (budget %d)\n\n",
+			runs, runs*22, rate, seen.Samples, seen.LockWaitSamples, seen.MaxLockWait.Round(time.Millisecond), seen.LongestWaiter,
 			seen.MaxFlushLockWait.Round(time.Millisecond), seen.Deadlocks, seen.MaxConns, pool.Config().MaxConns)
 		b.ReportMetric(float64(seen.MaxFlushLockWait.Microseconds())/1000, "max_flush_lock_wait_ms")
 		require.Zero(b, seen.Deadlocks, "deadlocks")

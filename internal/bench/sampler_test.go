@@ -20,6 +20,8 @@ type activity struct {
 	MaxLockWait, MaxFlushLockWait time.Duration
 	// LockWaitSamples counts samples in which a session waited for a lock.
 	LockWaitSamples int
+	// LongestWaiter is the statement (its first line) of MaxLockWait.
+	LongestWaiter string
 	// Deadlocks is how many deadlocks the database reported meanwhile.
 	Deadlocks int64
 }
@@ -68,21 +70,25 @@ func startSampler(b *testing.B, url, app string) *sampler {
 			var conns int
 			var wait, flushWait float64
 			var waiting int
+			var waiter string
 			err := conn.QueryRow(ctx, `
 				SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1),
 				       coalesce(max(extract(epoch FROM now() - l.waitstart)), 0),
+				       coalesce((array_agg(left(a.query, 60) ORDER BY l.waitstart))[1], ''),
 				       coalesce(max(extract(epoch FROM now() - l.waitstart))
 				                FILTER (WHERE a.query ~ 'tasks_succeed|tasks_started|task_fail'), 0),
 				       count(*)
 				FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 				WHERE NOT l.granted AND a.datname = current_database() AND a.application_name = $1`, app).
-				Scan(&conns, &wait, &flushWait, &waiting)
+				Scan(&conns, &wait, &waiter, &flushWait, &waiting)
 			if err != nil {
 				continue
 			}
 			a.Samples++
 			a.MaxConns = max(a.MaxConns, conns)
-			a.MaxLockWait = max(a.MaxLockWait, time.Duration(wait*float64(time.Second)))
+			if d := time.Duration(wait * float64(time.Second)); d > a.MaxLockWait {
+				a.MaxLockWait, a.LongestWaiter = d, waiter
+			}
 			a.MaxFlushLockWait = max(a.MaxFlushLockWait, time.Duration(flushWait*float64(time.Second)))
 			if waiting > 0 {
 				a.LockWaitSamples++
