@@ -35,9 +35,7 @@ BEGIN
             attempts = i.attempt, error = NULL, error_class = NULL,
             started_at = coalesce(rt.started_at, i.started_at), finished_at = now()
         FROM input i
-        -- rt.id = ANY: the tasks are found through the primary key, never
-        -- by hashing a scan of run_tasks.
-        WHERE rt.id = ANY (p_ids) AND rt.id = i.id AND rt.status IN ('queued', 'running')
+        WHERE rt.id = i.id AND rt.status IN ('queued', 'running')
         RETURNING rt.id, rt.run_id, rt.step_name, rt.queue, rt.priority, i.attempt, i.duration_ms
     ), events AS (
         INSERT INTO baton.task_events (run_id, task_id, step_name, kind, attempt, duration_ms, node, queue, priority)

@@ -26,7 +26,8 @@ func BenchmarkDAGVersusRiver(b *testing.B) {
 	n := envInt("BATON_BENCH_DAG_TASKS", 22000)
 	rounds := envInt("BATON_BENCH_ROUNDS", 3)
 	ctx := context.Background()
-	pool, err := db.Open(ctx, testdb.New(b), db.PoolOptions{ApplicationName: "baton-bench-dag"})
+	pool, err := db.Open(ctx, testdb.New(b), db.PoolOptions{
+		MaxConns: int32(envIntOrZero("BATON_BENCH_MAX_CONNS", 0)), ApplicationName: "baton-bench-dag"})
 	require.NoError(b, err)
 	b.Cleanup(pool.Close)
 
