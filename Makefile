@@ -66,9 +66,10 @@ web/dist/index.html: web/node_modules/.installed $(WEB_SRC)
 	@touch $@
 
 ## bench: raw River vs one-step and 22-task DAG Baton runs, in one process against one database
+## (a private cluster with standard settings; BENCH_DB=shared uses the server tests use)
 bench:
-	@url="$$($(GO) run ./cmd/baton testdb)" && \
-	  BATON_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./internal/bench/
+	@url="$$($(GO) run ./cmd/baton testdb $(if $(filter shared,$(BENCH_DB)),,--bench))" && \
+	  BATON_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 90m ./internal/bench/
 
 ## bench-web: 100 simulated dashboard users (a stream each, plus the run and analytics queries
 ## of their pages) against a real baton; prints the API's p95

@@ -56,6 +56,9 @@ type WorkerOptions struct {
 	Funcs map[string]Func
 	// Workers is how many tasks run at once (default 100).
 	Workers int
+	// MaxConns caps the process's connections to PostgreSQL (default
+	// 30; workers wait for a connection, they do not need one each).
+	MaxConns int32
 	// Logger receives the worker's logs (default: discarded).
 	Logger *slog.Logger
 	// AllowPrivateHTTP lets http steps reach private and loopback addresses.
@@ -72,7 +75,7 @@ func RunWorker(ctx context.Context, opts WorkerOptions) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	pool, err := db.Open(ctx, opts.DatabaseURL, db.PoolOptions{ApplicationName: "baton-worker"})
+	pool, err := db.Open(ctx, opts.DatabaseURL, db.PoolOptions{MaxConns: opts.MaxConns, ApplicationName: "baton-worker"})
 	if err != nil {
 		return fmt.Errorf("baton: %w", err)
 	}

@@ -6,13 +6,22 @@ package db
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// DefaultMaxConns is the pool size of a Baton process unless configured:
+// every connection the process opens to run tasks and serve the API comes
+// from its pool (the live stream's listener of `baton serve` adds one), and
+// workers wait for a connection rather than open one each, so N processes
+// use at most N × (MaxConns + 1) of the server's max_connections.
+const DefaultMaxConns = 30
+
 // PoolOptions tunes the connection pool.
 type PoolOptions struct {
-	// MaxConns caps the pool size; 0 keeps pgx's default.
+	// MaxConns caps the pool size; 0 means the URL's pool_max_conns if it
+	// has one, else DefaultMaxConns.
 	MaxConns int32
 	// ApplicationName is reported in pg_stat_activity.
 	ApplicationName string
@@ -24,8 +33,12 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*pgxpool.Pool, err
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
-	if opts.MaxConns > 0 {
+	switch {
+	case opts.MaxConns > 0:
 		cfg.MaxConns = opts.MaxConns
+	case !strings.Contains(url, "pool_max_conns"):
+		// pool_max_conns in the URL wins over the default.
+		cfg.MaxConns = DefaultMaxConns
 	}
 	if opts.ApplicationName != "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = opts.ApplicationName

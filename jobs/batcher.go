@@ -14,13 +14,18 @@ var errBatcherStopped = errors.New("batcher stopped")
 // for the next. Under light load a batch is a single item and adds no delay;
 // under heavy load one transaction records hundreds of items. Up to
 // `flushers` batches are flushed at once; flush gets the index of the
-// flusher (0..flushers-1) so that each can keep its own connection.
+// flusher (0..flushers-1) so that each can keep its own connection. With a
+// shard function, each flusher has its own queue and an item always goes to
+// flusher shard(item) % flushers: items of one shard (a run) are never
+// flushed by two flushers at once, so flushers do not wait on each other's
+// locks.
 type batcher[T any] struct {
 	flush    func(ctx context.Context, flusher int, items []T) error
 	maxSize  int
 	flushers int
+	shard    func(T) uint64
 
-	in      chan batchItem[T]
+	in      []chan batchItem[T]
 	stopped chan struct{}
 	done    sync.WaitGroup
 	once    sync.Once
@@ -36,9 +41,31 @@ func newBatcher[T any](maxSize, flushers int, flush func(ctx context.Context, fl
 		flush:    flush,
 		maxSize:  maxSize,
 		flushers: flushers,
-		in:       make(chan batchItem[T], maxSize),
+		in:       []chan batchItem[T]{make(chan batchItem[T], maxSize)},
 		stopped:  make(chan struct{}),
 	}
+}
+
+// newShardedBatcher is newBatcher whose items are routed to flushers by
+// shard (see batcher).
+func newShardedBatcher[T any](maxSize, flushers int, shard func(T) uint64,
+	flush func(ctx context.Context, flusher int, items []T) error,
+) *batcher[T] {
+	b := newBatcher(maxSize, flushers, flush)
+	b.shard = shard
+	b.in = make([]chan batchItem[T], flushers)
+	for i := range b.in {
+		b.in[i] = make(chan batchItem[T], maxSize)
+	}
+	return b
+}
+
+// queue returns the channel item goes to.
+func (b *batcher[T]) queue(item T) chan batchItem[T] {
+	if b.shard == nil {
+		return b.in[0]
+	}
+	return b.in[b.shard(item)%uint64(len(b.in))]
 }
 
 // start runs the flushers until stop is called.
@@ -60,7 +87,7 @@ func (b *batcher[T]) stop() {
 func (b *batcher[T]) submit(ctx context.Context, item T) error {
 	reply := make(chan error, 1)
 	select {
-	case b.in <- batchItem[T]{item: item, reply: reply}:
+	case b.queue(item) <- batchItem[T]{item: item, reply: reply}:
 	case <-b.stopped:
 		return errBatcherStopped
 	case <-ctx.Done():
@@ -78,23 +105,24 @@ func (b *batcher[T]) submit(ctx context.Context, item T) error {
 // add queues item without waiting for its flush.
 func (b *batcher[T]) add(item T) {
 	select {
-	case b.in <- batchItem[T]{item: item}:
+	case b.queue(item) <- batchItem[T]{item: item}:
 	case <-b.stopped:
 	}
 }
 
 func (b *batcher[T]) loop(flusher int) {
 	defer b.done.Done()
+	in := b.in[min(flusher, len(b.in)-1)]
 	batch := make([]batchItem[T], 0, b.maxSize)
 	for {
 		select {
-		case first := <-b.in:
+		case first := <-in:
 			batch = append(batch[:0], first)
 		case <-b.stopped:
 			// Drain what was queued before stopping.
 			for {
 				select {
-				case item := <-b.in:
+				case item := <-in:
 					b.flushBatch(flusher, []batchItem[T]{item})
 				default:
 					return
@@ -104,7 +132,7 @@ func (b *batcher[T]) loop(flusher int) {
 	fill:
 		for len(batch) < b.maxSize {
 			select {
-			case item := <-b.in:
+			case item := <-in:
 				batch = append(batch, item)
 			default:
 				break fill

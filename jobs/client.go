@@ -86,10 +86,25 @@ type ClientOptions struct {
 	// maintains the events partitions; nil runs none of it.
 	Triggers    *trigger.Service
 	RunEndEvery time.Duration
+	// TaskJobRetention is how long River keeps the job row of a completed
+	// task (kind baton_task) before baton_task_job_purge, every 30 s,
+	// deletes it (default 10 minutes). Baton has recorded the outcome in
+	// run_tasks and task_events by then; River UI shows a task's job while it
+	// is kept, and the task's history stays in Baton. Other kinds keep
+	// River's own retention (24 h for completed jobs).
+	TaskJobRetention time.Duration
 	// SLAEvery is how often the SLA check (escalation of runs projected to
 	// miss their SLA, sla_violated events) runs (default 5 s, at least 1 s).
 	SLAEvery time.Duration
 }
+
+// DefaultTaskJobRetention is how long the River job of a completed task is
+// kept by default (see ClientOptions.TaskJobRetention).
+const DefaultTaskJobRetention = 10 * time.Minute
+
+// taskJobPurgeEvery is how often completed task jobs past their retention
+// are deleted.
+const taskJobPurgeEvery = 30 * time.Second
 
 // Client is a River client wired with Baton's workers and periodic jobs.
 // Its Start and Stop also run the task worker's batchers.
@@ -191,6 +206,9 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 			Engine: opts.Engine, Logger: logger, Grace: orDefault(opts.ReconcileGrace, 10*time.Second),
 		})
 		reconcileEvery := max(orDefault(opts.ReconcileEvery, 30*time.Second), time.Second)
+		river.AddWorker(workers, &TaskJobPurgeWorker{
+			Engine: opts.Engine, Logger: logger, Retention: orDefault(opts.TaskJobRetention, DefaultTaskJobRetention),
+		})
 		if opts.Alerts != nil {
 			river.AddWorker(workers, &AlertEvaluateWorker{Alerts: opts.Alerts, Logger: logger})
 			river.AddWorker(workers, &AlertDeliveryWorker{Alerts: opts.Alerts})
@@ -216,6 +234,10 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 			river.NewPeriodicJob(river.PeriodicInterval(time.Minute), func() (river.JobArgs, *river.InsertOpts) {
 				return RollupArgs{}, nil
 			}, &river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(taskJobPurgeEvery), func() (river.JobArgs, *river.InsertOpts) {
+				// Unique per period: many nodes schedule it, one runs it.
+				return TaskJobPurgeArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: taskJobPurgeEvery}}
+			}, nil),
 			river.NewPeriodicJob(river.PeriodicInterval(reconcileEvery), func() (river.JobArgs, *river.InsertOpts) {
 				// Unique per period: many nodes schedule it, one runs it.
 				return ReconcileArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: reconcileEvery}}

@@ -110,3 +110,42 @@ func (w *ReconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs])
 	}
 	return nil
 }
+
+// TaskJobPurgeArgs are the arguments of the periodic job that deletes the
+// River jobs of tasks completed longer ago than the task job retention.
+type TaskJobPurgeArgs struct{}
+
+// Kind implements river.JobArgs.
+func (TaskJobPurgeArgs) Kind() string { return "baton_task_job_purge" }
+
+// TaskJobPurgeWorker runs engine.PurgeTaskJobs in batches until no more
+// jobs are due.
+type TaskJobPurgeWorker struct {
+	river.WorkerDefaults[TaskJobPurgeArgs]
+
+	Engine    *engine.Engine
+	Logger    *slog.Logger
+	Retention time.Duration
+}
+
+// taskJobPurgeBatch is how many job rows one purge statement deletes.
+const taskJobPurgeBatch = 10000
+
+// Work implements river.Worker.
+func (w *TaskJobPurgeWorker) Work(ctx context.Context, _ *river.Job[TaskJobPurgeArgs]) error {
+	total := 0
+	for {
+		n, err := w.Engine.PurgeTaskJobs(ctx, w.Retention, taskJobPurgeBatch)
+		if err != nil {
+			return err
+		}
+		total += n
+		if n < taskJobPurgeBatch {
+			break
+		}
+	}
+	if total > 0 && w.Logger != nil {
+		w.Logger.DebugContext(ctx, "completed task jobs purged", slog.Int("jobs", total))
+	}
+	return nil
+}

@@ -48,6 +48,7 @@ type TaskWorker struct {
 
 	started   *batcher[engine.Started]
 	succeeded *batcher[engine.Attempt]
+	templates *templateLoader
 	// conns[i] is used only by the succeeded batcher's flusher i.
 	conns [successFlushers]*pgxpool.Conn
 }
@@ -98,7 +99,9 @@ type TaskWorkerOptions struct {
 const maxBatch = 500
 
 // successFlushers is how many batches of successes are recorded at once, each
-// in its own transaction (runs are locked in id order, so they cannot deadlock).
+// in its own transaction on its own connection (runs are locked in id order,
+// so they cannot deadlock, and each run has one flusher, so they do not wait
+// on each other).
 const successFlushers = 2
 
 // startedMarkDelay is how long an attempt runs before it is recorded as
@@ -124,11 +127,17 @@ func NewTaskWorker(opts TaskWorkerOptions) *TaskWorker {
 		recordFor:    cmp.Or(opts.RecordFor, time.Minute),
 	}
 	w.started = newBatcher(maxBatch, 1, w.flushStarted)
-	w.succeeded = newBatcher(maxBatch, successFlushers, w.flushSucceeded)
+	w.templates = newTemplateLoader(opts.Engine)
+	// Successes are routed to flushers by run: one run's tasks are never
+	// recorded by two transactions at once, so flushers do not wait on each
+	// other's run locks.
+	w.succeeded = newShardedBatcher(maxBatch, successFlushers,
+		func(a engine.Attempt) uint64 { return uint64(a.RunID) }, w.flushSucceeded)
 	return w
 }
 
 func (w *TaskWorker) start() {
+	w.templates.batcher.start()
 	w.started.start()
 	w.succeeded.start()
 }
@@ -136,6 +145,7 @@ func (w *TaskWorker) start() {
 func (w *TaskWorker) stop() {
 	w.succeeded.stop()
 	w.started.stop()
+	w.templates.batcher.stop()
 	for i := range w.conns {
 		w.releaseFlushConn(i)
 	}
@@ -235,6 +245,7 @@ func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) 
 	w.recordBreaker(ctx, guard, execErr)
 	attempt := engine.Attempt{
 		TaskID:         args.TaskID,
+		RunID:          args.RunID,
 		Attempt:        job.Attempt,
 		ResolvedParams: resolved,
 		StartedAt:      start,
@@ -409,7 +420,7 @@ func (w *TaskWorker) render(ctx context.Context, args engine.TaskArgs) (params, 
 	}
 	var data engine.TemplateData
 	err = retryUnavailable(ctx, func(ctx context.Context) (err error) {
-		data, err = w.engine.TemplateDataFor(ctx, args.RunID)
+		data, err = w.templates.load(ctx, args.RunID)
 		return err
 	})
 	if err != nil {

@@ -13,7 +13,10 @@ LIMIT @max_rows;
 SELECT * FROM baton.dead_letters WHERE id = @id;
 
 -- name: DeadLetterStats :one
-SELECT count(*)::bigint AS size, coalesce(min(created_at), 'epoch')::timestamptz AS oldest FROM baton.dead_letters;
+-- The size from the counter rows (no scan), the oldest entry from
+-- dead_letters_created_idx.
+SELECT (SELECT coalesce(sum(n), 0) FROM baton.dead_letter_counts)::bigint AS size,
+       coalesce((SELECT min(created_at) FROM baton.dead_letters), 'epoch')::timestamptz AS oldest;
 
 -- name: DeadLetterResubmit :one
 SELECT baton.resubmit_dead_letter(@id::bigint, sqlc.narg('params')::jsonb, @actor::text)::bigint AS task_id;

@@ -6,4 +6,4 @@ FROM baton.metrics_queue_depth();
 SELECT key, state, forced FROM baton.circuit_breakers ORDER BY key LIMIT 1000;
 
 -- name: MetricsDeadLetterCount :one
-SELECT count(*)::bigint AS entries FROM baton.dead_letters;
+SELECT coalesce(sum(n), 0)::bigint AS entries FROM baton.dead_letter_counts;

@@ -14,12 +14,6 @@ SELECT baton.task_fail(@id::bigint, @attempt::integer, @error::text, @error_clas
                        sqlc.narg('next_retry_at')::timestamptz, sqlc.narg('resolved_params')::jsonb,
                        sqlc.narg('started_at')::timestamptz, @duration_ms::bigint, @node::text)::boolean AS recorded;
 
--- name: RunTaskResultsByRun :many
-SELECT step_name, status, output FROM baton.run_tasks WHERE run_id = @run_id;
-
--- name: RunInputGet :one
-SELECT input FROM baton.runs WHERE id = @id;
-
 -- name: RunTaskStatusGet :one
 SELECT status FROM baton.run_tasks WHERE id = @id;
 
@@ -40,3 +34,15 @@ SELECT baton.task_interrupted(@id::bigint, @attempt::integer, @reason::text, @du
 
 -- name: RunTasksReconcile :one
 SELECT baton.reconcile_tasks(@grace::interval, @max_tasks::integer)::integer AS repaired;
+
+-- name: RunTaskResultsByRuns :many
+-- Upstream results of many runs at once (the task worker renders templates
+-- of a batch of tasks with one read). One index lookup per run.
+SELECT t.run_id, t.step_name, t.status, t.output
+FROM unnest(@run_ids::bigint[]) AS x(id)
+JOIN baton.run_tasks t ON t.run_id = x.id;
+
+-- name: RunInputsGet :many
+SELECT r.id, r.input
+FROM unnest(@ids::bigint[]) AS x(id)
+JOIN baton.runs r ON r.id = x.id;

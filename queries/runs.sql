@@ -11,20 +11,43 @@ SELECT baton.pause_run(@id::bigint, @actor::text)::boolean AS paused;
 SELECT baton.resume_run(@id::bigint, @actor::text)::boolean AS resumed;
 
 -- name: RunListAttention :many
+-- Served by the partial index runs_attention_id_idx under any plan.
 SELECT * FROM baton.runs
 WHERE attention IS NOT NULL
-  AND (sqlc.narg('before_id')::bigint IS NULL OR id < sqlc.narg('before_id')::bigint)
+  AND id < coalesce(sqlc.narg('before_id')::bigint, 9223372036854775807)
 ORDER BY id DESC
 LIMIT @max_rows;
 
 -- name: RunGetByID :one
 SELECT * FROM baton.runs WHERE id = @id;
 
+-- The run list has one query per combination of filters (the engine picks
+-- one), so that each has an index path whatever plan PostgreSQL caches: an
+-- `(@x IS NULL OR col = @x)` filter is fast only with custom plans. The
+-- cursor is an index condition too (`id < coalesce(@before_id, max)`).
+
 -- name: RunList :many
 SELECT * FROM baton.runs
-WHERE (sqlc.narg('status')::text IS NULL OR status = sqlc.narg('status')::text)
-  AND (sqlc.narg('workflow')::text IS NULL OR workflow_name = sqlc.narg('workflow')::text)
-  AND (sqlc.narg('before_id')::bigint IS NULL OR id < sqlc.narg('before_id')::bigint)
+WHERE id < coalesce(sqlc.narg('before_id')::bigint, 9223372036854775807)
+ORDER BY id DESC
+LIMIT @max_rows;
+
+-- name: RunListByStatus :many
+SELECT * FROM baton.runs
+WHERE status = @status AND id < coalesce(sqlc.narg('before_id')::bigint, 9223372036854775807)
+ORDER BY id DESC
+LIMIT @max_rows;
+
+-- name: RunListByWorkflow :many
+SELECT * FROM baton.runs
+WHERE workflow_name = @workflow AND id < coalesce(sqlc.narg('before_id')::bigint, 9223372036854775807)
+ORDER BY id DESC
+LIMIT @max_rows;
+
+-- name: RunListByWorkflowStatus :many
+SELECT * FROM baton.runs
+WHERE workflow_name = @workflow AND status = @status
+  AND id < coalesce(sqlc.narg('before_id')::bigint, 9223372036854775807)
 ORDER BY id DESC
 LIMIT @max_rows;
 

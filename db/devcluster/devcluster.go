@@ -3,7 +3,8 @@
 // URL is given. It is a development convenience, not a way to run
 // PostgreSQL in production: the cluster trusts every local connection and
 // turns durability off (fsync, synchronous_commit, full_page_writes) for
-// speed, so a machine crash can lose or corrupt its data.
+// speed, so a machine crash can lose or corrupt its data (unless
+// Options.Durable, which benchmarks use to keep the standard settings).
 //
 // Layout, under the cluster home (Options.Dir, see Start for when it moves):
 //
@@ -58,6 +59,12 @@ type Options struct {
 
 	// Logger receives progress messages. Nil discards them.
 	Logger *slog.Logger
+
+	// Durable keeps PostgreSQL's standard settings (fsync, synchronous
+	// commit, full-page writes, autovacuum: all on) instead of trading
+	// durability for speed, for benchmarks whose figures should hold on a
+	// production server.
+	Durable bool
 }
 
 // Cluster is a running local PostgreSQL cluster started by Start.
@@ -68,6 +75,7 @@ type Cluster struct {
 	port    int
 	run     runner
 	logger  *slog.Logger
+	durable bool
 }
 
 // Start starts the cluster in opts.Dir and returns once it accepts
@@ -144,6 +152,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		logFile: filepath.Join(home, "postgres.log"),
 		run:     runner{binDir: binDir, workDir: home, cred: su.cred},
 		logger:  logger,
+		durable: opts.Durable,
 	}
 	if err := c.init(ctx, su); err != nil {
 		return nil, fmt.Errorf("devcluster: %w", err)
@@ -319,18 +328,21 @@ func (c *Cluster) pgCtlStop(ctx context.Context) error {
 // postgresql.conf.
 func (c *Cluster) writeConf(su serverUser) error {
 	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-	conf := strings.Join([]string{
+	lines := []string{
 		"# Written by baton (db/devcluster) on every start: edits are overwritten.",
 		"listen_addresses = '127.0.0.1'",
 		"port = " + strconv.Itoa(c.port),
 		"unix_socket_directories = " + quote(c.home),
 		"max_connections = 200",
-		"# A throwaway development cluster: durability traded for speed.",
-		"fsync = off",
-		"synchronous_commit = off",
-		"full_page_writes = off",
-		"",
-	}, "\n")
+	}
+	if !c.durable {
+		lines = append(lines,
+			"# A throwaway development cluster: durability traded for speed.",
+			"fsync = off",
+			"synchronous_commit = off",
+			"full_page_writes = off")
+	}
+	conf := strings.Join(append(lines, ""), "\n")
 	path := filepath.Join(c.dataDir, confFile)
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", confFile, err)

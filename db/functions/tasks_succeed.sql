@@ -3,14 +3,28 @@
 -- children queued, finished runs closed, notices sent. It returns the ids of
 -- the tasks it recorded; a task that is no longer queued or running (its run
 -- was cancelled) is left alone.
+--
+-- Lock order (as every state change, see internal/engine): the batch's runs
+-- in id order first, then their tasks. Every statement starts from the
+-- given task ids or from the run ids the batch already knows and reaches
+-- other rows through primary keys or per-run index lookups, so its cost
+-- follows the batch, not the table sizes or the planner's statistics.
 CREATE OR REPLACE FUNCTION baton.tasks_succeed(p_ids bigint[], p_attempts integer[], p_outputs jsonb[], p_resolved jsonb[],
                                     p_started_at timestamptz[], p_durations_ms bigint[], p_node text)
 RETURNS SETOF bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-    done bigint[];
+    run_ids   bigint[];
+    done      bigint[];
+    done_runs bigint[];
 BEGIN
-    PERFORM baton._lock_runs(array_agg(rt.run_id)) FROM baton.run_tasks rt WHERE rt.id = ANY (p_ids);
+    SELECT array_agg(DISTINCT t.run_id) INTO run_ids
+    FROM unnest(p_ids) AS i(id)
+    CROSS JOIN LATERAL (SELECT rt.run_id FROM baton.run_tasks rt WHERE rt.id = i.id OFFSET 0) t;
+    IF run_ids IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM baton._lock_runs(run_ids);
 
     WITH input AS (
         SELECT * FROM unnest(p_ids, p_attempts, p_outputs, p_resolved, p_started_at, p_durations_ms)
@@ -27,19 +41,18 @@ BEGIN
         INSERT INTO baton.task_events (run_id, task_id, step_name, kind, attempt, duration_ms, node, queue, priority)
         SELECT u.run_id, u.id, u.step_name, 'task_succeeded', u.attempt, u.duration_ms, p_node, u.queue, u.priority
         FROM updated u
-        RETURNING task_id
+        RETURNING task_id, run_id
     )
-    SELECT array_agg(task_id) INTO done FROM events;
+    SELECT array_agg(task_id), array_agg(DISTINCT run_id) INTO done, done_runs FROM events;
 
     IF done IS NULL THEN
         RETURN;
     END IF;
-    PERFORM baton._advance(done);
+    PERFORM baton._advance(done, '{}', done_runs);
     -- One notice per run still going (a finished run already sent its own).
-    PERFORM baton._notify(r.id, 'tasks_succeeded')
-    FROM baton.runs r
-    WHERE r.id IN (SELECT rt.run_id FROM baton.run_tasks rt WHERE rt.id = ANY (done))
-      AND r.status IN ('queued', 'running', 'paused');
+    PERFORM baton._notify(x.id, 'tasks_succeeded')
+    FROM unnest(done_runs) AS x(id)
+    WHERE (SELECT r.status FROM baton.runs r WHERE r.id = x.id) IN ('queued', 'running', 'paused');
     RETURN QUERY SELECT unnest(done);
 END
 $$;

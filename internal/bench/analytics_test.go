@@ -287,7 +287,8 @@ func procStatus(field string) uint64 {
 // printSettings prints the server settings the figures depend on.
 func printSettings(b *testing.B, pool *pgxpool.Pool) {
 	rows, err := pool.Query(context.Background(), `SELECT name, setting FROM pg_settings
-		WHERE name IN ('server_version', 'shared_buffers', 'work_mem', 'autovacuum', 'max_parallel_workers_per_gather', 'jit')
+		WHERE name IN ('server_version', 'shared_buffers', 'work_mem', 'autovacuum', 'max_parallel_workers_per_gather', 'jit',
+		               'fsync', 'synchronous_commit', 'max_connections', 'max_wal_size')
 		ORDER BY name`)
 	require.NoError(b, err)
 	defer rows.Close()

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -57,36 +59,132 @@ func envInt(name string, def int) int {
 	return def
 }
 
-// BenchmarkBatonVersusRiver burns down N raw River no-op jobs, then N
-// one-step Baton runs (no-op Go step), each with the same worker count on
-// the same database, and reports both throughputs and their ratio; then it
-// measures start-to-first-task latency of single runs started one by one.
+// BenchmarkBatonVersusRiver compares Baton with raw River, each side with
+// the same worker count on the same database and pool (db.DefaultMaxConns
+// connections), in rounds (BATON_BENCH_ROUNDS, default 3):
+//
+//   - one-step: N raw River no-op jobs, then N one-step Baton runs (no-op Go
+//     step); runs per second against jobs per second (BATON_BENCH_N,
+//     default 20,000);
+//   - DAG: BATON_BENCH_DAG_TASKS (default 22,000) raw River jobs, then as
+//     many tasks in runs of the 22-task release pipeline with no-op steps;
+//     tasks per second against jobs per second.
+//
+// It runs the rounds on a fresh database, then seeds BATON_BENCH_SEED_RUNS
+// (default 100,000; 0 skips it) finished release-pipeline runs and runs
+// them again. Each phase ends with start-to-first-task latency. It prints
+// the server settings that matter, every round, the medians, the most
+// connections the bench pool held, and the storage taken by 1,000
+// release-pipeline runs (Baton's tables and River's job rows separately).
 func BenchmarkBatonVersusRiver(b *testing.B) {
 	n := envInt("BATON_BENCH_N", 20000)
+	dagTasks := envInt("BATON_BENCH_DAG_TASKS", 22000)
+	rounds := envInt("BATON_BENCH_ROUNDS", 3)
+	seedRuns := envIntOrZero("BATON_BENCH_SEED_RUNS", 100000)
 	latencyRuns := envInt("BATON_BENCH_LATENCY_RUNS", 300)
 	ctx := context.Background()
-	pool, err := db.Open(ctx, testdb.New(b), db.PoolOptions{MaxConns: 60, ApplicationName: "baton-bench"})
+	url := testdb.New(b)
+	pool, err := db.Open(ctx, url, db.PoolOptions{ApplicationName: benchApp})
 	require.NoError(b, err)
 	b.Cleanup(pool.Close)
+	printSettings(b, pool)
 
 	for i := 0; i < b.N; i++ {
-		riverRate := burnDownRiver(b, pool, n)
-		batonRate := burnDownBaton(b, pool, n)
-		lat := measureLatency(b, pool, latencyRuns)
-
-		ratio := batonRate / riverRate
-		b.ReportMetric(riverRate, "river_jobs/s")
-		b.ReportMetric(batonRate, "baton_runs/s")
-		b.ReportMetric(ratio*100, "baton_%_of_river")
-		b.ReportMetric(float64(lat.P50.Microseconds())/1000, "p50_start_ms")
-		b.ReportMetric(float64(lat.P99.Microseconds())/1000, "p99_start_ms")
-		fmt.Printf("\n%-34s %10s\n", "measure ("+strconv.Itoa(n)+" each)", "value")
-		fmt.Printf("%-34s %10.0f\n", "raw River no-op jobs/s", riverRate)
-		fmt.Printf("%-34s %10.0f\n", "Baton one-step runs/s", batonRate)
-		fmt.Printf("%-34s %9.1f%%\n", "Baton / River", ratio*100)
-		fmt.Printf("%-34s %10s\n", "start -> first task p50 ("+strconv.FormatInt(lat.Runs, 10)+" runs)", lat.P50.Round(10*time.Microsecond))
-		fmt.Printf("%-34s %10s\n\n", "start -> first task p99", lat.P99.Round(10*time.Microsecond))
+		var storage *storageUse
+		for _, phase := range []string{"fresh database", "after seeding"} {
+			if phase == "after seeding" {
+				if seedRuns == 0 {
+					break
+				}
+				start := time.Now()
+				tasks := seedDAGRuns(b, pool, seedRuns)
+				phase = fmt.Sprintf("after seeding %d finished runs (%d tasks, %s)", seedRuns, tasks, time.Since(start).Round(time.Second))
+			}
+			mon := startSampler(b, url, benchApp)
+			var one, dag []float64
+			fmt.Printf("\n%s\n%-6s %12s %12s %8s %12s %14s %8s\n", phase,
+				"round", "River jobs/s", "1-step runs/s", "ratio", "River jobs/s", "DAG tasks/s", "ratio")
+			for r := 1; r <= rounds; r++ {
+				river1 := burnDownRiver(b, pool, n)
+				steps := burnDownBaton(b, pool, n)
+				river2 := burnDownRiver(b, pool, dagTasks)
+				var tasks float64
+				if storage == nil {
+					storage = &storageUse{runs: dagTasks / 22}
+					storage.before = measureStorage(b, pool)
+					tasks = burnDownDAG(b, pool, dagTasks/22)
+					storage.after = measureStorage(b, pool)
+				} else {
+					tasks = burnDownDAG(b, pool, dagTasks/22)
+				}
+				one = append(one, steps/river1)
+				dag = append(dag, tasks/river2)
+				fmt.Printf("%-6d %12.0f %12.0f %7.1f%% %12.0f %14.0f %7.1f%%\n", r, river1, steps, 100*steps/river1, river2, tasks, 100*tasks/river2)
+			}
+			seen := mon.finish()
+			lat := measureLatency(b, pool, latencyRuns)
+			fmt.Printf("median one-step %.1f %%, DAG %.1f %%; start -> first task p50 %s, p99 %s (%d runs)\n",
+				100*median(one), 100*median(dag), lat.P50.Round(10*time.Microsecond), lat.P99.Round(10*time.Microsecond), lat.Runs)
+			fmt.Printf("most connections held by the bench pool: %d (budget %d); deadlocks: %d; longest lock wait %s (recording statements %s)\n",
+				seen.MaxConns, pool.Config().MaxConns, seen.Deadlocks, seen.MaxLockWait.Round(time.Millisecond), seen.MaxFlushLockWait.Round(time.Millisecond))
+			require.LessOrEqual(b, seen.MaxConns, int(pool.Config().MaxConns), "connections above the pool budget")
+			require.Zero(b, seen.Deadlocks, "deadlocks during the burn-downs")
+			tag := strings.Fields(phase)[0]
+			b.ReportMetric(100*median(one), tag+"_one_step_%_of_river")
+			b.ReportMetric(100*median(dag), tag+"_dag_%_of_river")
+			b.ReportMetric(float64(lat.P99.Microseconds())/1000, tag+"_p99_start_ms")
+		}
+		storage.print()
 	}
+}
+
+// benchApp is the application_name of the bench pool's sessions.
+const benchApp = "baton-bench"
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func envIntOrZero(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v >= 0 {
+		return v
+	}
+	return def
+}
+
+// storageUse is the disk taken by the runs of one DAG burn-down.
+type storageUse struct {
+	runs          int
+	before, after [2]int64 // Baton's tables (with indexes and TOAST), River's river_job
+}
+
+// measureStorage returns the size of every table of schema baton (leaf
+// partitions included, with their indexes and TOAST) and of river_job.
+func measureStorage(b *testing.B, pool *pgxpool.Pool) [2]int64 {
+	b.Helper()
+	var out [2]int64
+	require.NoError(b, pool.QueryRow(context.Background(), `
+		SELECT (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
+		        JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = 'baton' AND c.relkind IN ('r', 'm')),
+		       pg_total_relation_size('public.river_job')`).Scan(&out[0], &out[1]))
+	return out
+}
+
+func (s *storageUse) print() {
+	if s == nil || s.runs == 0 {
+		return
+	}
+	per := func(i int) float64 { return float64(s.after[i]-s.before[i]) / float64(s.runs) * 1000 / (1 << 20) }
+	fmt.Printf("storage per 1,000 release-pipeline runs (first DAG round, no vacuum yet): Baton's tables %.1f MB, River's river_job %.1f MB "+
+		"(completed task jobs are deleted after jobs.DefaultTaskJobRetention = %s)\n\n", per(0), per(1), jobs.DefaultTaskJobRetention)
 }
 
 func riverConfig() *river.Config {
@@ -157,8 +255,6 @@ func burnDownBaton(b *testing.B, pool *pgxpool.Pool, n int) float64 {
 // then starts them and returns how long they took to finish every run.
 func burnDownRuns(b *testing.B, pool *pgxpool.Pool, eng *engine.Engine, client *jobs.Client, workflow string, runs int) time.Duration {
 	ctx := context.Background()
-	before, err := eng.CountRuns(ctx, engine.RunSucceeded)
-	require.NoError(b, err)
 	for done := 0; done < runs; done += batchSize {
 		ps := make([]engine.StartParams, min(batchSize, runs-done))
 		for i := range ps {
@@ -175,13 +271,19 @@ func burnDownRuns(b *testing.B, pool *pgxpool.Pool, eng *engine.Engine, client *
 	require.NoError(b, client.Start(ctx))
 	deadline := start.Add(10 * time.Minute)
 	for {
-		done, err := eng.CountRuns(ctx, engine.RunSucceeded)
-		require.NoError(b, err)
-		if done-before >= int64(runs) {
+		// Runs still going (not the finished ones: their count grows with
+		// the seeded tables).
+		var left int64
+		for _, status := range []string{engine.RunQueued, engine.RunRunning} {
+			n, err := eng.CountRuns(ctx, status)
+			require.NoError(b, err)
+			left += n
+		}
+		if left == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("%s: %d of %d runs succeeded", workflow, done-before, runs)
+			b.Fatalf("%s: %d of %d runs unfinished", workflow, left, runs)
 		}
 		time.Sleep(5 * time.Millisecond) // polling interval
 	}

@@ -2,11 +2,12 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
@@ -16,30 +17,83 @@ import (
 	"github.com/baton-run/baton/internal/testdb"
 )
 
-// BenchmarkDAGVersusRiver burns down N raw River no-op jobs, then N/22 runs
-// of the example release pipeline (22 steps, parallel builds and tests that
-// fan in) whose every step is a no-op Go function, with the same worker
-// count on the same database, and reports tasks per second on both sides
-// and their ratio.
+// BenchmarkDAGVersusRiver is the DAG half of BenchmarkBatonVersusRiver
+// alone, on a fresh database, for quick comparisons: BATON_BENCH_ROUNDS
+// rounds (default 3) of BATON_BENCH_DAG_TASKS raw River no-op jobs, then
+// as many tasks in runs of the release pipeline with no-op steps, same
+// workers, pool and database; tasks per second and their ratio.
 func BenchmarkDAGVersusRiver(b *testing.B) {
 	n := envInt("BATON_BENCH_DAG_TASKS", 22000)
+	rounds := envInt("BATON_BENCH_ROUNDS", 3)
 	ctx := context.Background()
-	pool, err := db.Open(ctx, testdb.New(b), db.PoolOptions{MaxConns: 60, ApplicationName: "baton-bench-dag"})
+	pool, err := db.Open(ctx, testdb.New(b), db.PoolOptions{
+		MaxConns: int32(envIntOrZero("BATON_BENCH_MAX_CONNS", 0)), ApplicationName: "baton-bench-dag"})
 	require.NoError(b, err)
 	b.Cleanup(pool.Close)
 
 	for i := 0; i < b.N; i++ {
-		riverRate := burnDownRiver(b, pool, n)
-		taskRate := burnDownDAG(b, pool, n/22)
-		ratio := taskRate / riverRate
-		b.ReportMetric(riverRate, "river_jobs/s")
-		b.ReportMetric(taskRate, "baton_dag_tasks/s")
-		b.ReportMetric(ratio*100, "baton_dag_%_of_river")
-		fmt.Printf("\n%-34s %10s\n", "measure ("+strconv.Itoa(n/22*22)+" tasks)", "value")
-		fmt.Printf("%-34s %10.0f\n", "raw River no-op jobs/s", riverRate)
-		fmt.Printf("%-34s %10.0f\n", "Baton 22-task DAG tasks/s", taskRate)
-		fmt.Printf("%-34s %9.1f%%\n\n", "Baton DAG / River", ratio*100)
+		var ratios []float64
+		fmt.Printf("\n%-6s %12s %14s %8s\n", "round", "River jobs/s", "DAG tasks/s", "ratio")
+		for r := 1; r <= rounds; r++ {
+			riverRate := burnDownRiver(b, pool, n)
+			taskRate := burnDownDAG(b, pool, n/22)
+			ratios = append(ratios, taskRate/riverRate)
+			fmt.Printf("%-6d %12.0f %14.0f %7.1f%%\n", r, riverRate, taskRate, 100*taskRate/riverRate)
+		}
+		fmt.Printf("median DAG / River: %.1f %%\n\n", 100*median(ratios))
+		b.ReportMetric(100*median(ratios), "baton_dag_%_of_river")
 	}
+}
+
+// BenchmarkLockWaits starts BATON_BENCH_LOCK_RUNS (default 10,000) runs of
+// the release pipeline with no-op steps at once, burns them down with 1,000
+// workers on a pool of db.DefaultMaxConns connections, and samples
+// pg_stat_activity and pg_locks every 10 ms meanwhile. It fails on a
+// deadlock, on a session recording outcomes waiting more than 100 ms for a
+// lock, or on the pool holding more connections than its budget.
+func BenchmarkLockWaits(b *testing.B) {
+	runs := envInt("BATON_BENCH_LOCK_RUNS", 10000)
+	ctx := context.Background()
+	url := testdb.New(b)
+	const app = "baton-bench-locks"
+	pool, err := db.Open(ctx, url, db.PoolOptions{ApplicationName: app})
+	require.NoError(b, err)
+	b.Cleanup(pool.Close)
+
+	for i := 0; i < b.N; i++ {
+		mon := startSampler(b, url, app)
+		rate := burnDownDAG(b, pool, runs)
+		seen := mon.finish()
+		fmt.Printf("\n%d release-pipeline runs (%d tasks): %.0f tasks/s; %d samples, %d with a lock wait; "+
+			"longest lock wait %s (%q), of a recording statement %s; deadlocks %d; most connections %d (budget %d)\n\n",
+			runs, runs*22, rate, seen.Samples, seen.LockWaitSamples, seen.MaxLockWait.Round(time.Millisecond), seen.LongestWaiter,
+			seen.MaxFlushLockWait.Round(time.Millisecond), seen.Deadlocks, seen.MaxConns, pool.Config().MaxConns)
+		b.ReportMetric(float64(seen.MaxFlushLockWait.Microseconds())/1000, "max_flush_lock_wait_ms")
+		require.Zero(b, seen.Deadlocks, "deadlocks")
+		require.Less(b, seen.MaxFlushLockWait, 100*time.Millisecond, "a recording statement waited for a lock")
+		require.LessOrEqual(b, seen.MaxConns, int(pool.Config().MaxConns), "connections above the pool budget")
+	}
+}
+
+// seedDAGRuns seeds n finished runs of the no-op release pipeline and
+// analyzes; it returns the number of task rows written.
+func seedDAGRuns(b *testing.B, pool *pgxpool.Pool, n int) int64 {
+	b.Helper()
+	ctx := context.Background()
+	eng := engine.New(pool, engine.Options{})
+	_, err := eng.ApplyTaskType(ctx, &engine.TaskTypeSpec{Name: "noop", Executor: "go", Defaults: json.RawMessage(`{"function":"noop"}`)})
+	require.NoError(b, err)
+	_, _, err = eng.ApplyWorkflow(ctx, releasePipelineNoop(b))
+	require.NoError(b, err)
+	// The template run is copied, then cancelled so that no worker runs it.
+	template, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "bench-dag"})
+	require.NoError(b, err)
+	tasks, err := SeedFinishedRuns(ctx, pool, template.ID, n)
+	require.NoError(b, err)
+	_, err = eng.CancelRun(ctx, template.ID, "bench")
+	require.NoError(b, err)
+	require.NoError(b, eng.Analyze(ctx))
+	return tasks
 }
 
 // releasePipelineNoop is the example release pipeline with every step's

@@ -42,6 +42,9 @@ Usage:
 Environment:
   DATABASE_URL     PostgreSQL URL (required except for dev)
   BATON_LOG        log level: debug, info (default), warn, error
+  BATON_DB_MAX_CONNS  default of --db-max-conns of dev, serve and worker: the most
+                   connections one process opens (default 30, plus one for the
+                   live stream of dev and serve)
   BATON_EXECUTORS  default of --executors: a comma-separated list of http, exec,
                    sleep, sim, go (default: all). A task type of a disabled
                    executor is refused; a task of one fails on this worker.

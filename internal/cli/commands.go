@@ -157,6 +157,7 @@ func (env *environment) apply(ctx context.Context, args []string) error {
 
 func (env *environment) serve(ctx context.Context, args []string) error {
 	fs := env.flags("serve")
+	maxConns := maxConnsFlag(fs)
 	addr := addrFlag(fs)
 	executors := env.executorsFlag(fs)
 	retentionDays := retentionFlag(fs)
@@ -173,7 +174,11 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 	if err := env.requireDatabaseURL(); err != nil {
 		return err
 	}
-	rt, err := env.open(ctx, env.databaseURL, 20)
+	conns, err := checkMaxConns(*maxConns)
+	if err != nil {
+		return err
+	}
+	rt, err := env.open(ctx, env.databaseURL, conns)
 	if err != nil {
 		return err
 	}
@@ -196,6 +201,7 @@ func (env *environment) serve(ctx context.Context, args []string) error {
 
 func (env *environment) worker(ctx context.Context, args []string) error {
 	fs := env.flags("worker")
+	maxConns := maxConnsFlag(fs)
 	workers := fs.Int("workers", 100, "tasks worked at once")
 	retention := fs.Duration("dead-letter-retention", 0, "how long dead-letter entries are kept (default: --retention)")
 	executors := env.executorsFlag(fs)
@@ -217,7 +223,11 @@ func (env *environment) worker(ctx context.Context, args []string) error {
 	if err := env.requireDatabaseURL(); err != nil {
 		return err
 	}
-	rt, err := env.open(ctx, env.databaseURL, int32(min(*workers+10, 200)))
+	conns, err := checkMaxConns(*maxConns)
+	if err != nil {
+		return err
+	}
+	rt, err := env.open(ctx, env.databaseURL, conns)
 	if err != nil {
 		return err
 	}
@@ -227,6 +237,7 @@ func (env *environment) worker(ctx context.Context, args []string) error {
 
 func (env *environment) dev(ctx context.Context, args []string) error {
 	fs := env.flags("dev")
+	maxConns := maxConnsFlag(fs)
 	addr := addrFlag(fs)
 	examples := fs.String("examples", "examples", "directory of definitions to apply at start ('' for none)")
 	home := fs.String("home", ".baton", "where the local PostgreSQL cluster lives")
@@ -266,7 +277,11 @@ func (env *environment) dev(ctx context.Context, args []string) error {
 		}()
 		url = cluster.URL()
 	}
-	rt, err := env.open(ctx, url, int32(min(*workers+20, 200)))
+	conns, err := checkMaxConns(*maxConns)
+	if err != nil {
+		return err
+	}
+	rt, err := env.open(ctx, url, conns)
 	if err != nil {
 		return err
 	}

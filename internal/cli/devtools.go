@@ -20,8 +20,18 @@ import (
 func (env *environment) testDB(ctx context.Context, args []string) error {
 	fs := env.flags("testdb")
 	home := fs.String("home", ".baton", "where a private test cluster lives")
+	bench := fs.Bool("bench", false, "always start a private cluster with PostgreSQL's standard settings "+
+		"(fsync, synchronous_commit and autovacuum on) in HOME/bench-pg, for benchmarks")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *bench {
+		cluster, err := devcluster.Start(ctx, devcluster.Options{Dir: filepath.Join(*home, "bench-pg"), Logger: env.logger, Durable: true})
+		if err != nil {
+			return fmt.Errorf("start bench cluster: %w", err)
+		}
+		fmt.Fprintln(env.stdout, cluster.AdminURL())
+		return nil
 	}
 	candidate := testdb.AdminURL()
 	pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)

@@ -148,7 +148,8 @@ func (q *Queries) DeadLetterResubmit(ctx context.Context, db DBTX, arg *DeadLett
 }
 
 const deadLetterStats = `-- name: DeadLetterStats :one
-SELECT count(*)::bigint AS size, coalesce(min(created_at), 'epoch')::timestamptz AS oldest FROM baton.dead_letters
+SELECT (SELECT coalesce(sum(n), 0) FROM baton.dead_letter_counts)::bigint AS size,
+       coalesce((SELECT min(created_at) FROM baton.dead_letters), 'epoch')::timestamptz AS oldest
 `
 
 type DeadLetterStatsRow struct {
@@ -156,6 +157,8 @@ type DeadLetterStatsRow struct {
 	Oldest time.Time
 }
 
+// The size from the counter rows (no scan), the oldest entry from
+// dead_letters_created_idx.
 func (q *Queries) DeadLetterStats(ctx context.Context, db DBTX) (*DeadLetterStatsRow, error) {
 	row := db.QueryRow(ctx, deadLetterStats)
 	var i DeadLetterStatsRow

@@ -7,6 +7,8 @@ package dbsqlc
 
 import (
 	"context"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const databaseAnalyze = `-- name: DatabaseAnalyze :exec
@@ -16,4 +18,20 @@ ANALYZE
 func (q *Queries) DatabaseAnalyze(ctx context.Context, db DBTX) error {
 	_, err := db.Exec(ctx, databaseAnalyze)
 	return err
+}
+
+const taskJobsPurge = `-- name: TaskJobsPurge :one
+SELECT baton.purge_task_jobs($1::interval, $2::integer)::integer AS purged
+`
+
+type TaskJobsPurgeParams struct {
+	Retention pgtype.Interval
+	MaxRows   int32
+}
+
+func (q *Queries) TaskJobsPurge(ctx context.Context, db DBTX, arg *TaskJobsPurgeParams) (int32, error) {
+	row := db.QueryRow(ctx, taskJobsPurge, arg.Retention, arg.MaxRows)
+	var purged int32
+	err := row.Scan(&purged)
+	return purged, err
 }

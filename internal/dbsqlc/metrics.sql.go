@@ -40,7 +40,7 @@ func (q *Queries) MetricsBreakerStates(ctx context.Context, db DBTX) ([]*Metrics
 }
 
 const metricsDeadLetterCount = `-- name: MetricsDeadLetterCount :one
-SELECT count(*)::bigint AS entries FROM baton.dead_letters
+SELECT coalesce(sum(n), 0)::bigint AS entries FROM baton.dead_letter_counts
 `
 
 func (q *Queries) MetricsDeadLetterCount(ctx context.Context, db DBTX) (int64, error) {

@@ -155,6 +155,11 @@ type BatonDeadLetter struct {
 	CreatedAt       time.Time
 }
 
+type BatonDeadLetterCount struct {
+	Shard int16
+	N     int64
+}
+
 type BatonEvent struct {
 	ID       int64
 	Time     time.Time

@@ -12,15 +12,35 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const runInputGet = `-- name: RunInputGet :one
-SELECT input FROM baton.runs WHERE id = $1
+const runInputsGet = `-- name: RunInputsGet :many
+SELECT r.id, r.input
+FROM unnest($1::bigint[]) AS x(id)
+JOIN baton.runs r ON r.id = x.id
 `
 
-func (q *Queries) RunInputGet(ctx context.Context, db DBTX, id int64) ([]byte, error) {
-	row := db.QueryRow(ctx, runInputGet, id)
-	var input []byte
-	err := row.Scan(&input)
-	return input, err
+type RunInputsGetRow struct {
+	ID    int64
+	Input []byte
+}
+
+func (q *Queries) RunInputsGet(ctx context.Context, db DBTX, ids []int64) ([]*RunInputsGetRow, error) {
+	rows, err := db.Query(ctx, runInputsGet, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*RunInputsGetRow
+	for rows.Next() {
+		var i RunInputsGetRow
+		if err := rows.Scan(&i.ID, &i.Input); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const runTaskCancel = `-- name: RunTaskCancel :one
@@ -205,26 +225,36 @@ func (q *Queries) RunTaskListByRun(ctx context.Context, db DBTX, runID int64) ([
 	return items, nil
 }
 
-const runTaskResultsByRun = `-- name: RunTaskResultsByRun :many
-SELECT step_name, status, output FROM baton.run_tasks WHERE run_id = $1
+const runTaskResultsByRuns = `-- name: RunTaskResultsByRuns :many
+SELECT t.run_id, t.step_name, t.status, t.output
+FROM unnest($1::bigint[]) AS x(id)
+JOIN baton.run_tasks t ON t.run_id = x.id
 `
 
-type RunTaskResultsByRunRow struct {
+type RunTaskResultsByRunsRow struct {
+	RunID    int64
 	StepName string
 	Status   string
 	Output   []byte
 }
 
-func (q *Queries) RunTaskResultsByRun(ctx context.Context, db DBTX, runID int64) ([]*RunTaskResultsByRunRow, error) {
-	rows, err := db.Query(ctx, runTaskResultsByRun, runID)
+// Upstream results of many runs at once (the task worker renders templates
+// of a batch of tasks with one read). One index lookup per run.
+func (q *Queries) RunTaskResultsByRuns(ctx context.Context, db DBTX, runIds []int64) ([]*RunTaskResultsByRunsRow, error) {
+	rows, err := db.Query(ctx, runTaskResultsByRuns, runIds)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []*RunTaskResultsByRunRow
+	var items []*RunTaskResultsByRunsRow
 	for rows.Next() {
-		var i RunTaskResultsByRunRow
-		if err := rows.Scan(&i.StepName, &i.Status, &i.Output); err != nil {
+		var i RunTaskResultsByRunsRow
+		if err := rows.Scan(
+			&i.RunID,
+			&i.StepName,
+			&i.Status,
+			&i.Output,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, &i)

@@ -99,28 +99,24 @@ func (q *Queries) RunLatencyStats(ctx context.Context, db DBTX, since time.Time)
 }
 
 const runList = `-- name: RunList :many
+
 SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at FROM baton.runs
-WHERE ($1::text IS NULL OR status = $1::text)
-  AND ($2::text IS NULL OR workflow_name = $2::text)
-  AND ($3::bigint IS NULL OR id < $3::bigint)
+WHERE id < coalesce($1::bigint, 9223372036854775807)
 ORDER BY id DESC
-LIMIT $4
+LIMIT $2
 `
 
 type RunListParams struct {
-	Status   *string
-	Workflow *string
 	BeforeID *int64
 	MaxRows  int32
 }
 
+// The run list has one query per combination of filters (the engine picks
+// one), so that each has an index path whatever plan PostgreSQL caches: an
+// `(@x IS NULL OR col = @x)` filter is fast only with custom plans. The
+// cursor is an index condition too (`id < coalesce(@before_id, max)`).
 func (q *Queries) RunList(ctx context.Context, db DBTX, arg *RunListParams) ([]*BatonRun, error) {
-	rows, err := db.Query(ctx, runList,
-		arg.Status,
-		arg.Workflow,
-		arg.BeforeID,
-		arg.MaxRows,
-	)
+	rows, err := db.Query(ctx, runList, arg.BeforeID, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +161,7 @@ func (q *Queries) RunList(ctx context.Context, db DBTX, arg *RunListParams) ([]*
 const runListAttention = `-- name: RunListAttention :many
 SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at FROM baton.runs
 WHERE attention IS NOT NULL
-  AND ($1::bigint IS NULL OR id < $1::bigint)
+  AND id < coalesce($1::bigint, 9223372036854775807)
 ORDER BY id DESC
 LIMIT $2
 `
@@ -175,8 +171,184 @@ type RunListAttentionParams struct {
 	MaxRows  int32
 }
 
+// Served by the partial index runs_attention_id_idx under any plan.
 func (q *Queries) RunListAttention(ctx context.Context, db DBTX, arg *RunListAttentionParams) ([]*BatonRun, error) {
 	rows, err := db.Query(ctx, runListAttention, arg.BeforeID, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*BatonRun
+	for rows.Next() {
+		var i BatonRun
+		if err := rows.Scan(
+			&i.ID,
+			&i.WorkflowID,
+			&i.WorkflowName,
+			&i.WorkflowVersion,
+			&i.Status,
+			&i.Priority,
+			&i.Input,
+			&i.Trigger,
+			&i.TriggerRef,
+			&i.IdempotencyKey,
+			&i.Owner,
+			&i.Tags,
+			&i.Error,
+			&i.TasksTotal,
+			&i.Attention,
+			&i.CreatedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.UpdatedAt,
+			&i.SlaDeadline,
+			&i.SlaState,
+			&i.SlaAtRiskAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const runListByStatus = `-- name: RunListByStatus :many
+SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at FROM baton.runs
+WHERE status = $1 AND id < coalesce($2::bigint, 9223372036854775807)
+ORDER BY id DESC
+LIMIT $3
+`
+
+type RunListByStatusParams struct {
+	Status   string
+	BeforeID *int64
+	MaxRows  int32
+}
+
+func (q *Queries) RunListByStatus(ctx context.Context, db DBTX, arg *RunListByStatusParams) ([]*BatonRun, error) {
+	rows, err := db.Query(ctx, runListByStatus, arg.Status, arg.BeforeID, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*BatonRun
+	for rows.Next() {
+		var i BatonRun
+		if err := rows.Scan(
+			&i.ID,
+			&i.WorkflowID,
+			&i.WorkflowName,
+			&i.WorkflowVersion,
+			&i.Status,
+			&i.Priority,
+			&i.Input,
+			&i.Trigger,
+			&i.TriggerRef,
+			&i.IdempotencyKey,
+			&i.Owner,
+			&i.Tags,
+			&i.Error,
+			&i.TasksTotal,
+			&i.Attention,
+			&i.CreatedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.UpdatedAt,
+			&i.SlaDeadline,
+			&i.SlaState,
+			&i.SlaAtRiskAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const runListByWorkflow = `-- name: RunListByWorkflow :many
+SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at FROM baton.runs
+WHERE workflow_name = $1 AND id < coalesce($2::bigint, 9223372036854775807)
+ORDER BY id DESC
+LIMIT $3
+`
+
+type RunListByWorkflowParams struct {
+	Workflow string
+	BeforeID *int64
+	MaxRows  int32
+}
+
+func (q *Queries) RunListByWorkflow(ctx context.Context, db DBTX, arg *RunListByWorkflowParams) ([]*BatonRun, error) {
+	rows, err := db.Query(ctx, runListByWorkflow, arg.Workflow, arg.BeforeID, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*BatonRun
+	for rows.Next() {
+		var i BatonRun
+		if err := rows.Scan(
+			&i.ID,
+			&i.WorkflowID,
+			&i.WorkflowName,
+			&i.WorkflowVersion,
+			&i.Status,
+			&i.Priority,
+			&i.Input,
+			&i.Trigger,
+			&i.TriggerRef,
+			&i.IdempotencyKey,
+			&i.Owner,
+			&i.Tags,
+			&i.Error,
+			&i.TasksTotal,
+			&i.Attention,
+			&i.CreatedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.UpdatedAt,
+			&i.SlaDeadline,
+			&i.SlaState,
+			&i.SlaAtRiskAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const runListByWorkflowStatus = `-- name: RunListByWorkflowStatus :many
+SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at FROM baton.runs
+WHERE workflow_name = $1 AND status = $2
+  AND id < coalesce($3::bigint, 9223372036854775807)
+ORDER BY id DESC
+LIMIT $4
+`
+
+type RunListByWorkflowStatusParams struct {
+	Workflow string
+	Status   string
+	BeforeID *int64
+	MaxRows  int32
+}
+
+func (q *Queries) RunListByWorkflowStatus(ctx context.Context, db DBTX, arg *RunListByWorkflowStatusParams) ([]*BatonRun, error) {
+	rows, err := db.Query(ctx, runListByWorkflowStatus,
+		arg.Workflow,
+		arg.Status,
+		arg.BeforeID,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}

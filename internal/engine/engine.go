@@ -4,6 +4,22 @@
 // in db/migrations, so that plain SQL callers get the same behaviour); this
 // package is its typed front: it validates, translates rows into domain types
 // and database errors into domain errors. It holds no HTTP.
+//
+// # Lock order
+//
+// Every function of the state machine that changes a run or its tasks takes
+// its locks in one order, so that concurrent writers wait for one another
+// but never deadlock:
+//
+//  1. the runs it changes, all at once and in id order (baton._lock_runs,
+//     or baton._task_for_update for one task);
+//  2. then the rows of those runs' tasks, events and River jobs.
+//
+// A writer that needs a lock outside this order must not wait for it:
+// baton.tasks_started, a best-effort status hint, takes no run lock and locks
+// its tasks with SKIP LOCKED (a task being recorded is skipped). The task
+// worker routes successes to its flushers by run, so two success batches
+// never hold the same run.
 package engine
 
 import (

@@ -15,33 +15,58 @@ import (
 // TemplateDataFor returns what a task's params are rendered with: the run
 // input and the status and output of every step of the run.
 func (e *Engine) TemplateDataFor(ctx context.Context, runID int64) (TemplateData, error) {
-	data := TemplateData{Input: map[string]any{}, Steps: map[string]StepResult{}}
-	input, err := e.queries.RunInputGet(ctx, e.pool, runID)
+	all, err := e.TemplateDataForRuns(ctx, []int64{runID})
 	if err != nil {
-		return data, translateError(err, fmt.Sprintf("input of run %d", runID))
+		return TemplateData{}, err
 	}
-	if err := json.Unmarshal(input, &data.Input); err != nil {
-		return data, fmt.Errorf("decode input of run %d: %w", runID, err)
-	}
-	rows, err := e.queries.RunTaskResultsByRun(ctx, e.pool, runID)
-	if err != nil {
-		return data, translateError(err, fmt.Sprintf("results of run %d", runID))
-	}
-	for _, row := range rows {
-		var output any
-		if len(row.Output) > 0 {
-			if err := json.Unmarshal(row.Output, &output); err != nil {
-				return data, fmt.Errorf("decode output of step %q: %w", row.StepName, err)
-			}
-		}
-		data.Steps[row.StepName] = StepResult{Output: output, Status: row.Status}
+	data, ok := all[runID]
+	if !ok {
+		return TemplateData{}, fmt.Errorf("input of run %d: %w", runID, ErrNotFound)
 	}
 	return data, nil
 }
 
+// TemplateDataForRuns is TemplateDataFor for many runs in two queries; a run
+// that does not exist is missing from the map.
+func (e *Engine) TemplateDataForRuns(ctx context.Context, runIDs []int64) (map[int64]TemplateData, error) {
+	inputs, err := e.queries.RunInputsGet(ctx, e.pool, runIDs)
+	if err != nil {
+		return nil, translateError(err, "inputs of runs")
+	}
+	all := make(map[int64]TemplateData, len(inputs))
+	for _, in := range inputs {
+		data := TemplateData{Input: map[string]any{}, Steps: map[string]StepResult{}}
+		if err := json.Unmarshal(in.Input, &data.Input); err != nil {
+			return nil, fmt.Errorf("decode input of run %d: %w", in.ID, err)
+		}
+		all[in.ID] = data
+	}
+	rows, err := e.queries.RunTaskResultsByRuns(ctx, e.pool, runIDs)
+	if err != nil {
+		return nil, translateError(err, "results of runs")
+	}
+	for _, row := range rows {
+		data, ok := all[row.RunID]
+		if !ok {
+			continue
+		}
+		var output any
+		if len(row.Output) > 0 {
+			if err := json.Unmarshal(row.Output, &output); err != nil {
+				return nil, fmt.Errorf("decode output of step %q of run %d: %w", row.StepName, row.RunID, err)
+			}
+		}
+		data.Steps[row.StepName] = StepResult{Output: output, Status: row.Status}
+	}
+	return all, nil
+}
+
 // Attempt describes how one attempt of a task ended.
 type Attempt struct {
-	TaskID  int64
+	TaskID int64
+	// RunID is the task's run; the worker routes successes by it (optional:
+	// recording does not use it).
+	RunID   int64
 	Attempt int
 	// Output is the attempt's result (success only).
 	Output json.RawMessage
