@@ -28,6 +28,7 @@ import (
 	"github.com/baton-run/baton/internal/specschema"
 	"github.com/baton-run/baton/internal/stream"
 	"github.com/baton-run/baton/internal/trigger"
+	"github.com/baton-run/baton/internal/webhook"
 )
 
 // Version is the version of the API contract, the info.version of the
@@ -83,6 +84,12 @@ type Options struct {
 	// Schedules serves the /v1/schedules operations. Nil builds one on the
 	// engine's pool.
 	Schedules *schedule.Service
+
+	// Webhooks serves /v2/webhooks (nil: they answer 503).
+	Webhooks *webhook.Service
+	// Jobs inserts River jobs in a transaction (redeliveries); nil answers
+	// 503 where one is needed.
+	Jobs webhook.JobInserter
 }
 
 // handlers holds what the operations need. Its methods are the operation
@@ -100,6 +107,8 @@ type handlers struct {
 	ready     func(ctx context.Context) error
 	// schedules is nil only when building the OpenAPI document.
 	schedules *schedule.Service
+	webhooks  *webhook.Service
+	jobs      webhook.JobInserter
 }
 
 // New returns the HTTP handler serving the API (wrapped in request logging,
@@ -115,6 +124,7 @@ func New(opts Options) (http.Handler, huma.API) {
 		h.ready = h.pingDatabase
 	}
 	h.analytics = opts.Analytics
+	h.webhooks, h.jobs = opts.Webhooks, opts.Jobs
 	h.schedules = opts.Schedules
 	if h.schedules == nil && opts.Engine != nil {
 		h.schedules = schedule.New(opts.Engine.Pool(), opts.Engine, schedule.Options{Logger: opts.Logger})
@@ -149,6 +159,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	}, h.readiness)
 
 	v1 := huma.NewGroup(api, "/v1")
+	v2 := huma.NewGroup(api, "/v2")
 
 	// Task types.
 	huma.Register(v1, huma.Operation{
@@ -278,6 +289,9 @@ func New(opts Options) (http.Handler, huma.API) {
 	registerAlerts(v1, h)
 	registerAnalytics(v1, h)
 
+	// API v2.
+	registerWebhooks(v2, h)
+
 	router.NotFound(notFound(opts.UI))
 	router.MethodNotAllowed(methodNotAllowed(router))
 
@@ -314,6 +328,7 @@ func newConfig(logger *slog.Logger) huma.Config {
 		{Name: tagStream, Description: "The live event stream (Server-Sent Events), resumable from the event log."},
 		{Name: tagAlerts, Description: "Alerting: rules (built-in and custom), channels (webhook, Slack, e-mail), alerts to acknowledge and silence."},
 		{Name: tagAnalytics, Description: "Analytics over runs, tasks, events and queues, Gantt data with the critical path, and streamed CSV/JSON exports."},
+		{Name: tagWebhooks, Description: "Outbound webhooks (v2): subscriptions, signed deliveries, their log, redelivery and tests. The events sent are in the webhooks section."},
 		{Name: tagSchemas, Description: "JSON Schemas of the YAML/JSON definition files (task_type, workflow, schedule, trigger) that baton apply reads."},
 		{Name: tagHealth, Description: "Liveness and readiness probes."},
 	}

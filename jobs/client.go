@@ -22,6 +22,7 @@ import (
 	"github.com/baton-run/baton/internal/rollup"
 	"github.com/baton-run/baton/internal/schedule"
 	"github.com/baton-run/baton/internal/trigger"
+	"github.com/baton-run/baton/internal/webhook"
 )
 
 // ClientOptions configures the River client that runs Baton's jobs.
@@ -84,6 +85,10 @@ type ClientOptions struct {
 	// SLAEvery is how often the SLA check (escalation of runs projected to
 	// miss their SLA, sla_violated events) runs (default 5 s, at least 1 s).
 	SLAEvery time.Duration
+	// Webhooks delivers outbound webhooks on their own queue (the
+	// dispatcher that creates deliveries is webhook.Service.Run); nil
+	// delivers none.
+	Webhooks *webhook.Service
 }
 
 // Client is a River client wired with Baton's workers and periodic jobs.
@@ -213,6 +218,9 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 				&river.PeriodicJobOpts{RunOnStart: true}))
 		}
 		addSLAJobs(cfg, workers, opts.Engine, logger, opts.SLAEvery)
+		if opts.Webhooks != nil {
+			addWebhookJobs(cfg, workers, opts.Webhooks)
+		}
 		if opts.Triggers != nil {
 			addTriggerJobs(cfg, workers, opts.Triggers, logger, retention, orDefault(opts.RunEndEvery, time.Second))
 		}

@@ -291,6 +291,10 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 	if err != nil {
 		return err
 	}
+	webhooks, err := env.webhookService(rt)
+	if err != nil {
+		return err
+	}
 	node := nodeName()
 	var tracker *placement.Tracker
 	if workers > 0 {
@@ -301,7 +305,7 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		Engine: rt.engine, Executors: rt.executors, Breakers: rt.breakers, Logger: env.logger,
 		Workers: workers, InsertOnly: workers == 0, RescueAfter: rescueAfter,
 		DeadLetterRetention: env.deadLetterRetention, Retention: env.retention, Alerts: alerts, Triggers: triggers,
-		Schedules: schedules,
+		Schedules: schedules, Webhooks: webhooks,
 	})
 	if err != nil {
 		return err
@@ -312,6 +316,9 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		}
 		env.logger.Info("workers started", slog.Int("workers", workers), slog.Duration("rescue_after", rescueAfter))
 		group.Go(func() error { return stopRiver(ctx, client) })
+		// The webhook dispatcher runs on every worker node; dispatches
+		// take turns on the dispatcher row.
+		group.Go(func() error { return webhooks.Run(ctx, client) })
 	}
 	if addr != "" {
 		// The live event stream's hub: one LISTEN connection for the
@@ -321,8 +328,8 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		group.Go(func() error { return hub.Run(ctx) })
 		handler, _ := api.New(api.Options{
 			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Stream: hub, Alerts: alerts, Triggers: triggers, Logger: env.logger, UI: web.Handler(),
-			Schedules: schedules,
-			Metrics:   metricsFor(rt.pool, hub, env.logger),
+			Schedules: schedules, Webhooks: webhooks, Jobs: client,
+			Metrics: metricsFor(rt.pool, hub, env.logger),
 		})
 		srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		ln, err := net.Listen("tcp", addr)

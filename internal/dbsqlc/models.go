@@ -500,6 +500,57 @@ type BatonVTaskRollup1m struct {
 	DurationBuckets []int64
 }
 
+type BatonWebhook struct {
+	ID                   int64
+	Url                  string
+	Description          string
+	EventTypes           []string
+	Workflows            []string
+	Owners               []string
+	Tags                 []string
+	Enabled              bool
+	DisabledReason       *string
+	SecretSealed         []byte
+	PreviousSecretSealed []byte
+	PreviousSecretUntil  *time.Time
+	ConsecutiveFailures  int32
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
+}
+
+type BatonWebhookAttempt struct {
+	ID           int64
+	DeliveryID   int64
+	Attempt      int32
+	Succeeded    bool
+	StatusCode   *int32
+	LatencyMs    float64
+	ResponseHead *string
+	Error        *string
+	CreatedAt    time.Time
+}
+
+type BatonWebhookDelivery struct {
+	ID         int64
+	WebhookID  int64
+	MessageID  string
+	EventType  string
+	EventID    *int64
+	Payload    []byte
+	Status     string
+	Attempts   int32
+	CreatedAt  time.Time
+	FinishedAt *time.Time
+}
+
+type BatonWebhookDispatcher struct {
+	ID            bool
+	LastEventID   int64
+	PendingIds    []int64
+	PendingSeenMs []int64
+	DispatchedAt  *time.Time
+}
+
 type BatonWorkflow struct {
 	ID          int64
 	Name        string
