@@ -21,6 +21,7 @@ import (
 
 	"github.com/baton-run/baton/internal/alert"
 	"github.com/baton-run/baton/internal/analytics"
+	"github.com/baton-run/baton/internal/batch"
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/metrics"
 	"github.com/baton-run/baton/internal/resilience"
@@ -90,6 +91,8 @@ type Options struct {
 	// Jobs inserts River jobs in a transaction (redeliveries); nil answers
 	// 503 where one is needed.
 	Jobs webhook.JobInserter
+	// Batches serves /v2/batches. Nil builds one on the engine's pool.
+	Batches *batch.Service
 }
 
 // handlers holds what the operations need. Its methods are the operation
@@ -109,6 +112,7 @@ type handlers struct {
 	schedules *schedule.Service
 	webhooks  *webhook.Service
 	jobs      webhook.JobInserter
+	batches   *batch.Service
 }
 
 // New returns the HTTP handler serving the API (wrapped in request logging,
@@ -124,7 +128,10 @@ func New(opts Options) (http.Handler, huma.API) {
 		h.ready = h.pingDatabase
 	}
 	h.analytics = opts.Analytics
-	h.webhooks, h.jobs = opts.Webhooks, opts.Jobs
+	h.webhooks, h.jobs, h.batches = opts.Webhooks, opts.Jobs, opts.Batches
+	if h.batches == nil && opts.Engine != nil {
+		h.batches = batch.New(opts.Engine.Pool())
+	}
 	h.schedules = opts.Schedules
 	if h.schedules == nil && opts.Engine != nil {
 		h.schedules = schedule.New(opts.Engine.Pool(), opts.Engine, schedule.Options{Logger: opts.Logger})
@@ -291,6 +298,7 @@ func New(opts Options) (http.Handler, huma.API) {
 
 	// API v2.
 	registerWebhooks(v2, h)
+	registerBatches(v2, h)
 
 	router.NotFound(notFound(opts.UI))
 	router.MethodNotAllowed(methodNotAllowed(router))
@@ -328,6 +336,7 @@ func newConfig(logger *slog.Logger) huma.Config {
 		{Name: tagStream, Description: "The live event stream (Server-Sent Events), resumable from the event log."},
 		{Name: tagAlerts, Description: "Alerting: rules (built-in and custom), channels (webhook, Slack, e-mail), alerts to acknowledge and silence."},
 		{Name: tagAnalytics, Description: "Analytics over runs, tasks, events and queues, Gantt data with the critical path, and streamed CSV/JSON exports."},
+		{Name: tagBatches, Description: "Batches (v2): up to 10,000 runs started atomically and steered as one: progress, wait, retry, cancel."},
 		{Name: tagWebhooks, Description: "Outbound webhooks (v2): subscriptions, signed deliveries, their log, redelivery and tests. The events sent are in the webhooks section."},
 		{Name: tagSchemas, Description: "JSON Schemas of the YAML/JSON definition files (task_type, workflow, schedule, trigger) that baton apply reads."},
 		{Name: tagHealth, Description: "Liveness and readiness probes."},

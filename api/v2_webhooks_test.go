@@ -124,3 +124,33 @@ func TestOpenAPIDocumentsWebhookEvents(t *testing.T) {
 	}
 	require.NotNil(t, doc.Components.Schemas.Map()["WebhookEvent"])
 }
+
+// TestBatchWithAnInvalidMemberIsRefused: POST /v2/batches with a bad member
+// answers 422 naming body.members[i] and starts nothing.
+func TestBatchWithAnInvalidMemberIsRefused(t *testing.T) {
+	t.Parallel()
+	h := webhookServer(t, false)
+	rec := send(h, "POST", "/v1/task-types", `{"name": "noop", "executor": "sim"}`)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	rec = send(h, "POST", "/v1/workflows", `{"name": "wf", "steps": [{"name": "a", "type": "noop"}]}`)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	rec = send(h, "POST", "/v2/batches", `{"members": [{"workflow": "wf"}, {"workflow": "ghost"}, {"workflow": "wf", "owner": "x"}]}`)
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code, rec.Body.String())
+	require.Contains(t, rec.Body.String(), `"location":"body.members[1]"`)
+	require.Contains(t, rec.Body.String(), `unknown workflow \"ghost\"`)
+	require.Equal(t, http.StatusUnprocessableEntity, send(h, "POST", "/v2/batches", `{"members": []}`).Code)
+	require.Equal(t, http.StatusUnprocessableEntity, send(h, "POST", "/v2/batches", `{"members": [{"workflow": "wf", "priority": 7}]}`).Code)
+
+	rec = send(h, "POST", "/v2/batches", `{"name": "two", "members": [{"workflow": "wf"}, {"workflow": "wf", "input": {"n": 1}}]}`)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	var b api.Batch
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &b))
+	require.Equal(t, 2, b.MembersTotal)
+	require.Equal(t, http.StatusOK, send(h, "GET", fmt.Sprintf("/v2/batches/%d", b.ID), "").Code)
+	require.Equal(t, http.StatusOK, send(h, "POST", fmt.Sprintf("/v2/batches/%d/cancel", b.ID), "").Code)
+	require.Equal(t, http.StatusConflict, send(h, "POST", fmt.Sprintf("/v2/batches/%d/cancel", b.ID), "").Code)
+	rec = send(h, "GET", fmt.Sprintf("/v2/batches/%d/wait?timeout=1", b.ID), "")
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Contains(t, rec.Body.String(), `"status":"cancelled"`)
+	require.Equal(t, http.StatusNotFound, send(h, "GET", "/v2/batches/999", "").Code)
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/baton-run/baton/internal/alert"
+	"github.com/baton-run/baton/internal/batch"
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
 	"github.com/baton-run/baton/internal/placement"
@@ -89,6 +90,9 @@ type ClientOptions struct {
 	// dispatcher that creates deliveries is webhook.Service.Run); nil
 	// delivers none.
 	Webhooks *webhook.Service
+	// Batches ends finished batches and applies their on_member_failure
+	// policy every second; nil runs no batch check.
+	Batches *batch.Service
 }
 
 // Client is a River client wired with Baton's workers and periodic jobs.
@@ -220,6 +224,9 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 		addSLAJobs(cfg, workers, opts.Engine, logger, opts.SLAEvery)
 		if opts.Webhooks != nil {
 			addWebhookJobs(cfg, workers, opts.Webhooks)
+		}
+		if opts.Batches != nil {
+			addBatchJobs(cfg, workers, opts.Batches, logger)
 		}
 		if opts.Triggers != nil {
 			addTriggerJobs(cfg, workers, opts.Triggers, logger, retention, orDefault(opts.RunEndEvery, time.Second))

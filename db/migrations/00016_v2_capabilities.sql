@@ -12,6 +12,14 @@
 -- webhook_deliveries row and its River job per matching subscription and
 -- moves the mark. Each attempt is logged in webhook_attempts.
 
+--
+-- batches start many runs as one (baton.start_batch, one transaction,
+-- all-or-nothing validation). batch_members maps each member's index to its
+-- current run (a retry points it at the new run). The members' runs carry
+-- trigger 'batch' and the batch id as trigger_ref. A periodic job watches
+-- running batches (progress is read, never written by the task path),
+-- applies on_member_failure and writes batch_finished.
+
 -- +goose Up
 CREATE TABLE baton.webhooks (
     id                     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -72,7 +80,34 @@ CREATE TABLE baton.webhook_dispatcher (
 INSERT INTO baton.webhook_dispatcher (last_event_id)
 SELECT coalesce(max(id), 0) FROM baton.task_events;
 
+CREATE TABLE baton.batches (
+    id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name              text NOT NULL DEFAULT '' CHECK (length(name) <= 200),
+    status            text NOT NULL DEFAULT 'running'
+                      CHECK (status IN ('running', 'succeeded', 'failed', 'cancelled')),
+    on_member_failure text NOT NULL DEFAULT 'continue' CHECK (on_member_failure IN ('continue', 'rollback')),
+    members_total     integer NOT NULL,
+    actor             text,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    updated_at        timestamptz NOT NULL DEFAULT now(),
+    finished_at       timestamptz
+);
+
+CREATE INDEX batches_running_idx ON baton.batches (id) WHERE status = 'running';
+
+CREATE TABLE baton.batch_members (
+    batch_id bigint NOT NULL REFERENCES baton.batches (id) ON DELETE CASCADE,
+    idx      integer NOT NULL,
+    run_id   bigint NOT NULL,
+    retries  integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (batch_id, idx)
+);
+
+CREATE INDEX batch_members_run_idx ON baton.batch_members (run_id);
+
 -- +goose Down
+DROP TABLE IF EXISTS baton.batch_members;
+DROP TABLE IF EXISTS baton.batches;
 DROP TABLE IF EXISTS baton.webhook_dispatcher;
 DROP TABLE IF EXISTS baton.webhook_attempts;
 DROP TABLE IF EXISTS baton.webhook_deliveries;

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/baton-run/baton/api"
+	"github.com/baton-run/baton/internal/batch"
 	"github.com/baton-run/baton/db"
 	"github.com/baton-run/baton/db/devcluster"
 	"github.com/baton-run/baton/internal/engine"
@@ -305,7 +306,7 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		Engine: rt.engine, Executors: rt.executors, Breakers: rt.breakers, Logger: env.logger,
 		Workers: workers, InsertOnly: workers == 0, RescueAfter: rescueAfter,
 		DeadLetterRetention: env.deadLetterRetention, Retention: env.retention, Alerts: alerts, Triggers: triggers,
-		Schedules: schedules, Webhooks: webhooks,
+		Schedules: schedules, Webhooks: webhooks, Batches: batch.New(rt.pool),
 	})
 	if err != nil {
 		return err

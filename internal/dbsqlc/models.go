@@ -83,6 +83,25 @@ type BatonAlertRule struct {
 	UpdatedAt           time.Time
 }
 
+type BatonBatch struct {
+	ID              int64
+	Name            string
+	Status          string
+	OnMemberFailure string
+	MembersTotal    int32
+	Actor           *string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	FinishedAt      *time.Time
+}
+
+type BatonBatchMember struct {
+	BatchID int64
+	Idx     int32
+	RunID   int64
+	Retries int32
+}
+
 type BatonCircuitBreaker struct {
 	Key            string
 	State          string
