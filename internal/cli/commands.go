@@ -19,9 +19,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/baton-run/baton/api"
-	"github.com/baton-run/baton/internal/batch"
 	"github.com/baton-run/baton/db"
 	"github.com/baton-run/baton/db/devcluster"
+	"github.com/baton-run/baton/internal/batch"
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
 	"github.com/baton-run/baton/internal/metrics"
