@@ -26,6 +26,7 @@ import (
 	"github.com/baton-run/baton/internal/metrics"
 	"github.com/baton-run/baton/internal/resilience"
 	"github.com/baton-run/baton/internal/schedule"
+	"github.com/baton-run/baton/internal/search"
 	"github.com/baton-run/baton/internal/specschema"
 	"github.com/baton-run/baton/internal/stream"
 	"github.com/baton-run/baton/internal/trigger"
@@ -93,6 +94,9 @@ type Options struct {
 	Jobs webhook.JobInserter
 	// Batches serves /v2/batches. Nil builds one on the engine's pool.
 	Batches *batch.Service
+	// Search serves /v2/runs and /v2/saved-searches. Nil builds one on the
+	// engine's pool.
+	Search *search.Service
 }
 
 // handlers holds what the operations need. Its methods are the operation
@@ -113,6 +117,7 @@ type handlers struct {
 	webhooks  *webhook.Service
 	jobs      webhook.JobInserter
 	batches   *batch.Service
+	search    *search.Service
 }
 
 // New returns the HTTP handler serving the API (wrapped in request logging,
@@ -131,6 +136,10 @@ func New(opts Options) (http.Handler, huma.API) {
 	h.webhooks, h.jobs, h.batches = opts.Webhooks, opts.Jobs, opts.Batches
 	if h.batches == nil && opts.Engine != nil {
 		h.batches = batch.New(opts.Engine.Pool())
+	}
+	h.search = opts.Search
+	if h.search == nil && opts.Engine != nil {
+		h.search = search.New(opts.Engine.Pool())
 	}
 	h.schedules = opts.Schedules
 	if h.schedules == nil && opts.Engine != nil {
@@ -299,6 +308,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	// API v2.
 	registerWebhooks(v2, h)
 	registerBatches(v2, h)
+	registerSearch(v2, h)
 
 	router.NotFound(notFound(opts.UI))
 	router.MethodNotAllowed(methodNotAllowed(router))
@@ -336,6 +346,7 @@ func newConfig(logger *slog.Logger) huma.Config {
 		{Name: tagStream, Description: "The live event stream (Server-Sent Events), resumable from the event log."},
 		{Name: tagAlerts, Description: "Alerting: rules (built-in and custom), channels (webhook, Slack, e-mail), alerts to acknowledge and silence."},
 		{Name: tagAnalytics, Description: "Analytics over runs, tasks, events and queues, Gantt data with the critical path, and streamed CSV/JSON exports."},
+		{Name: tagSearch, Description: "Run search (v2): filters, full text with highlights, sorts with keyset cursors, saved searches."},
 		{Name: tagBatches, Description: "Batches (v2): up to 10,000 runs started atomically and steered as one: progress, wait, retry, cancel."},
 		{Name: tagWebhooks, Description: "Outbound webhooks (v2): subscriptions, signed deliveries, their log, redelivery and tests. The events sent are in the webhooks section."},
 		{Name: tagSchemas, Description: "JSON Schemas of the YAML/JSON definition files (task_type, workflow, schedule, trigger) that baton apply reads."},

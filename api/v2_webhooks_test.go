@@ -154,3 +154,52 @@ func TestBatchWithAnInvalidMemberIsRefused(t *testing.T) {
 	require.Contains(t, rec.Body.String(), `"status":"cancelled"`)
 	require.Equal(t, http.StatusNotFound, send(h, "GET", "/v2/batches/999", "").Code)
 }
+
+// TestSavedSearches: create, list, run and delete saved searches; the
+// bookmark URLs carry the canonical query; bad queries name the parameter.
+func TestSavedSearches(t *testing.T) {
+	t.Parallel()
+	h := webhookServer(t, false)
+	require.Equal(t, http.StatusCreated, send(h, "POST", "/v1/task-types", `{"name": "noop", "executor": "sim"}`).Code)
+	require.Equal(t, http.StatusCreated, send(h, "POST", "/v1/workflows", `{"name": "wf", "steps": [{"name": "a", "type": "noop"}]}`).Code)
+	for range 3 {
+		require.Equal(t, http.StatusCreated, send(h, "POST", "/v1/runs", `{"workflow": "wf", "tags": ["nightly"]}`).Code)
+	}
+	rec := send(h, "GET", "/v2/runs?status=exploded&sort=cost", "")
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code, rec.Body.String())
+	require.Contains(t, rec.Body.String(), `"location":"query.status"`)
+	rec = send(h, "GET", "/v2/runs?tags_all=nightly&limit=2", "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	var page api.RunSearchPage
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &page))
+	require.Len(t, page.Runs, 2)
+	require.NotEmpty(t, page.NextCursor)
+	rec = send(h, "POST", "/v2/runs/search", `{"params": {"tags_all": "nightly", "limit": "2", "cursor": "`+page.NextCursor+`"}}`)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &page))
+	require.Len(t, page.Runs, 1)
+
+	rec = send(h, "POST", "/v2/saved-searches", `{"name": "nightly", "query": "tags_all=nightly&workflow=wf", "shared": true}`)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	var saved api.SavedSearch
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &saved))
+	require.Equal(t, "/runs?tags_all=nightly&workflow=wf", saved.DashboardURL)
+	require.Equal(t, "/v2/runs?tags_all=nightly&workflow=wf", saved.APIURL)
+	rec = send(h, "POST", "/v2/saved-searches", `{"name": "bad", "query": "priority=9"}`)
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code)
+	require.Contains(t, rec.Body.String(), `"location":"body.query.priority"`)
+	rec = send(h, "GET", "/v2/saved-searches", "")
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Contains(t, rec.Body.String(), `"name":"nightly"`)
+	rec = send(h, "GET", fmt.Sprintf("/v2/saved-searches/%d/runs", saved.ID), "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	var result api.SavedSearchResult
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &result))
+	require.Len(t, result.Page.Runs, 3)
+	// The bookmark's query string gives the same runs.
+	rec = send(h, "GET", saved.APIURL, "")
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &page))
+	require.Equal(t, result.Page.Runs, page.Runs)
+	require.Equal(t, http.StatusNoContent, send(h, "DELETE", fmt.Sprintf("/v2/saved-searches/%d", saved.ID), "").Code)
+	require.Equal(t, http.StatusNotFound, send(h, "GET", fmt.Sprintf("/v2/saved-searches/%d/runs", saved.ID), "").Code)
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/baton-run/baton/internal/resilience"
 	"github.com/baton-run/baton/internal/rollup"
 	"github.com/baton-run/baton/internal/schedule"
+	"github.com/baton-run/baton/internal/search"
 	"github.com/baton-run/baton/internal/trigger"
 	"github.com/baton-run/baton/internal/webhook"
 )
@@ -93,6 +94,9 @@ type ClientOptions struct {
 	// Batches ends finished batches and applies their on_member_failure
 	// policy every second; nil runs no batch check.
 	Batches *batch.Service
+	// Search writes the full-text documents of started and finished runs
+	// every second; nil indexes nothing.
+	Search *search.Service
 }
 
 // Client is a River client wired with Baton's workers and periodic jobs.
@@ -227,6 +231,9 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 		}
 		if opts.Batches != nil {
 			addBatchJobs(cfg, workers, opts.Batches, logger)
+		}
+		if opts.Search != nil {
+			addSearchJobs(cfg, workers, opts.Search, logger)
 		}
 		if opts.Triggers != nil {
 			addTriggerJobs(cfg, workers, opts.Triggers, logger, retention, orDefault(opts.RunEndEvery, time.Second))

@@ -66,17 +66,6 @@ UPDATE baton.webhook_dispatcher
 SET last_event_id = @last_event_id, pending_ids = @pending_ids::bigint[], pending_seen_ms = @pending_seen_ms::bigint[],
     dispatched_at = now();
 
--- name: WebhookEventIDsAfter :many
--- Every id visible past the high-water mark (any kind), bounded, to find
--- the ids still invisible (their transactions in flight).
-SELECT e.id FROM baton.task_events e WHERE e.id > @after_id ORDER BY e.id LIMIT @max_rows;
-
--- name: WebhookEventIDsVisible :many
-SELECT e.id FROM baton.task_events e WHERE e.id = ANY(@ids::bigint[]);
-
--- name: WebhookEventMaxID :one
-SELECT coalesce(max(e.id), 0)::bigint FROM baton.task_events e;
-
 -- name: WebhookEventsAfter :many
 -- The events of the wanted kinds past the high-water mark plus the pending
 -- ids, with their run's workflow, owner and tags for the filters and the

@@ -19,6 +19,14 @@
 -- trigger 'batch' and the batch id as trigger_ref. A periodic job watches
 -- running batches (progress is read, never written by the task path),
 -- applies on_member_failure and writes batch_finished.
+--
+-- Search: run_search holds each run's full-text document (workflow, owner,
+-- tags, input, outputs and errors of its tasks) as a tsvector with a GIN
+-- index. It is kept off the task path: an indexer reads run_started and
+-- run_* end events past search_indexer's high-water mark (the event log as
+-- outbox again) and rewrites the documents of those runs, so a status
+-- UPDATE of runs never recomputes a tsvector. saved_searches are named
+-- queries (the API's query string), owned by a key and shareable.
 
 -- +goose Up
 CREATE TABLE baton.webhooks (
@@ -105,7 +113,51 @@ CREATE TABLE baton.batch_members (
 
 CREATE INDEX batch_members_run_idx ON baton.batch_members (run_id);
 
+CREATE TABLE baton.run_search (
+    run_id     bigint PRIMARY KEY REFERENCES baton.runs (id) ON DELETE CASCADE,
+    doc        tsvector NOT NULL,
+    body       text NOT NULL,
+    indexed_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX run_search_doc_idx ON baton.run_search USING gin (doc);
+
+CREATE TABLE baton.search_indexer (
+    id              boolean PRIMARY KEY DEFAULT true CHECK (id),
+    last_event_id   bigint NOT NULL,
+    pending_ids     bigint[] NOT NULL DEFAULT '{}',
+    pending_seen_ms bigint[] NOT NULL DEFAULT '{}',
+    indexed_at      timestamptz
+);
+
+INSERT INTO baton.search_indexer (last_event_id) VALUES (0);
+
+CREATE TABLE baton.saved_searches (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name       text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    owner_key  text NOT NULL DEFAULT '',
+    shared     boolean NOT NULL DEFAULT false,
+    query      text NOT NULL CHECK (length(query) <= 4000),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (owner_key, name)
+);
+
+-- Search indexes on runs: tags (all of / any of), owner, and the duration
+-- and completion sorts. runs rows are updated once (at the end), so these
+-- cost one entry per run, not per task.
+CREATE INDEX runs_tags_idx ON baton.runs USING gin (tags);
+CREATE INDEX runs_owner_id_idx ON baton.runs (owner, id DESC);
+CREATE INDEX runs_finished_id_idx ON baton.runs (finished_at DESC, id DESC) WHERE finished_at IS NOT NULL;
+CREATE INDEX runs_duration_id_idx ON baton.runs ((finished_at - started_at) DESC, id DESC) WHERE finished_at IS NOT NULL;
+
 -- +goose Down
+DROP INDEX IF EXISTS baton.runs_duration_id_idx;
+DROP INDEX IF EXISTS baton.runs_finished_id_idx;
+DROP INDEX IF EXISTS baton.runs_owner_id_idx;
+DROP INDEX IF EXISTS baton.runs_tags_idx;
+DROP TABLE IF EXISTS baton.saved_searches;
+DROP TABLE IF EXISTS baton.search_indexer;
+DROP TABLE IF EXISTS baton.run_search;
 DROP TABLE IF EXISTS baton.batch_members;
 DROP TABLE IF EXISTS baton.batches;
 DROP TABLE IF EXISTS baton.webhook_dispatcher;

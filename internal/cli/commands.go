@@ -22,6 +22,7 @@ import (
 	"github.com/baton-run/baton/db"
 	"github.com/baton-run/baton/db/devcluster"
 	"github.com/baton-run/baton/internal/batch"
+	"github.com/baton-run/baton/internal/search"
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
 	"github.com/baton-run/baton/internal/metrics"
@@ -306,7 +307,7 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		Engine: rt.engine, Executors: rt.executors, Breakers: rt.breakers, Logger: env.logger,
 		Workers: workers, InsertOnly: workers == 0, RescueAfter: rescueAfter,
 		DeadLetterRetention: env.deadLetterRetention, Retention: env.retention, Alerts: alerts, Triggers: triggers,
-		Schedules: schedules, Webhooks: webhooks, Batches: batch.New(rt.pool),
+		Schedules: schedules, Webhooks: webhooks, Batches: batch.New(rt.pool), Search: search.New(rt.pool),
 	})
 	if err != nil {
 		return err

@@ -210,6 +210,13 @@ type BatonRun struct {
 	SlaAtRiskAt     *time.Time
 }
 
+type BatonRunSearch struct {
+	RunID     int64
+	Doc       interface{}
+	Body      string
+	IndexedAt time.Time
+}
+
 type BatonRunTask struct {
 	ID                 int64
 	RunID              int64
@@ -244,6 +251,15 @@ type BatonRunTask struct {
 	Resources          []byte
 }
 
+type BatonSavedSearch struct {
+	ID        int64
+	Name      string
+	OwnerKey  string
+	Shared    bool
+	Query     string
+	CreatedAt time.Time
+}
+
 type BatonSchedule struct {
 	Name        string
 	Workflow    string
@@ -275,6 +291,14 @@ type BatonScheduleFire struct {
 	RunID      *int64
 	RecordedAt time.Time
 	StartedAt  *time.Time
+}
+
+type BatonSearchIndexer struct {
+	ID            bool
+	LastEventID   int64
+	PendingIds    []int64
+	PendingSeenMs []int64
+	IndexedAt     *time.Time
 }
 
 type BatonTaskEvent struct {

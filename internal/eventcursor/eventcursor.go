@@ -7,8 +7,12 @@
 package eventcursor
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"time"
+
+	"github.com/baton-run/baton/internal/dbsqlc"
 )
 
 // Cursor is a reader's place: every id up to Last was read or is Pending.
@@ -98,3 +102,25 @@ func nonNil(ids []int64) []int64 {
 	}
 	return ids
 }
+
+// Read lists the visible ids past c (at most maxRows) and the pending ids
+// visible now, and plans the step (Advance with default options).
+func Read(ctx context.Context, db dbsqlc.DBTX, c Cursor, maxRows int, now time.Time) (Step, error) {
+	q := dbsqlc.New()
+	ids, err := q.EventCursorIDsAfter(ctx, db, &dbsqlc.EventCursorIDsAfterParams{AfterID: c.Last, MaxRows: int32(maxRows)})
+	if err != nil {
+		return Step{}, fmt.Errorf("read event ids: %w", err)
+	}
+	var visible []int64
+	if len(c.Pending) > 0 {
+		if visible, err = q.EventCursorIDsVisible(ctx, db, c.Pending); err != nil {
+			return Step{}, fmt.Errorf("read pending event ids: %w", err)
+		}
+	}
+	st := c.Advance(ids, visible, now, Options{})
+	st.Visible = nonNil(st.Visible)
+	return st, nil
+}
+
+// Moved reports whether the step reads anything.
+func (st *Step) Moved(c Cursor) bool { return st.Upto > c.Last || len(st.Visible) > 0 }

@@ -71,7 +71,7 @@ func (s *Service) Dispatch(ctx context.Context, ins JobInserter) (*DispatchResul
 		}
 		if len(hooks) == 0 {
 			// Nobody listens: skip to the end of the log.
-			maxID, err := q.WebhookEventMaxID(ctx, tx)
+			maxID, err := q.EventCursorMaxID(ctx, tx)
 			if err != nil {
 				return fmt.Errorf("read max event id: %w", err)
 			}
@@ -79,27 +79,18 @@ func (s *Service) Dispatch(ctx context.Context, ins JobInserter) (*DispatchResul
 				LastEventID: max(maxID, state.LastEventID), PendingIds: []int64{}, PendingSeenMs: []int64{},
 			})
 		}
-		ids, err := q.WebhookEventIDsAfter(ctx, tx, &dbsqlc.WebhookEventIDsAfterParams{
-			AfterID: state.LastEventID, MaxRows: maxEventsPerDispatch,
-		})
-		if err != nil {
-			return fmt.Errorf("read event ids: %w", err)
-		}
-		var visible []int64
-		if len(state.PendingIds) > 0 {
-			if visible, err = q.WebhookEventIDsVisible(ctx, tx, state.PendingIds); err != nil {
-				return fmt.Errorf("read pending ids: %w", err)
-			}
-		}
 		cur := eventcursor.Cursor{Last: state.LastEventID, Pending: state.PendingIds, PendingSeenMs: state.PendingSeenMs}
-		step := cur.Advance(ids, visible, s.now(), eventcursor.Options{})
-		if step.Upto > state.LastEventID || len(step.Visible) > 0 {
+		step, err := eventcursor.Read(ctx, tx, cur, maxEventsPerDispatch, s.now())
+		if err != nil {
+			return err
+		}
+		if step.Moved(cur) {
 			var types []string
 			for _, h := range hooks {
 				types = append(types, h.EventTypes...)
 			}
 			events, err := q.WebhookEventsAfter(ctx, tx, &dbsqlc.WebhookEventsAfterParams{
-				AfterID: state.LastEventID, UptoID: step.Upto, PendingIds: nonNil(step.Visible), Kinds: kindsFor(types),
+				AfterID: state.LastEventID, UptoID: step.Upto, PendingIds: step.Visible, Kinds: kindsFor(types),
 				MaxRows: int32(maxEventsPerDispatch + len(step.Visible)),
 			})
 			if err != nil {
@@ -208,13 +199,6 @@ func (s *Service) deliver(ctx context.Context, tx pgx.Tx, hooks []*dbsqlc.BatonW
 		jobs[i] = s.deliveryJob(id)
 	}
 	return jobs, nil
-}
-
-func nonNil(ids []int64) []int64 {
-	if ids == nil {
-		return []int64{}
-	}
-	return ids
 }
 
 // notifyChannel is the channel every state change notifies.
