@@ -114,9 +114,6 @@ INSERT INTO baton.webhook_deliveries (webhook_id, message_id, event_type, event_
 VALUES (@webhook_id, @message_id, @event_type, sqlc.narg('event_id'), @payload)
 RETURNING *;
 
--- name: WebhookDeliveryGet :one
-SELECT * FROM baton.webhook_deliveries WHERE id = @id;
-
 -- name: WebhookDeliveryList :many
 SELECT * FROM baton.webhook_deliveries
 WHERE webhook_id = @webhook_id
@@ -143,3 +140,9 @@ VALUES (@delivery_id, @attempt, @succeeded, sqlc.narg('status_code'), @latency_m
 
 -- name: WebhookAttemptList :many
 SELECT * FROM baton.webhook_attempts WHERE delivery_id = ANY(@delivery_ids::bigint[]) ORDER BY delivery_id, id;
+
+-- name: WebhookDeliveryForSend :one
+SELECT sqlc.embed(d), sqlc.embed(w)
+FROM baton.webhook_deliveries d
+JOIN baton.webhooks w ON w.id = d.webhook_id
+WHERE d.id = @id;

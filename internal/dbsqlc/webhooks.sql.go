@@ -153,24 +153,47 @@ func (q *Queries) WebhookDeliveryFinish(ctx context.Context, db DBTX, arg *Webho
 	return err
 }
 
-const webhookDeliveryGet = `-- name: WebhookDeliveryGet :one
-SELECT id, webhook_id, message_id, event_type, event_id, payload, status, attempts, created_at, finished_at FROM baton.webhook_deliveries WHERE id = $1
+const webhookDeliveryForSend = `-- name: WebhookDeliveryForSend :one
+SELECT d.id, d.webhook_id, d.message_id, d.event_type, d.event_id, d.payload, d.status, d.attempts, d.created_at, d.finished_at, w.id, w.url, w.description, w.event_types, w.workflows, w.owners, w.tags, w.enabled, w.disabled_reason, w.secret_sealed, w.previous_secret_sealed, w.previous_secret_until, w.consecutive_failures, w.created_at, w.updated_at
+FROM baton.webhook_deliveries d
+JOIN baton.webhooks w ON w.id = d.webhook_id
+WHERE d.id = $1
 `
 
-func (q *Queries) WebhookDeliveryGet(ctx context.Context, db DBTX, id int64) (*BatonWebhookDelivery, error) {
-	row := db.QueryRow(ctx, webhookDeliveryGet, id)
-	var i BatonWebhookDelivery
+type WebhookDeliveryForSendRow struct {
+	BatonWebhookDelivery BatonWebhookDelivery
+	BatonWebhook         BatonWebhook
+}
+
+func (q *Queries) WebhookDeliveryForSend(ctx context.Context, db DBTX, id int64) (*WebhookDeliveryForSendRow, error) {
+	row := db.QueryRow(ctx, webhookDeliveryForSend, id)
+	var i WebhookDeliveryForSendRow
 	err := row.Scan(
-		&i.ID,
-		&i.WebhookID,
-		&i.MessageID,
-		&i.EventType,
-		&i.EventID,
-		&i.Payload,
-		&i.Status,
-		&i.Attempts,
-		&i.CreatedAt,
-		&i.FinishedAt,
+		&i.BatonWebhookDelivery.ID,
+		&i.BatonWebhookDelivery.WebhookID,
+		&i.BatonWebhookDelivery.MessageID,
+		&i.BatonWebhookDelivery.EventType,
+		&i.BatonWebhookDelivery.EventID,
+		&i.BatonWebhookDelivery.Payload,
+		&i.BatonWebhookDelivery.Status,
+		&i.BatonWebhookDelivery.Attempts,
+		&i.BatonWebhookDelivery.CreatedAt,
+		&i.BatonWebhookDelivery.FinishedAt,
+		&i.BatonWebhook.ID,
+		&i.BatonWebhook.Url,
+		&i.BatonWebhook.Description,
+		&i.BatonWebhook.EventTypes,
+		&i.BatonWebhook.Workflows,
+		&i.BatonWebhook.Owners,
+		&i.BatonWebhook.Tags,
+		&i.BatonWebhook.Enabled,
+		&i.BatonWebhook.DisabledReason,
+		&i.BatonWebhook.SecretSealed,
+		&i.BatonWebhook.PreviousSecretSealed,
+		&i.BatonWebhook.PreviousSecretUntil,
+		&i.BatonWebhook.ConsecutiveFailures,
+		&i.BatonWebhook.CreatedAt,
+		&i.BatonWebhook.UpdatedAt,
 	)
 	return &i, err
 }

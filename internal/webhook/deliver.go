@@ -74,30 +74,24 @@ func deliveryFrom(d *dbsqlc.BatonWebhookDelivery) *Delivery {
 // DisableAfter failed deliveries in a row. A deleted or disabled
 // subscription sends nothing: the delivery fails with ErrPermanent.
 func (s *Service) Deliver(ctx context.Context, deliveryID int64, jobAttempt, maxAttempts int) error {
-	d, err := s.queries.WebhookDeliveryGet(ctx, s.pool, deliveryID)
+	row, err := s.queries.WebhookDeliveryForSend(ctx, s.pool, deliveryID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil // the subscription was deleted with its deliveries
 	}
 	if err != nil {
 		return dbError(err, fmt.Sprintf("webhook delivery %d", deliveryID))
 	}
-	h, err := s.queries.WebhookGet(ctx, s.pool, d.WebhookID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return dbError(err, fmt.Sprintf("webhook %d", d.WebhookID))
-	}
+	d, h := &row.BatonWebhookDelivery, &row.BatonWebhook
 	if !h.Enabled {
 		if err := s.queries.WebhookDeliveryFinish(ctx, s.pool, &dbsqlc.WebhookDeliveryFinishParams{ID: d.ID, Status: "failed"}); err != nil {
 			return dbError(err, "webhook delivery")
 		}
 		return fmt.Errorf("%w: webhook %d is disabled", ErrPermanent, h.ID)
 	}
-	a := s.attempt(ctx, h, d)
+	a := s.send(ctx, h, d.MessageID, d.Payload)
 	final := a.err == nil || jobAttempt >= maxAttempts || errors.Is(a.err, ErrPermanent)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := s.logAttempt(ctx, tx, d.ID, a); err != nil {
+		if err := s.logAttempt(ctx, tx, d.ID, &a); err != nil {
 			return err
 		}
 		if !final {
@@ -142,19 +136,14 @@ type attemptResult struct {
 	took   time.Duration
 }
 
-// attempt counts and makes one attempt.
-func (s *Service) attempt(ctx context.Context, h *dbsqlc.BatonWebhook, d *dbsqlc.BatonWebhookDelivery) attemptResult {
-	n, err := s.queries.WebhookDeliveryAttempted(ctx, s.pool, d.ID)
+// logAttempt counts an attempt made (setting a.number) and logs it, in tx.
+func (s *Service) logAttempt(ctx context.Context, tx dbsqlc.DBTX, deliveryID int64, a *attemptResult) error {
+	n, err := s.queries.WebhookDeliveryAttempted(ctx, tx, deliveryID)
 	if err != nil {
-		return attemptResult{err: fmt.Errorf("count attempt: %w", err)}
+		return err
 	}
-	a := s.send(ctx, h, d.MessageID, d.Payload)
 	a.number = int(n)
-	return a
-}
-
-func (s *Service) logAttempt(ctx context.Context, tx dbsqlc.DBTX, deliveryID int64, a attemptResult) error {
-	p := &dbsqlc.WebhookAttemptInsertParams{DeliveryID: deliveryID, Attempt: int32(max(a.number, 1)),
+	p := &dbsqlc.WebhookAttemptInsertParams{DeliveryID: deliveryID, Attempt: n,
 		Succeeded: a.err == nil, LatencyMs: float64(a.took.Microseconds()) / 1000}
 	if a.status != nil {
 		p.StatusCode = new(int32(*a.status))
@@ -327,13 +316,13 @@ func (s *Service) Test(ctx context.Context, webhookID int64) (*Delivery, error) 
 	if err != nil {
 		return nil, dbError(err, "webhook test delivery")
 	}
-	a := s.attempt(ctx, h, d)
+	a := s.send(ctx, h, d.MessageID, d.Payload)
 	status := "succeeded"
 	if a.err != nil {
 		status = "failed"
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := s.logAttempt(ctx, tx, d.ID, a); err != nil {
+		if err := s.logAttempt(ctx, tx, d.ID, &a); err != nil {
 			return err
 		}
 		return s.queries.WebhookDeliveryFinish(ctx, tx, &dbsqlc.WebhookDeliveryFinishParams{ID: d.ID, Status: status})
