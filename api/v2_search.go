@@ -120,6 +120,45 @@ type SavedSearchResult struct {
 	Page   RunSearchPage `json:"page"`
 }
 
+// WorkflowRate is a workflow's outcomes over the window.
+type WorkflowRate struct {
+	Workflow    string  `json:"workflow"`
+	Finished    int64   `json:"finished"`
+	Succeeded   int64   `json:"succeeded"`
+	Failed      int64   `json:"failed"`
+	Cancelled   int64   `json:"cancelled"`
+	SuccessRate float64 `json:"success_rate" doc:"succeeded / finished, 0 to 1."`
+}
+
+// WorkflowRateList is the body of list-workflow-rates.
+type WorkflowRateList struct {
+	Since     time.Time      `json:"since"`
+	Workflows []WorkflowRate `json:"workflows"`
+}
+
+type workflowRatesInput struct {
+	Sort        string `query:"sort" enum:"name,success_rate" default:"name"`
+	WindowHours int    `query:"window_hours" minimum:"1" maximum:"8760" default:"168" doc:"The window: runs finished in the last this many hours (default a week)."`
+}
+type workflowRatesOutput struct{ Body WorkflowRateList }
+
+func (h *handlers) listWorkflowRates(ctx context.Context, in *workflowRatesInput) (*workflowRatesOutput, error) {
+	svc, err := h.searchService()
+	if err != nil {
+		return nil, err
+	}
+	since := time.Now().UTC().Add(-time.Duration(in.WindowHours) * time.Hour)
+	list, err := svc.WorkflowRates(ctx, since, in.Sort == "success_rate")
+	if err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	out := &workflowRatesOutput{Body: WorkflowRateList{Since: since, Workflows: make([]WorkflowRate, len(list))}}
+	for i, w := range list {
+		out.Body.Workflows[i] = WorkflowRate(w)
+	}
+	return out, nil
+}
+
 type savedCreateInput struct{ Body SavedSearchRequest }
 type savedRunInput struct {
 	ID     int64  `path:"id" minimum:"1"`
@@ -142,6 +181,11 @@ func registerSearch(api huma.API, h *handlers) {
 		Description: "GET /v2/runs with the parameters in the body.",
 		Tags:        tags, Errors: errorStatuses(http.StatusUnprocessableEntity),
 	}, h.searchRunsPost)
+	huma.Register(api, huma.Operation{
+		OperationID: "list-workflow-rates", Method: http.MethodGet, Path: "/workflows", Summary: "Workflows by success rate",
+		Description: "Every workflow with runs finished in the window, with its outcomes and success rate (succeeded / finished); `sort=success_rate` puts the worst first.",
+		Tags:        tags, Errors: errorStatuses(http.StatusUnprocessableEntity),
+	}, h.listWorkflowRates)
 	huma.Register(api, huma.Operation{
 		OperationID: "create-saved-search", Method: http.MethodPost, Path: "/saved-searches", Summary: "Save a search",
 		Tags: tags, DefaultStatus: http.StatusCreated, Errors: errorStatuses(http.StatusConflict, http.StatusUnprocessableEntity),

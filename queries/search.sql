@@ -151,3 +151,14 @@ SELECT * FROM baton.saved_searches WHERE owner_key = @owner_key OR shared ORDER 
 
 -- name: SavedSearchDelete :execrows
 DELETE FROM baton.saved_searches WHERE id = @id AND owner_key = @owner_key;
+
+-- name: WorkflowSuccessRates :many
+-- Per workflow, the runs finished since @since by outcome.
+SELECT r.workflow_name, count(*)::bigint AS finished,
+       count(*) FILTER (WHERE r.status = 'succeeded')::bigint AS succeeded,
+       count(*) FILTER (WHERE r.status = 'failed')::bigint AS failed,
+       count(*) FILTER (WHERE r.status = 'cancelled')::bigint AS cancelled
+FROM baton.runs r
+WHERE r.finished_at >= @since
+GROUP BY r.workflow_name
+ORDER BY r.workflow_name;

@@ -648,3 +648,49 @@ func (q *Queries) SearchIndexerSave(ctx context.Context, db DBTX, arg *SearchInd
 	_, err := db.Exec(ctx, searchIndexerSave, arg.LastEventID, arg.PendingIds, arg.PendingSeenMs)
 	return err
 }
+
+const workflowSuccessRates = `-- name: WorkflowSuccessRates :many
+SELECT r.workflow_name, count(*)::bigint AS finished,
+       count(*) FILTER (WHERE r.status = 'succeeded')::bigint AS succeeded,
+       count(*) FILTER (WHERE r.status = 'failed')::bigint AS failed,
+       count(*) FILTER (WHERE r.status = 'cancelled')::bigint AS cancelled
+FROM baton.runs r
+WHERE r.finished_at >= $1
+GROUP BY r.workflow_name
+ORDER BY r.workflow_name
+`
+
+type WorkflowSuccessRatesRow struct {
+	WorkflowName string
+	Finished     int64
+	Succeeded    int64
+	Failed       int64
+	Cancelled    int64
+}
+
+// Per workflow, the runs finished since @since by outcome.
+func (q *Queries) WorkflowSuccessRates(ctx context.Context, db DBTX, since *time.Time) ([]*WorkflowSuccessRatesRow, error) {
+	rows, err := db.Query(ctx, workflowSuccessRates, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*WorkflowSuccessRatesRow
+	for rows.Next() {
+		var i WorkflowSuccessRatesRow
+		if err := rows.Scan(
+			&i.WorkflowName,
+			&i.Finished,
+			&i.Succeeded,
+			&i.Failed,
+			&i.Cancelled,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

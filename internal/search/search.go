@@ -452,3 +452,40 @@ func dbError(err error, what string) error {
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
+
+// WorkflowRate is a workflow's outcomes over a window.
+type WorkflowRate struct {
+	Workflow    string
+	Finished    int64
+	Succeeded   int64
+	Failed      int64
+	Cancelled   int64
+	SuccessRate float64 // succeeded / finished
+}
+
+// WorkflowRates returns every workflow with runs finished since since,
+// sorted by name, or by success rate (worst first, then name) when
+// byRate.
+func (s *Service) WorkflowRates(ctx context.Context, since time.Time, byRate bool) ([]WorkflowRate, error) {
+	rows, err := s.queries.WorkflowSuccessRates(ctx, s.pool, &since)
+	if err != nil {
+		return nil, dbError(err, "workflow success rates")
+	}
+	out := make([]WorkflowRate, len(rows))
+	for i, r := range rows {
+		out[i] = WorkflowRate{Workflow: r.WorkflowName, Finished: r.Finished, Succeeded: r.Succeeded, Failed: r.Failed,
+			Cancelled: r.Cancelled, SuccessRate: float64(r.Succeeded) / float64(max(r.Finished, 1))}
+	}
+	if byRate {
+		slices.SortStableFunc(out, func(a, b WorkflowRate) int {
+			switch {
+			case a.SuccessRate < b.SuccessRate:
+				return -1
+			case a.SuccessRate > b.SuccessRate:
+				return 1
+			}
+			return strings.Compare(a.Workflow, b.Workflow)
+		})
+	}
+	return out, nil
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -240,4 +241,19 @@ func asList(v any) []map[string]any {
 		}
 	}
 	return out
+}
+
+// TestWorkflowRates: per-workflow outcomes over a window, worst first.
+func TestWorkflowRates(t *testing.T) {
+	t.Parallel()
+	pool := testdb.NewPool(t)
+	svc := seed(t, pool, 600)
+	rates, err := svc.WorkflowRates(context.Background(), time.Now().Add(-24*time.Hour), true)
+	require.NoError(t, err)
+	require.Len(t, rates, 2)
+	// reports (odd i) holds every failure: 1/3 of its finished runs.
+	require.Equal(t, "reports", rates[0].Workflow)
+	require.Equal(t, "billing", rates[1].Workflow)
+	require.Less(t, rates[0].SuccessRate, rates[1].SuccessRate)
+	require.Equal(t, rates[0].Finished, rates[0].Succeeded+rates[0].Failed+rates[0].Cancelled)
 }
