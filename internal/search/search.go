@@ -109,6 +109,9 @@ func ParseQuery(v url.Values) (Query, error) {
 			return nil
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
+		if err == nil && (t.UTC().Year() < 1 || t.UTC().Year() > 9999) {
+			err = errors.New("out of range")
+		}
 		if err != nil {
 			bad(name, "must be an RFC 3339 time, such as 2026-12-01T10:00:00Z")
 			return nil
