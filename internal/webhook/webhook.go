@@ -112,7 +112,7 @@ type Service struct {
 	queries *dbsqlc.Queries
 	opts    Options
 	logger  *slog.Logger
-	sealer  *secret.Sealer
+	secrets *secret.Box
 	client  *http.Client
 }
 
@@ -141,13 +141,11 @@ func New(pool *pgxpool.Pool, opts Options) (*Service, error) {
 		opts.PollInterval = time.Second
 	}
 	s := &Service{pool: pool, queries: dbsqlc.New(), opts: opts, logger: opts.Logger}
-	if opts.SecretKey != nil {
-		sl, err := secret.New(opts.SecretKey)
-		if err != nil {
-			return nil, err
-		}
-		s.sealer = sl
+	box, err := secret.NewBox(opts.SecretKey, "baton.webhooks")
+	if err != nil {
+		return nil, err
 	}
+	s.secrets = box
 	s.client = executor.NewOutboundClient(opts.AllowPrivate, opts.SendTimeout)
 	return s, nil
 }
@@ -166,24 +164,17 @@ func (s *Service) MaxAttempts() int { return s.opts.MaxAttempts }
 
 // ErrNoSecretKey is returned when a secret must be sealed or opened and the
 // service has no secret key (BATON_SECRET_KEY).
-var ErrNoSecretKey = errors.New("no secret key is configured (set BATON_SECRET_KEY)")
-
-// sealedIn is the associated data signing secrets are sealed with.
-const sealedIn = "baton.webhooks"
+var ErrNoSecretKey = secret.ErrNoKey
 
 func (s *Service) seal(plain []byte) ([]byte, error) {
-	if s.sealer == nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoSecretKey, engine.ErrInvalid)
+	sealed, err := s.secrets.Seal(plain)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", err, engine.ErrInvalid)
 	}
-	return s.sealer.Seal(plain, sealedIn), nil
+	return sealed, nil
 }
 
-func (s *Service) open(sealed []byte) ([]byte, error) {
-	if s.sealer == nil {
-		return nil, ErrNoSecretKey
-	}
-	return s.sealer.Open(sealed, sealedIn)
-}
+func (s *Service) open(sealed []byte) ([]byte, error) { return s.secrets.Open(sealed) }
 
 // dbError maps database errors to the engine's domain errors.
 func dbError(err error, what string) error {
