@@ -22,13 +22,16 @@ import (
 
 	"github.com/baton-run/baton/internal/alert"
 	"github.com/baton-run/baton/internal/analytics"
+	"github.com/baton-run/baton/internal/batch"
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/metrics"
 	"github.com/baton-run/baton/internal/resilience"
 	"github.com/baton-run/baton/internal/schedule"
+	"github.com/baton-run/baton/internal/search"
 	"github.com/baton-run/baton/internal/specschema"
 	"github.com/baton-run/baton/internal/stream"
 	"github.com/baton-run/baton/internal/trigger"
+	"github.com/baton-run/baton/internal/webhook"
 )
 
 // Version is the version of the API contract, the info.version of the
@@ -92,6 +95,17 @@ type Options struct {
 	// Sunset is when API v1 goes away, sent in v1 responses' Sunset header
 	// (zero: DefaultSunset).
 	Sunset time.Time
+
+	// Webhooks serves /v2/webhooks (nil: they answer 503).
+	Webhooks *webhook.Service
+	// Jobs inserts River jobs in a transaction (redeliveries); nil answers
+	// 503 where one is needed.
+	Jobs webhook.JobInserter
+	// Batches serves /v2/batches. Nil builds one on the engine's pool.
+	Batches *batch.Service
+	// Search serves /v2/runs and /v2/saved-searches. Nil builds one on the
+	// engine's pool.
+	Search *search.Service
 }
 
 // handlers holds what the operations need. Its methods are the operation
@@ -111,6 +125,10 @@ type handlers struct {
 	schedules *schedule.Service
 	// access is nil when access control is off.
 	access *Access
+	webhooks  *webhook.Service
+	jobs      webhook.JobInserter
+	batches   *batch.Service
+	search    *search.Service
 }
 
 // New returns the HTTP handler serving the API (wrapped in request logging,
@@ -127,6 +145,14 @@ func New(opts Options) (http.Handler, huma.API) {
 	}
 	h.access = opts.Access
 	h.analytics = opts.Analytics
+	h.webhooks, h.jobs, h.batches = opts.Webhooks, opts.Jobs, opts.Batches
+	if h.batches == nil && opts.Engine != nil {
+		h.batches = batch.New(opts.Engine.Pool())
+	}
+	h.search = opts.Search
+	if h.search == nil && opts.Engine != nil {
+		h.search = search.New(opts.Engine.Pool())
+	}
 	h.schedules = opts.Schedules
 	if h.schedules == nil && opts.Engine != nil {
 		h.schedules = schedule.New(opts.Engine.Pool(), opts.Engine, schedule.Options{Logger: opts.Logger})
@@ -295,9 +321,15 @@ func New(opts Options) (http.Handler, huma.API) {
 	registerAlerts(v1, h)
 	registerAnalytics(v1, h)
 
+	// API v2.
+	registerWebhooks(v2, h)
+	registerBatches(v2, h)
+	registerSearch(v2, h)
+
 	documentAccess(api.OpenAPI())
 	documentExamples(api.OpenAPI())
 	registerVersionDocuments(router, api.OpenAPI())
+
 	router.NotFound(notFound(opts.UI))
 	router.MethodNotAllowed(methodNotAllowed(router))
 
@@ -339,6 +371,9 @@ func newConfig(logger *slog.Logger) huma.Config {
 		{Name: tagStream, Description: "The live event stream (Server-Sent Events), resumable from the event log."},
 		{Name: tagAlerts, Description: "Alerting: rules (built-in and custom), channels (webhook, Slack, e-mail), alerts to acknowledge and silence."},
 		{Name: tagAnalytics, Description: "Analytics over runs, tasks, events and queues, Gantt data with the critical path, and streamed CSV/JSON exports."},
+		{Name: tagSearch, Description: "Run search (v2): filters, full text with highlights, sorts with keyset cursors, saved searches."},
+		{Name: tagBatches, Description: "Batches (v2): up to 10,000 runs started atomically and steered as one: progress, wait, retry, cancel."},
+		{Name: tagWebhooks, Description: "Outbound webhooks (v2): subscriptions, signed deliveries, their log, redelivery and tests. The events sent are in the webhooks section."},
 		{Name: tagSchemas, Description: "JSON Schemas of the YAML/JSON definition files (task_type, workflow, schedule, trigger) that baton apply reads."},
 		{Name: tagHealth, Description: "Liveness and readiness probes."},
 	}

@@ -29,16 +29,27 @@ const DeprecationPolicyURL = "https://github.com/baton-run/baton/blob/main/docs/
 // alsoUnderV2 is the v1 group's operation modifier: every v1 operation is
 // registered twice, once under /v1 (marked deprecated) and once under /v2
 // with the same handler and shape (operation id prefixed "v2-" in the
-// combined document; the per-version documents drop the prefix).
+// combined document; the per-version documents drop the prefix), except the
+// v1 operations that v2 replaces with its own (replacedInV2).
 func alsoUnderV2(op *huma.Operation, next func(*huma.Operation)) {
+	if !replacedInV2(op.OperationID) {
+		alsoV2(op, next)
+	}
+	v1 := *op
+	v1.Deprecated = true
+	next(&v1)
+}
+
+// replacedInV2 reports whether v2 serves the path of v1 operation id with an
+// operation of its own: GET /v2/runs is the search (filters, sorts, full
+// text) that supersedes v1's run list.
+func replacedInV2(id string) bool { return id == "list-runs" }
+
+func alsoV2(op *huma.Operation, next func(*huma.Operation)) {
 	v2 := *op
 	v2.Path = "/v2" + strings.TrimPrefix(op.Path, "/v1")
 	v2.OperationID = "v2-" + op.OperationID
 	next(&v2)
-
-	v1 := *op
-	v1.Deprecated = true
-	next(&v1)
 }
 
 // versions negotiates the API version: a /v1 or /v2 path names its own; an

@@ -15,13 +15,16 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/baton-run/baton/internal/alert"
+	"github.com/baton-run/baton/internal/batch"
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
 	"github.com/baton-run/baton/internal/placement"
 	"github.com/baton-run/baton/internal/resilience"
 	"github.com/baton-run/baton/internal/rollup"
 	"github.com/baton-run/baton/internal/schedule"
+	"github.com/baton-run/baton/internal/search"
 	"github.com/baton-run/baton/internal/trigger"
+	"github.com/baton-run/baton/internal/webhook"
 )
 
 // ClientOptions configures the River client that runs Baton's jobs.
@@ -96,6 +99,16 @@ type ClientOptions struct {
 	// SLAEvery is how often the SLA check (escalation of runs projected to
 	// miss their SLA, sla_violated events) runs (default 5 s, at least 1 s).
 	SLAEvery time.Duration
+	// Webhooks delivers outbound webhooks on their own queue (the
+	// dispatcher that creates deliveries is webhook.Service.Run); nil
+	// delivers none.
+	Webhooks *webhook.Service
+	// Batches ends finished batches and applies their on_member_failure
+	// policy every second; nil runs no batch check.
+	Batches *batch.Service
+	// Search writes the full-text documents of started and finished runs
+	// every second; nil indexes nothing.
+	Search *search.Service
 }
 
 // DefaultTaskJobRetention is how long the River job of a completed task is
@@ -262,6 +275,15 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 				&river.PeriodicJobOpts{RunOnStart: true}))
 		}
 		addSLAJobs(cfg, workers, opts.Engine, logger, opts.SLAEvery)
+		if opts.Webhooks != nil {
+			addWebhookJobs(cfg, workers, opts.Webhooks)
+		}
+		if opts.Batches != nil {
+			addBatchJobs(cfg, workers, opts.Batches, logger)
+		}
+		if opts.Search != nil {
+			addSearchJobs(cfg, workers, opts.Search, logger)
+		}
 		if opts.Triggers != nil {
 			addTriggerJobs(cfg, workers, opts.Triggers, logger, retention, orDefault(opts.RunEndEvery, time.Second))
 		}

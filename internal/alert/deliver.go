@@ -32,23 +32,7 @@ var ErrPermanent = errors.New("permanent delivery failure")
 // followed and, unless allowPrivate, non-public addresses are refused at
 // dial time and proxies are ignored (the executor's guard).
 func newHTTPClient(allowPrivate bool, timeout time.Duration) *http.Client {
-	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-	transport := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		MaxIdleConns:        20,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: timeout,
-	}
-	if !allowPrivate {
-		dialer.Control = executor.RefusePrivateAddresses
-		transport.Proxy = nil
-	}
-	transport.DialContext = dialer.DialContext
-	return &http.Client{
-		Transport:     transport,
-		Timeout:       timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return executor.NewOutboundClient(allowPrivate, timeout)
 }
 
 // message is what a delivery says.

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/mail"
 	"net/netip"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -364,18 +363,9 @@ func (spec *ChannelSpec) normalize(allowPrivate, creating bool) error {
 }
 
 func checkURL(raw string, allowPrivate bool) string {
-	if len(raw) > 2000 {
-		return "at most 2000 characters"
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
-		return "must be an absolute http or https URL"
-	}
-	if u.User != nil {
-		return "must not hold credentials"
-	}
-	if u.Fragment != "" {
-		return "must not have a fragment"
+	u, msg := executor.CheckOutboundURL(raw)
+	if msg != "" {
+		return msg
 	}
 	if addr, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !allowPrivate {
 		if executor.RefusePrivateAddresses("tcp", net.JoinHostPort(addr.String(), "443"), nil) != nil {

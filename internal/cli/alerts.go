@@ -12,6 +12,7 @@ import (
 	"github.com/baton-run/baton/internal/alert"
 	"github.com/baton-run/baton/internal/secret"
 	"github.com/baton-run/baton/internal/trigger"
+	"github.com/baton-run/baton/internal/webhook"
 )
 
 // alertService returns the alert service of rt. Channel secrets are sealed
@@ -26,6 +27,18 @@ func (env *environment) alertService(rt *runtime) (*alert.Service, error) {
 		env.logger.Warn("BATON_SECRET_KEY is not set: alert channels that need a secret (webhook, slack, email with a password) and triggers with a webhook secret cannot be created")
 	}
 	return alert.New(rt.pool, alert.Options{
+		Logger: env.logger, SecretKey: key, AllowPrivate: os.Getenv("BATON_ALLOW_PRIVATE_HTTP") == "true",
+	})
+}
+
+// webhookService returns the outbound webhook service of rt; signing
+// secrets are sealed with the server's secret key.
+func (env *environment) webhookService(rt *runtime) (*webhook.Service, error) {
+	key, err := env.serverKey()
+	if err != nil {
+		return nil, err
+	}
+	return webhook.New(rt.pool, webhook.Options{
 		Logger: env.logger, SecretKey: key, AllowPrivate: os.Getenv("BATON_ALLOW_PRIVATE_HTTP") == "true",
 	})
 }

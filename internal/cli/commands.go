@@ -21,6 +21,7 @@ import (
 	"github.com/baton-run/baton/api"
 	"github.com/baton-run/baton/db"
 	"github.com/baton-run/baton/db/devcluster"
+	"github.com/baton-run/baton/internal/batch"
 	"github.com/baton-run/baton/internal/engine"
 	"github.com/baton-run/baton/internal/executor"
 	"github.com/baton-run/baton/internal/metrics"
@@ -29,6 +30,7 @@ import (
 	"github.com/baton-run/baton/internal/resilience"
 	"github.com/baton-run/baton/internal/rollup"
 	"github.com/baton-run/baton/internal/schedule"
+	"github.com/baton-run/baton/internal/search"
 	"github.com/baton-run/baton/internal/stream"
 	"github.com/baton-run/baton/jobs"
 	"github.com/baton-run/baton/web"
@@ -330,6 +332,10 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 	if err != nil {
 		return err
 	}
+	webhooks, err := env.webhookService(rt)
+	if err != nil {
+		return err
+	}
 	node := nodeName()
 	var tracker *placement.Tracker
 	if workers > 0 {
@@ -340,7 +346,7 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		Engine: rt.engine, Executors: rt.executors, Breakers: rt.breakers, Logger: env.logger,
 		Workers: workers, ReservedShare: env.reservedShare, InsertOnly: workers == 0, RescueAfter: rescueAfter,
 		DeadLetterRetention: env.deadLetterRetention, Retention: env.retention, Alerts: alerts, Triggers: triggers,
-		Schedules: schedules,
+		Schedules: schedules, Webhooks: webhooks, Batches: batch.New(rt.pool), Search: search.New(rt.pool),
 	})
 	if err != nil {
 		return err
@@ -351,6 +357,9 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		}
 		env.logger.Info("workers started", slog.Int("workers", workers), slog.Duration("rescue_after", rescueAfter))
 		group.Go(func() error { return stopRiver(ctx, client) })
+		// The webhook dispatcher runs on every worker node; dispatches
+		// take turns on the dispatcher row.
+		group.Go(func() error { return webhooks.Run(ctx, client) })
 	}
 	if addr != "" {
 		// The live event stream's hub: one LISTEN connection for the
@@ -368,8 +377,8 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		handler, _ := api.New(api.Options{
 			Access: env.access,
 			Engine: rt.engine, Breakers: rt.breakers, Queues: client, Stream: hub, Alerts: alerts, Triggers: triggers, Logger: env.logger, UI: ui,
-			Schedules: schedules,
-			Metrics:   metricsFor(rt.pool, hub, env.logger),
+			Schedules: schedules, Webhooks: webhooks, Jobs: client,
+			Metrics: metricsFor(rt.pool, hub, env.logger),
 		})
 		srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		ln, err := net.Listen("tcp", addr)

@@ -113,6 +113,25 @@ type BatonApiSession struct {
 	ExpiresAt time.Time
 }
 
+type BatonBatch struct {
+	ID              int64
+	Name            string
+	Status          string
+	OnMemberFailure string
+	MembersTotal    int32
+	Actor           *string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	FinishedAt      *time.Time
+}
+
+type BatonBatchMember struct {
+	BatchID int64
+	Idx     int32
+	RunID   int64
+	Retries int32
+}
+
 type BatonCircuitBreaker struct {
 	Key            string
 	State          string
@@ -247,6 +266,13 @@ type BatonRun struct {
 	SlaAtRiskAt     *time.Time
 }
 
+type BatonRunSearch struct {
+	RunID     int64
+	Doc       interface{}
+	Body      string
+	IndexedAt time.Time
+}
+
 type BatonRunTask struct {
 	ID                 int64
 	RunID              int64
@@ -282,6 +308,15 @@ type BatonRunTask struct {
 	Concurrency        []byte
 }
 
+type BatonSavedSearch struct {
+	ID        int64
+	Name      string
+	OwnerKey  string
+	Shared    bool
+	Query     string
+	CreatedAt time.Time
+}
+
 type BatonSchedule struct {
 	Name        string
 	Workflow    string
@@ -313,6 +348,14 @@ type BatonScheduleFire struct {
 	RunID      *int64
 	RecordedAt time.Time
 	StartedAt  *time.Time
+}
+
+type BatonSearchIndexer struct {
+	ID            bool
+	LastEventID   int64
+	PendingIds    []int64
+	PendingSeenMs []int64
+	IndexedAt     *time.Time
 }
 
 type BatonTaskEvent struct {
@@ -556,6 +599,57 @@ type BatonVTaskRollup1m struct {
 	DurationMinMs   *int64
 	DurationMaxMs   *int64
 	DurationBuckets []int64
+}
+
+type BatonWebhook struct {
+	ID                   int64
+	Url                  string
+	Description          string
+	EventTypes           []string
+	Workflows            []string
+	Owners               []string
+	Tags                 []string
+	Enabled              bool
+	DisabledReason       *string
+	SecretSealed         []byte
+	PreviousSecretSealed []byte
+	PreviousSecretUntil  *time.Time
+	ConsecutiveFailures  int32
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
+}
+
+type BatonWebhookAttempt struct {
+	ID           int64
+	DeliveryID   int64
+	Attempt      int32
+	Succeeded    bool
+	StatusCode   *int32
+	LatencyMs    float64
+	ResponseHead *string
+	Error        *string
+	CreatedAt    time.Time
+}
+
+type BatonWebhookDelivery struct {
+	ID         int64
+	WebhookID  int64
+	MessageID  string
+	EventType  string
+	EventID    *int64
+	Payload    []byte
+	Status     string
+	Attempts   int32
+	CreatedAt  time.Time
+	FinishedAt *time.Time
+}
+
+type BatonWebhookDispatcher struct {
+	ID            bool
+	LastEventID   int64
+	PendingIds    []int64
+	PendingSeenMs []int64
+	DispatchedAt  *time.Time
 }
 
 type BatonWorkflow struct {

@@ -94,3 +94,43 @@ func SigningKey(secret string) ([]byte, error) {
 	}
 	return key, nil
 }
+
+// ErrNoKey is returned by a Box without a key (BATON_SECRET_KEY unset).
+var ErrNoKey = errors.New("no secret key is configured (set BATON_SECRET_KEY)")
+
+// Box seals and opens the secrets kept in one place (its associated data,
+// such as a table name). A Box made without a key refuses both with
+// ErrNoKey, so that a server without BATON_SECRET_KEY still starts.
+type Box struct {
+	sealer *Sealer
+	ad     string
+}
+
+// NewBox returns a Box for place; key may be nil (no key).
+func NewBox(key []byte, place string) (*Box, error) {
+	b := &Box{ad: place}
+	if key != nil {
+		s, err := New(key)
+		if err != nil {
+			return nil, err
+		}
+		b.sealer = s
+	}
+	return b, nil
+}
+
+// Seal seals plain for the Box's place.
+func (b *Box) Seal(plain []byte) ([]byte, error) {
+	if b.sealer == nil {
+		return nil, ErrNoKey
+	}
+	return b.sealer.Seal(plain, b.ad), nil
+}
+
+// Open opens a value sealed for the Box's place.
+func (b *Box) Open(sealed []byte) ([]byte, error) {
+	if b.sealer == nil {
+		return nil, ErrNoKey
+	}
+	return b.sealer.Open(sealed, b.ad)
+}
