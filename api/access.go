@@ -334,6 +334,8 @@ var operatorOperations = map[string]bool{
 	"open-breaker": true, "close-breaker": true,
 	"pause-queue": true, "resume-queue": true,
 	"emit-event": true, "replay-events": true,
+	"start-batch": true, "retry-batch": true, "cancel-batch": true,
+	"create-saved-search": true, "delete-saved-search": true,
 }
 
 // adminReads are reads that need admin.
@@ -341,7 +343,7 @@ var adminReads = map[string]bool{"list-keys": true}
 
 // viewerPosts are POST operations that only read (such as a search whose
 // query is a body) and need no more than viewer.
-var viewerPosts = map[string]bool{}
+var viewerPosts = map[string]bool{"search-runs-post": true}
 
 // requiredRole is the role an operation needs; empty for a public one.
 func requiredRole(op *huma.Operation) auth.Role {

@@ -286,12 +286,17 @@ func (h *handlers) getMe(ctx context.Context, _ *struct{}) (*meOutput, error) {
 // does not start (or was an idempotent replay). Callers without a key, or
 // servers without a limiter, have no quota.
 func (h *handlers) takeRunQuota(ctx context.Context) (refund func(), err error) {
+	return h.takeRunsQuota(ctx, 1)
+}
+
+// takeRunsQuota is takeRunQuota for n runs started together (a batch).
+func (h *handlers) takeRunsQuota(ctx context.Context, n int) (refund func(), err error) {
 	key := keyOf(ctx)
 	if key == nil || h.access == nil || h.access.Limiter == nil {
 		return func() {}, nil
 	}
 	limiter := h.access.Limiter
-	if _, err := limiter.TakeRun(ctx, key.ID, key.Name, key.DailyRunQuota); err != nil {
+	if _, err := limiter.TakeRuns(ctx, key.ID, key.Name, key.DailyRunQuota, n); err != nil {
 		if errors.Is(err, ratelimit.ErrQuotaExceeded) {
 			reset := ratelimit.Day(limiter.Now()).AddDate(0, 0, 1)
 			retry := int(reset.Sub(limiter.Now()).Seconds()) + 1
@@ -303,7 +308,7 @@ func (h *handlers) takeRunQuota(ctx context.Context) (refund func(), err error) 
 		return nil, h.problem(ctx, err)
 	}
 	return func() {
-		if err := limiter.RefundRun(context.WithoutCancel(ctx), key.ID); err != nil {
+		if err := limiter.RefundRuns(context.WithoutCancel(ctx), key.ID, n); err != nil {
 			h.logger.WarnContext(ctx, "refund run quota", "key", key.Name, "error", err.Error())
 		}
 	}, nil

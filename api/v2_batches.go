@@ -156,8 +156,14 @@ func (h *handlers) startBatch(ctx context.Context, in *batchCreateInput) (*batch
 		spec.Members[i] = batch.Member{Workflow: m.Workflow, Input: json.RawMessage(m.Input), IdempotencyKey: m.IdempotencyKey,
 			Priority: m.Priority, Version: m.Version, Owner: m.Owner, Tags: m.Tags}
 	}
+	// Every member counts against the caller's daily run quota, all or none.
+	refund, err := h.takeRunsQuota(ctx, len(spec.Members))
+	if err != nil {
+		return nil, err
+	}
 	p, err := svc.Start(ctx, spec, actorOr(in.Actor))
 	if err != nil {
+		refund()
 		return nil, h.problem(ctx, err)
 	}
 	return &batchOutput{Body: batchFrom(p)}, nil

@@ -13,9 +13,11 @@ import (
 
 // DefaultMaxConns is the pool size of a Baton process unless configured:
 // every connection the process opens to run tasks and serve the API comes
-// from its pool (the live stream's listener of `baton serve` adds one), and
-// workers wait for a connection rather than open one each, so N processes
-// use at most N × (MaxConns + 1) of the server's max_connections.
+// from its pool (the live stream's listener of `baton serve` adds one, and
+// River's notifier takes one out of the pool for LISTEN in a process that
+// works tasks), and workers wait for a connection rather than open one each,
+// so N processes use at most N × (MaxConns + 1) of the server's
+// max_connections (MaxConns + 2 for `baton dev`, which does both).
 const DefaultMaxConns = 30
 
 // PoolOptions tunes the connection pool.

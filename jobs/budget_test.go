@@ -78,7 +78,9 @@ steps:
 		require.True(t, time.Now().Before(deadline), "%d runs unfinished", left)
 		time.Sleep(5 * time.Millisecond) // sampling interval
 	}
-	require.LessOrEqual(t, most, budget, "connections held by the process")
+	// River's notifier takes one pooled connection out of the pool for its
+	// LISTEN (riverpgxv5 hijacks it), so the pool may open one more.
+	require.LessOrEqual(t, most, budget+1, "connections held by the process")
 	for i, id := range ids {
 		run, err := eng.GetRun(ctx, id)
 		require.NoError(t, err)
@@ -87,5 +89,5 @@ steps:
 		n := string(rune('0' + i%10))
 		require.JSONEq(t, `{"v":"x`+n+`bx`+n+`c"}`, string(d.Output))
 	}
-	t.Logf("most connections held: %d of %d", most, budget)
+	t.Logf("most connections held: %d of %d (pool) + 1 (River's listener)", most, budget)
 }

@@ -32,12 +32,15 @@ FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@used_at::timestamptz[]) AS us
 WHERE k.id = u.id;
 
 -- name: APIKeyUsageTake :one
-INSERT INTO baton.api_key_usage AS u (key_id, day, runs) VALUES (@key_id, @day::date, 1)
-ON CONFLICT (key_id, day) DO UPDATE SET runs = u.runs + 1 WHERE u.runs < @quota::integer
+-- Counts @runs runs against the key's day, all or none: no row comes back
+-- when they would take it past @quota.
+INSERT INTO baton.api_key_usage AS u (key_id, day, runs)
+SELECT @key_id, @day::date, @runs::integer WHERE @runs::integer <= @quota::integer
+ON CONFLICT (key_id, day) DO UPDATE SET runs = u.runs + EXCLUDED.runs WHERE u.runs + EXCLUDED.runs <= @quota::integer
 RETURNING runs;
 
 -- name: APIKeyUsageRefund :exec
-UPDATE baton.api_key_usage SET runs = runs - 1 WHERE key_id = @key_id AND day = @day::date AND runs > 0;
+UPDATE baton.api_key_usage SET runs = greatest(runs - @runs::integer, 0) WHERE key_id = @key_id AND day = @day::date;
 
 -- name: APIKeyUsageGet :one
 SELECT coalesce((SELECT runs FROM baton.api_key_usage WHERE key_id = @key_id AND day = @day::date), 0)::integer AS runs;

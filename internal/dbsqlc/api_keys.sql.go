@@ -263,33 +263,43 @@ func (q *Queries) APIKeyUsageGet(ctx context.Context, db DBTX, arg *APIKeyUsageG
 }
 
 const aPIKeyUsageRefund = `-- name: APIKeyUsageRefund :exec
-UPDATE baton.api_key_usage SET runs = runs - 1 WHERE key_id = $1 AND day = $2::date AND runs > 0
+UPDATE baton.api_key_usage SET runs = greatest(runs - $1::integer, 0) WHERE key_id = $2 AND day = $3::date
 `
 
 type APIKeyUsageRefundParams struct {
+	Runs  int32
 	KeyID int64
 	Day   pgtype.Date
 }
 
 func (q *Queries) APIKeyUsageRefund(ctx context.Context, db DBTX, arg *APIKeyUsageRefundParams) error {
-	_, err := db.Exec(ctx, aPIKeyUsageRefund, arg.KeyID, arg.Day)
+	_, err := db.Exec(ctx, aPIKeyUsageRefund, arg.Runs, arg.KeyID, arg.Day)
 	return err
 }
 
 const aPIKeyUsageTake = `-- name: APIKeyUsageTake :one
-INSERT INTO baton.api_key_usage AS u (key_id, day, runs) VALUES ($1, $2::date, 1)
-ON CONFLICT (key_id, day) DO UPDATE SET runs = u.runs + 1 WHERE u.runs < $3::integer
+INSERT INTO baton.api_key_usage AS u (key_id, day, runs)
+SELECT $1, $2::date, $3::integer WHERE $3::integer <= $4::integer
+ON CONFLICT (key_id, day) DO UPDATE SET runs = u.runs + EXCLUDED.runs WHERE u.runs + EXCLUDED.runs <= $4::integer
 RETURNING runs
 `
 
 type APIKeyUsageTakeParams struct {
 	KeyID int64
 	Day   pgtype.Date
+	Runs  int32
 	Quota int32
 }
 
+// Counts @runs runs against the key's day, all or none: no row comes back
+// when they would take it past @quota.
 func (q *Queries) APIKeyUsageTake(ctx context.Context, db DBTX, arg *APIKeyUsageTakeParams) (int32, error) {
-	row := db.QueryRow(ctx, aPIKeyUsageTake, arg.KeyID, arg.Day, arg.Quota)
+	row := db.QueryRow(ctx, aPIKeyUsageTake,
+		arg.KeyID,
+		arg.Day,
+		arg.Runs,
+		arg.Quota,
+	)
 	var runs int32
 	err := row.Scan(&runs)
 	return runs, err

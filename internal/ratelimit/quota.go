@@ -30,11 +30,17 @@ func Day(t time.Time) time.Time {
 // minute per key across the cluster) and returns ErrQuotaExceeded. A run
 // that then does not start is given back with RefundRun.
 func (l *Limiter) TakeRun(ctx context.Context, keyID int64, actor string, quota int) (int, error) {
+	return l.TakeRuns(ctx, keyID, actor, quota, 1)
+}
+
+// TakeRuns is TakeRun for n runs about to start together (a batch): all of
+// them are counted, or none when they would exceed the quota.
+func (l *Limiter) TakeRuns(ctx context.Context, keyID int64, actor string, quota, n int) (int, error) {
 	day := Day(l.now())
 	var used int32
 	var err error
 	if quota > 0 {
-		used, err = l.q.APIKeyUsageTake(ctx, l.pool, &dbsqlc.APIKeyUsageTakeParams{KeyID: keyID, Day: pgDate(day), Quota: int32(quota)})
+		used, err = l.q.APIKeyUsageTake(ctx, l.pool, &dbsqlc.APIKeyUsageTakeParams{KeyID: keyID, Day: pgDate(day), Runs: int32(n), Quota: int32(quota)})
 	}
 	if quota <= 0 || errors.Is(err, pgx.ErrNoRows) {
 		subject := fmt.Sprintf("key:%d", keyID)
@@ -52,7 +58,12 @@ func (l *Limiter) TakeRun(ctx context.Context, keyID int64, actor string, quota 
 
 // RefundRun gives back a run TakeRun counted today that did not start.
 func (l *Limiter) RefundRun(ctx context.Context, keyID int64) error {
-	if err := l.q.APIKeyUsageRefund(ctx, l.pool, &dbsqlc.APIKeyUsageRefundParams{KeyID: keyID, Day: pgDate(Day(l.now()))}); err != nil {
+	return l.RefundRuns(ctx, keyID, 1)
+}
+
+// RefundRuns gives back n runs TakeRuns counted today that did not start.
+func (l *Limiter) RefundRuns(ctx context.Context, keyID int64, n int) error {
+	if err := l.q.APIKeyUsageRefund(ctx, l.pool, &dbsqlc.APIKeyUsageRefundParams{KeyID: keyID, Day: pgDate(Day(l.now())), Runs: int32(n)}); err != nil {
 		return fmt.Errorf("refund run: %w", err)
 	}
 	return nil
