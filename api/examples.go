@@ -78,6 +78,9 @@ func exampleOf(s *huma.Schema, schemas map[string]*huma.Schema, depth int) any {
 		if v := exampleOf(s.Items, schemas, depth+1); v != nil {
 			return []any{v}
 		}
+		if s.MinItems != nil && *s.MinItems > 0 {
+			return nil // an empty list would be refused
+		}
 		return []any{}
 	case huma.TypeString:
 		switch s.Format {

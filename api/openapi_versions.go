@@ -111,6 +111,9 @@ func versionDocument(doc *huma.OpenAPI, version string) *huma.OpenAPI {
 		info.Description += "\n\n**API v1 is deprecated** (every response carries Deprecation, Sunset and Link headers): see " + DeprecationPolicyURL + "."
 	}
 	out.Info = &info
+	if version == "1" {
+		out.Webhooks = nil // outbound webhooks are a v2 capability
+	}
 	out.Paths = map[string]*huma.PathItem{}
 	prefix := "/v" + version + "/"
 	for path, item := range doc.Paths {
@@ -157,17 +160,19 @@ func registerVersionDocuments(router chi.Router, doc *huma.OpenAPI) {
 }
 
 // downgrade returns doc in OpenAPI 3.0 form: Huma's Downgrade, then what it
-// leaves that 3.0 lacks: const (an enum of one) and contentMediaType
-// (dropped; the request body's media type says it).
+// leaves that 3.0 lacks: const (an enum of one), contentMediaType (dropped;
+// the request body's media type says it) and the webhooks section (dropped:
+// 3.0 cannot describe outbound webhooks; the 3.1 document does).
 func downgrade(doc *huma.OpenAPI) ([]byte, error) {
 	raw, err := doc.Downgrade()
 	if err != nil {
 		return nil, err
 	}
-	var v any
+	var v map[string]any
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return nil, err
 	}
+	delete(v, "webhooks")
 	return json.Marshal(strip31(v))
 }
 

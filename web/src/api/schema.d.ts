@@ -2129,6 +2129,134 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a batch of runs
+         * @description Starts up to 10,000 runs in one transaction. When any member is invalid (unknown workflow or version, bad input or options), nothing starts: the 422 names every bad member (`body.members[i]`) with its reason. SQL callers use `SELECT baton.start_batch(jsonb)`.
+         *
+         *     Needs the **operator** role.
+         */
+        post: operations["start-batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/batches/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a batch's progress
+         * @description Needs the **viewer** role.
+         */
+        get: operations["get-batch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/batches/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a batch
+         * @description Cancels every unfinished member (running attempts are interrupted) and ends the batch as cancelled. 409 when it had already finished.
+         *
+         *     Needs the **operator** role.
+         */
+        post: operations["cancel-batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/batches/{id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a batch's members
+         * @description Needs the **viewer** role.
+         */
+        get: operations["list-batch-members"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/batches/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry a batch's failed members
+         * @description Starts every failed or cancelled member again as a new run with the same workflow version, input, priority, owner and tags; the batch runs again.
+         *
+         *     Needs the **operator** role.
+         */
+        post: operations["retry-batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/batches/{id}/wait": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Wait for a batch to finish
+         * @description A long poll: answers when the batch has finished or after `timeout` seconds, with its progress either way.
+         *
+         *     Needs the **viewer** role.
+         */
+        get: operations["wait-batch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/breakers": {
         parameters: {
             query?: never;
@@ -2691,12 +2819,12 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List runs
-         * @description Lists runs newest first, without their tasks. Pass `next_cursor` back as `cursor` for the next page.
+         * Search runs
+         * @description Filters (every one given must hold), full text with highlights, three sorts and a keyset cursor that stays correct under inserts. Bad parameters answer 422 naming the parameter.
          *
          *     Needs the **viewer** role.
          */
-        get: operations["v2-list-runs"];
+        get: operations["search-runs"];
         put?: never;
         /**
          * Start a run
@@ -2705,6 +2833,28 @@ export interface paths {
          *     Needs the **operator** role.
          */
         post: operations["v2-start-run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/runs/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Search runs (long queries)
+         * @description GET /v2/runs with the parameters in the body.
+         *
+         *     Needs the **viewer** role.
+         */
+        post: operations["search-runs-post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2967,6 +3117,72 @@ export interface paths {
          *     Needs the **operator** role.
          */
         post: operations["v2-skip-task"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/saved-searches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List saved searches
+         * @description The searches of the caller's key and the shared ones, by name.
+         *
+         *     Needs the **viewer** role.
+         */
+        get: operations["list-saved-searches"];
+        put?: never;
+        /**
+         * Save a search
+         * @description Needs the **operator** role.
+         */
+        post: operations["create-saved-search"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/saved-searches/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a saved search
+         * @description Needs the **operator** role.
+         */
+        delete: operations["delete-saved-search"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/saved-searches/{id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Run a saved search
+         * @description Needs the **viewer** role.
+         */
+        get: operations["run-saved-search"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3325,6 +3541,152 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook subscriptions
+         * @description Needs the **viewer** role.
+         */
+        get: operations["list-webhooks"];
+        put?: never;
+        /**
+         * Subscribe to events
+         * @description Creates an outbound webhook subscription and returns its signing secret once. Deliveries are POSTs of a WebhookEvent (see the webhooks section) signed per Standard Webhooks, tried up to 3 times with exponential backoff; a subscription whose deliveries keep failing is disabled with a webhook_disabled event.
+         *
+         *     Needs the **admin** role.
+         */
+        post: operations["create-webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a webhook subscription
+         * @description Needs the **viewer** role.
+         */
+        get: operations["get-webhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook subscription
+         * @description Deletes the subscription and its delivery log; pending deliveries are dropped.
+         *
+         *     Needs the **admin** role.
+         */
+        delete: operations["delete-webhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook subscription
+         * @description Changes the fields given; a list given replaces the old one.
+         *
+         *     Needs the **admin** role.
+         */
+        patch: operations["update-webhook"];
+        trace?: never;
+    };
+    "/v2/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a webhook's deliveries
+         * @description Newest first, each with its attempts.
+         *
+         *     Needs the **viewer** role.
+         */
+        get: operations["list-webhook-deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/webhooks/{id}/deliveries/{delivery_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeliver a past delivery
+         * @description Sends the delivery again (same webhook-id and body, new signature) with a fresh set of attempts.
+         *
+         *     Needs the **admin** role.
+         */
+        post: operations["redeliver-webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a webhook's signing secret
+         * @description Generates a new secret, returned once. During the overlap, webhook-signature carries two signatures (new, then previous, space-separated), so receivers can switch secrets without missing a delivery.
+         *
+         *     Needs the **admin** role.
+         */
+        post: operations["rotate-webhook-secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/webhooks/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test event
+         * @description Sends a signed webhook.test event to the subscription now (enabled or not) and answers with the delivery: the receiver's status, latency and the first bytes of its answer. A receiver that fails is a 200 with status failed, not an error.
+         *
+         *     Needs the **admin** role.
+         */
+        post: operations["test-webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/workflows": {
         parameters: {
             query?: never;
@@ -3333,12 +3695,12 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List workflows
-         * @description Lists the latest version of every workflow, by name, without definitions.
+         * Workflows by success rate
+         * @description Every workflow with runs finished in the window, with its outcomes and success rate (succeeded / finished); `sort=success_rate` puts the worst first.
          *
          *     Needs the **viewer** role.
          */
-        get: operations["v2-list-workflows"];
+        get: operations["list-workflow-rates"];
         put?: never;
         /**
          * Apply a workflow definition
@@ -3416,7 +3778,328 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "batch.finished": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The batch.finished event
+         * @description Sent to subscriptions that ask for batch.finished. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-batch.finished"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "breaker.closed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The breaker.closed event
+         * @description Sent to subscriptions that ask for breaker.closed. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-breaker.closed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "breaker.opened": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The breaker.opened event
+         * @description Sent to subscriptions that ask for breaker.opened. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-breaker.opened"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "run.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The run.cancelled event
+         * @description Sent to subscriptions that ask for run.cancelled. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-run.cancelled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "run.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The run.failed event
+         * @description Sent to subscriptions that ask for run.failed. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-run.failed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "run.needs_attention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The run.needs_attention event
+         * @description Sent to subscriptions that ask for run.needs_attention. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-run.needs_attention"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "run.paused": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The run.paused event
+         * @description Sent to subscriptions that ask for run.paused. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-run.paused"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "run.resumed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The run.resumed event
+         * @description Sent to subscriptions that ask for run.resumed. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-run.resumed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "run.started": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The run.started event
+         * @description Sent to subscriptions that ask for run.started. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-run.started"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "run.succeeded": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The run.succeeded event
+         * @description Sent to subscriptions that ask for run.succeeded. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-run.succeeded"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "sla.at_risk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The sla.at_risk event
+         * @description Sent to subscriptions that ask for sla.at_risk. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-sla.at_risk"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "sla.violated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The sla.violated event
+         * @description Sent to subscriptions that ask for sla.violated. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-sla.violated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "task.dead": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The task.dead event
+         * @description Sent to subscriptions that ask for task.dead. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-task.dead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "task.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The task.failed event
+         * @description Sent to subscriptions that ask for task.failed. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-task.failed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.disabled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The webhook.disabled event
+         * @description Sent to subscriptions that ask for webhook.disabled. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-webhook.disabled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The webhook.test event
+         * @description Sent to subscriptions that ask for webhook.test. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-webhook.test"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         APIKey: {
@@ -3784,6 +4467,96 @@ export interface components {
              * @example 16s
              */
             max?: string;
+        };
+        Batch: {
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description The pace so far extrapolated; absent before the first task is done and once finished.
+             */
+            estimated_finish?: string;
+            /** Format: date-time */
+            finished_at?: string;
+            /** Format: int64 */
+            id: number;
+            /** @description Members by their run's status. */
+            members: {
+                [key: string]: number;
+            };
+            /** Format: int64 */
+            members_total: number;
+            name: string;
+            on_member_failure: string;
+            /**
+             * Format: double
+             * @description Tasks done of total, 100 once the batch has finished.
+             */
+            percent: number;
+            /** Format: date-time */
+            started_at?: string;
+            /** @enum {string} */
+            status: "running" | "succeeded" | "failed" | "cancelled";
+            /** Format: int64 */
+            tasks_done: number;
+            /** Format: int64 */
+            tasks_total: number;
+        };
+        BatchMember: {
+            idempotency_key?: string;
+            /** @description The run's input, a JSON object (default {}). */
+            input?: {
+                [key: string]: unknown;
+            };
+            owner?: string;
+            /**
+             * Format: int64
+             * @description 1 high .. 4 background; 0 or absent: the workflow's.
+             */
+            priority?: number;
+            tags?: string[] | null;
+            /**
+             * Format: int64
+             * @description A workflow version; 0 or absent: the latest.
+             */
+            version?: number;
+            workflow: string;
+        };
+        BatchMemberList: {
+            members: components["schemas"]["BatchMemberRun"][] | null;
+            /**
+             * Format: int64
+             * @description Pass as after for the next page.
+             */
+            next_cursor?: number;
+        };
+        BatchMemberRun: {
+            error?: string;
+            /** Format: int64 */
+            index: number;
+            /** Format: int64 */
+            retries: number;
+            /** Format: int64 */
+            run_id: number;
+            status: string;
+            workflow: string;
+        };
+        BatchRequest: {
+            members: components["schemas"]["BatchMember"][] | null;
+            name?: string;
+            /**
+             * @description continue (default): members run on their own; rollback: when one member fails, the others are cancelled (running attempts interrupted) and the batch fails.
+             * @enum {string}
+             */
+            on_member_failure?: "continue" | "rollback";
+        };
+        BatchRetried: {
+            batch: components["schemas"]["Batch"];
+            /**
+             * Format: int64
+             * @description How many failed or cancelled members were started again.
+             */
+            retried: number;
         };
         BreakerClosedEvent: {
             /** @description Who performed a manual action; empty for the engine's own events. */
@@ -4439,6 +5212,21 @@ export interface components {
             /** Format: date-time */
             time: string;
         };
+        EventData: {
+            /** @description The event's own data (breaker key and state, SLA deadline, batch counts ...). */
+            details?: unknown;
+            /**
+             * Format: int64
+             * @description The event's id in Baton's event log (0 for webhook.test).
+             */
+            event_id: number;
+            /** @description The event log's kind (run_succeeded, task_dead, breaker_opened ...). */
+            kind: string;
+            /** @description The run the event is about, as it was when the event was dispatched. */
+            run?: components["schemas"]["RunInfo"];
+            /** @description The task the event is about (task.* events). */
+            task?: components["schemas"]["TaskInfo"];
+        };
         EventList: {
             events: components["schemas"]["Event"][] | null;
         };
@@ -4456,6 +5244,15 @@ export interface components {
              * @example order.created
              */
             type: string;
+        };
+        FailedTask: {
+            /** Format: int64 */
+            attempts: number;
+            error?: string;
+            error_class?: string;
+            status: string;
+            step: string;
+            task_type: string;
         };
         Gantt: {
             /** Format: date-time */
@@ -5089,6 +5886,66 @@ export interface components {
             /** @description The run's workflow; empty for events of no run. */
             workflow: string;
         };
+        RunFound: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            duration_ms?: number;
+            error?: string;
+            /** Format: date-time */
+            finished_at?: string;
+            /** @description Where the full-text query matched, matches in <mark>...</mark>. */
+            highlight?: string;
+            /** Format: int64 */
+            id: number;
+            owner: string;
+            /** Format: int64 */
+            priority: number;
+            /** Format: date-time */
+            started_at?: string;
+            status: string;
+            tags: string[] | null;
+            /** Format: int64 */
+            tasks_total: number;
+            trigger: string;
+            trigger_ref?: string;
+            /** Format: int64 */
+            version: number;
+            workflow: string;
+        };
+        RunInfo: {
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: int64
+             * @description From start to finish, once finished.
+             */
+            duration_ms?: number;
+            error?: string;
+            /** @description The first task that died or failed, with its error. */
+            failed_task?: components["schemas"]["FailedTask"];
+            /** Format: date-time */
+            finished_at?: string;
+            /** Format: int64 */
+            id: number;
+            input: unknown;
+            /** @description The outputs of the run's succeeded leaf steps (steps no other step depends on), by step name. */
+            output: unknown;
+            owner: string;
+            /** Format: int64 */
+            priority: number;
+            /** Format: date-time */
+            started_at?: string;
+            /** @enum {string} */
+            status: "queued" | "running" | "paused" | "succeeded" | "failed" | "cancelled";
+            tags: string[] | null;
+            tasks: components["schemas"]["TaskSummary"];
+            trigger: string;
+            trigger_ref?: string;
+            /** Format: int64 */
+            version: number;
+            workflow: string;
+        };
         RunList: {
             /** @description Pass as cursor to get the next page; empty on the last page. */
             next_cursor: string;
@@ -5246,6 +6103,19 @@ export interface components {
             /** @description The run's workflow; empty for events of no run. */
             workflow: string;
         };
+        RunSearchPage: {
+            /** @description Pass as cursor for the next page; absent on the last. */
+            next_cursor?: string;
+            /** @description The search as a canonical query string (without cursor). */
+            query: string;
+            runs: components["schemas"]["RunFound"][] | null;
+        };
+        RunSearchRequest: {
+            /** @description Parameter name to value, as in GET /v2/runs (workflow, status, q, sort, cursor ...). */
+            params: {
+                [key: string]: string;
+            };
+        };
         RunStartedEvent: {
             /** @description Who performed a manual action; empty for the engine's own events. */
             actor: string;
@@ -5397,6 +6267,33 @@ export interface components {
             time: string;
             /** @description The run's workflow; empty for events of no run. */
             workflow: string;
+        };
+        SavedSearch: {
+            /** @description GET this to run the search. */
+            api_url: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The dashboard's runs page with this search: bookmarkable. */
+            dashboard_url: string;
+            /** Format: int64 */
+            id: number;
+            name: string;
+            query: string;
+            shared: boolean;
+        };
+        SavedSearchList: {
+            searches: components["schemas"]["SavedSearch"][] | null;
+        };
+        SavedSearchRequest: {
+            name: string;
+            /** @description The query string of GET /v2/runs, such as status=failed&q=timeout. */
+            query: string;
+            /** @description Visible to every key, not only its owner. */
+            shared?: boolean;
+        };
+        SavedSearchResult: {
+            page: components["schemas"]["RunSearchPage"];
+            search: components["schemas"]["SavedSearch"];
         };
         Schedule: {
             catchup: string;
@@ -5968,6 +6865,18 @@ export interface components {
             /** @description The run's workflow; empty for events of no run. */
             workflow: string;
         };
+        TaskInfo: {
+            /** Format: int64 */
+            attempt?: number;
+            /** Format: int64 */
+            duration_ms?: number;
+            error?: string;
+            error_class?: string;
+            /** Format: int64 */
+            id: number;
+            step: string;
+            task_type: string;
+        };
         TaskPriorityChangedEvent: {
             /** @description Who performed a manual action; empty for the engine's own events. */
             actor: string;
@@ -6157,6 +7066,13 @@ export interface components {
             time: string;
             /** @description The run's workflow; empty for events of no run. */
             workflow: string;
+        };
+        TaskSummary: {
+            by_status: {
+                [key: string]: number;
+            };
+            /** Format: int64 */
+            total: number;
         };
         TaskType: {
             /** @description Null: the default schedule. */
@@ -6389,6 +7305,144 @@ export interface components {
             trigger: string;
             workflow: string;
         };
+        Webhook: {
+            /**
+             * Format: int64
+             * @description Deliveries in a row that failed every attempt.
+             */
+            consecutive_failures: number;
+            /** Format: date-time */
+            created_at: string;
+            description: string;
+            /** @description Why the server disabled the subscription (deliveries kept failing). */
+            disabled_reason?: string;
+            enabled: boolean;
+            event_types: string[] | null;
+            /** Format: int64 */
+            id: number;
+            owners: string[] | null;
+            /**
+             * Format: date-time
+             * @description While a rotation's overlap lasts, deliveries are signed with the previous secret too, until this time.
+             */
+            previous_secret_until?: string;
+            tags: string[] | null;
+            /** Format: date-time */
+            updated_at: string;
+            url: string;
+            workflows: string[] | null;
+        };
+        WebhookAttempt: {
+            /** Format: date-time */
+            at: string;
+            /** Format: int64 */
+            attempt: number;
+            error?: string;
+            /** Format: double */
+            latency_ms: number;
+            /** @description The first 1,024 bytes of the receiver's answer. */
+            response_head?: string;
+            /**
+             * Format: int64
+             * @description The receiver's HTTP status; absent when it could not be reached.
+             */
+            status_code?: number;
+            succeeded: boolean;
+        };
+        WebhookCreated: {
+            /**
+             * Format: int64
+             * @description Deliveries in a row that failed every attempt.
+             */
+            consecutive_failures: number;
+            /** Format: date-time */
+            created_at: string;
+            description: string;
+            /** @description Why the server disabled the subscription (deliveries kept failing). */
+            disabled_reason?: string;
+            enabled: boolean;
+            event_types: string[] | null;
+            /** Format: int64 */
+            id: number;
+            owners: string[] | null;
+            /**
+             * Format: date-time
+             * @description While a rotation's overlap lasts, deliveries are signed with the previous secret too, until this time.
+             */
+            previous_secret_until?: string;
+            /** @description The signing secret ("whsec_" and base64), shown this once. Verify webhook-signature ("v1," and the base64 HMAC-SHA256 of webhook-id.webhook-timestamp.body, keyed with the base64-decoded secret) against it. */
+            secret: string;
+            tags: string[] | null;
+            /** Format: date-time */
+            updated_at: string;
+            url: string;
+            workflows: string[] | null;
+        };
+        WebhookDelivery: {
+            attempts: components["schemas"]["WebhookAttempt"][] | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            event_id?: number;
+            event_type: string;
+            /** Format: date-time */
+            finished_at?: string;
+            /** Format: int64 */
+            id: number;
+            /** @description The webhook-id header: the same on every attempt and redelivery, for receivers to deduplicate. */
+            message_id: string;
+            /** @description The body sent (a WebhookEvent). */
+            payload: {
+                [key: string]: unknown;
+            };
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed";
+            /** Format: int64 */
+            webhook_id: number;
+        };
+        WebhookDeliveryList: {
+            deliveries: components["schemas"]["WebhookDelivery"][] | null;
+            /**
+             * Format: int64
+             * @description Pass as before for the next page.
+             */
+            next_cursor?: number;
+        };
+        WebhookEvent: {
+            data: components["schemas"]["EventData"];
+            /**
+             * Format: date-time
+             * @description When the event happened.
+             */
+            timestamp: string;
+            /** @description The event type, such as run.succeeded or task.dead. */
+            type: string;
+        };
+        WebhookList: {
+            webhooks: components["schemas"]["Webhook"][] | null;
+        };
+        WebhookRequest: {
+            description?: string;
+            /** @description Default true. Enabling a subscription that was disabled for failing clears its failure count. */
+            enabled?: boolean;
+            /** @description The event types wanted (required on creation): run.started, run.succeeded, run.failed, run.cancelled, run.paused, run.resumed, run.needs_attention, task.failed (an attempt failed), task.dead, breaker.opened, breaker.closed, sla.at_risk, sla.violated, batch.finished, webhook.disabled. */
+            event_types?: string[] | null;
+            /** @description Only events of runs with one of these owners. */
+            owners?: string[] | null;
+            /** @description Only events of runs having any of these tags. Events without a run (breakers, webhook.disabled) reach only subscriptions without workflow, owner or tag filters. */
+            tags?: string[] | null;
+            /** @description The receiver, an absolute http or https URL. Private and loopback targets are refused (422) unless the server allows them; every delivery checks the address again when it connects. Redirects are not followed. */
+            url?: string;
+            /** @description Only events of runs of these workflows. */
+            workflows?: string[] | null;
+        };
+        WebhookRotateRequest: {
+            /**
+             * Format: int64
+             * @description How long deliveries keep a signature with the previous secret too (default 86400).
+             */
+            overlap_seconds?: number;
+        };
         Workflow: {
             /** Format: date-time */
             created_at: string;
@@ -6446,6 +7500,27 @@ export interface components {
         };
         WorkflowList: {
             workflows: components["schemas"]["Workflow"][] | null;
+        };
+        WorkflowRate: {
+            /** Format: int64 */
+            cancelled: number;
+            /** Format: int64 */
+            failed: number;
+            /** Format: int64 */
+            finished: number;
+            /** Format: int64 */
+            succeeded: number;
+            /**
+             * Format: double
+             * @description succeeded / finished, 0 to 1.
+             */
+            success_rate: number;
+            workflow: string;
+        };
+        WorkflowRateList: {
+            /** Format: date-time */
+            since: string;
+            workflows: components["schemas"]["WorkflowRate"][] | null;
         };
     };
     responses: never;
@@ -32679,6 +33754,1471 @@ export interface operations {
             };
         };
     };
+    "start-batch": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Who starts the batch, recorded in its events (default "api"). */
+                "X-Baton-Actor"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-12-01T12:00:00Z",
+                     *       "estimated_finish": "2026-12-01T12:00:00Z",
+                     *       "finished_at": "2026-12-01T12:00:00Z",
+                     *       "id": 1,
+                     *       "members": {},
+                     *       "members_total": 1,
+                     *       "name": "string",
+                     *       "on_member_failure": "string",
+                     *       "percent": 1.5,
+                     *       "started_at": "2026-12-01T12:00:00Z",
+                     *       "status": "running",
+                     *       "tasks_done": 1,
+                     *       "tasks_total": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Batch"];
+                };
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-12-01T12:00:00Z",
+                     *       "estimated_finish": "2026-12-01T12:00:00Z",
+                     *       "finished_at": "2026-12-01T12:00:00Z",
+                     *       "id": 1,
+                     *       "members": {},
+                     *       "members_total": 1,
+                     *       "name": "string",
+                     *       "on_member_failure": "string",
+                     *       "percent": 1.5,
+                     *       "started_at": "2026-12-01T12:00:00Z",
+                     *       "status": "running",
+                     *       "tasks_done": 1,
+                     *       "tasks_total": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Batch"];
+                };
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "cancel-batch": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Who performs the action (default "api"). */
+                "X-Baton-Actor"?: string;
+            };
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-12-01T12:00:00Z",
+                     *       "estimated_finish": "2026-12-01T12:00:00Z",
+                     *       "finished_at": "2026-12-01T12:00:00Z",
+                     *       "id": 1,
+                     *       "members": {},
+                     *       "members_total": 1,
+                     *       "name": "string",
+                     *       "on_member_failure": "string",
+                     *       "percent": 1.5,
+                     *       "started_at": "2026-12-01T12:00:00Z",
+                     *       "status": "running",
+                     *       "tasks_done": 1,
+                     *       "tasks_total": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Batch"];
+                };
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-batch-members": {
+        parameters: {
+            query?: {
+                /** @description Only members with a higher index. */
+                after?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "members": [
+                     *         {
+                     *           "error": "string",
+                     *           "index": 1,
+                     *           "retries": 1,
+                     *           "run_id": 1,
+                     *           "status": "string",
+                     *           "workflow": "string"
+                     *         }
+                     *       ],
+                     *       "next_cursor": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BatchMemberList"];
+                };
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "retry-batch": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Who performs the action (default "api"). */
+                "X-Baton-Actor"?: string;
+            };
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "batch": {
+                     *         "created_at": "2026-12-01T12:00:00Z",
+                     *         "estimated_finish": "2026-12-01T12:00:00Z",
+                     *         "finished_at": "2026-12-01T12:00:00Z",
+                     *         "id": 1,
+                     *         "members": {},
+                     *         "members_total": 1,
+                     *         "name": "string",
+                     *         "on_member_failure": "string",
+                     *         "percent": 1.5,
+                     *         "started_at": "2026-12-01T12:00:00Z",
+                     *         "status": "running",
+                     *         "tasks_done": 1,
+                     *         "tasks_total": 1
+                     *       },
+                     *       "retried": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BatchRetried"];
+                };
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "wait-batch": {
+        parameters: {
+            query?: {
+                /** @description Seconds to wait for the batch to finish (at most 60). */
+                timeout?: number;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-12-01T12:00:00Z",
+                     *       "estimated_finish": "2026-12-01T12:00:00Z",
+                     *       "finished_at": "2026-12-01T12:00:00Z",
+                     *       "id": 1,
+                     *       "members": {},
+                     *       "members_total": 1,
+                     *       "name": "string",
+                     *       "on_member_failure": "string",
+                     *       "percent": 1.5,
+                     *       "started_at": "2026-12-01T12:00:00Z",
+                     *       "status": "running",
+                     *       "tasks_done": 1,
+                     *       "tasks_total": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Batch"];
+                };
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
     "v2-list-breakers": {
         parameters: {
             query?: never;
@@ -38629,18 +41169,9 @@ export interface operations {
             };
         };
     };
-    "v2-list-runs": {
+    "search-runs": {
         parameters: {
-            query?: {
-                /** @description Only runs in this status. */
-                status?: "queued" | "running" | "paused" | "succeeded" | "failed" | "cancelled";
-                /** @description Only runs of this workflow. */
-                workflow?: string;
-                /** @description Page size. */
-                limit?: number;
-                /** @description The next_cursor of the previous page. */
-                cursor?: string;
-            };
+            query?: never;
             header?: never;
             path?: never;
             cookie?: never;
@@ -38681,37 +41212,32 @@ export interface operations {
                     /**
                      * @example {
                      *       "next_cursor": "string",
+                     *       "query": "string",
                      *       "runs": [
                      *         {
-                     *           "attention": "string",
                      *           "created_at": "2026-12-01T12:00:00Z",
+                     *           "duration_ms": 1,
                      *           "error": "string",
                      *           "finished_at": "2026-12-01T12:00:00Z",
-                     *           "id": 42,
-                     *           "idempotency_key": "string",
-                     *           "input": {},
+                     *           "highlight": "string",
+                     *           "id": 1,
                      *           "owner": "string",
                      *           "priority": 1,
-                     *           "sla_deadline": "2026-12-01T12:00:00Z",
-                     *           "sla_state": "string",
                      *           "started_at": "2026-12-01T12:00:00Z",
-                     *           "status": "queued",
+                     *           "status": "string",
                      *           "tags": [
                      *             "string"
                      *           ],
-                     *           "task_counts": {},
-                     *           "tasks": [],
-                     *           "tasks_remaining": 1,
                      *           "tasks_total": 1,
-                     *           "trigger": "api",
+                     *           "trigger": "string",
                      *           "trigger_ref": "string",
-                     *           "workflow": "nightly-report",
-                     *           "workflow_version": 3
+                     *           "version": 1,
+                     *           "workflow": "string"
                      *         }
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["RunList"];
+                    "application/json": components["schemas"]["RunSearchPage"];
                 };
             };
             /** @description No credential, or an invalid, revoked or expired one. */
@@ -39091,6 +41617,237 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "search-runs-post": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "params": {}
+                 *     }
+                 */
+                "application/json": components["schemas"]["RunSearchRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "next_cursor": "string",
+                     *       "query": "string",
+                     *       "runs": [
+                     *         {
+                     *           "created_at": "2026-12-01T12:00:00Z",
+                     *           "duration_ms": 1,
+                     *           "error": "string",
+                     *           "finished_at": "2026-12-01T12:00:00Z",
+                     *           "highlight": "string",
+                     *           "id": 1,
+                     *           "owner": "string",
+                     *           "priority": 1,
+                     *           "started_at": "2026-12-01T12:00:00Z",
+                     *           "status": "string",
+                     *           "tags": [
+                     *             "string"
+                     *           ],
+                     *           "tasks_total": 1,
+                     *           "trigger": "string",
+                     *           "trigger_ref": "string",
+                     *           "version": 1,
+                     *           "workflow": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RunSearchPage"];
+                };
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -42262,6 +45019,882 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-saved-searches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "searches": [
+                     *         {
+                     *           "api_url": "string",
+                     *           "created_at": "2026-12-01T12:00:00Z",
+                     *           "dashboard_url": "string",
+                     *           "id": 1,
+                     *           "name": "string",
+                     *           "query": "string",
+                     *           "shared": false
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SavedSearchList"];
+                };
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "create-saved-search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SavedSearchRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "api_url": "string",
+                     *       "created_at": "2026-12-01T12:00:00Z",
+                     *       "dashboard_url": "string",
+                     *       "id": 1,
+                     *       "name": "string",
+                     *       "query": "string",
+                     *       "shared": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SavedSearch"];
+                };
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "delete-saved-search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "run-saved-search": {
+        parameters: {
+            query?: {
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "page": {
+                     *         "next_cursor": "string",
+                     *         "query": "string",
+                     *         "runs": []
+                     *       },
+                     *       "search": {
+                     *         "api_url": "string",
+                     *         "created_at": "2026-12-01T12:00:00Z",
+                     *         "dashboard_url": "string",
+                     *         "id": 1,
+                     *         "name": "string",
+                     *         "query": "string",
+                     *         "shared": false
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SavedSearchResult"];
+                };
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -47570,7 +51203,7 @@ export interface operations {
             };
         };
     };
-    "v2-list-workflows": {
+    "list-webhooks": {
         parameters: {
             query?: never;
             header?: never;
@@ -47612,23 +51245,34 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "workflows": [
+                     *       "webhooks": [
                      *         {
+                     *           "consecutive_failures": 1,
                      *           "created_at": "2026-12-01T12:00:00Z",
                      *           "description": "string",
-                     *           "name": "nightly-report",
-                     *           "owner": "string",
-                     *           "priority": 1,
-                     *           "steps": 1,
+                     *           "disabled_reason": "string",
+                     *           "enabled": false,
+                     *           "event_types": [
+                     *             "string"
+                     *           ],
+                     *           "id": 1,
+                     *           "owners": [
+                     *             "string"
+                     *           ],
+                     *           "previous_secret_until": "2026-12-01T12:00:00Z",
                      *           "tags": [
                      *             "string"
                      *           ],
-                     *           "version": 3
+                     *           "updated_at": "2026-12-01T12:00:00Z",
+                     *           "url": "string",
+                     *           "workflows": [
+                     *             "string"
+                     *           ]
                      *         }
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["WorkflowList"];
+                    "application/json": components["schemas"]["WebhookList"];
                 };
             };
             /** @description No credential, or an invalid, revoked or expired one. */
@@ -47657,6 +51301,2180 @@ export interface operations {
             };
             /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "create-webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "description": "string",
+                 *       "enabled": false,
+                 *       "event_types": [
+                 *         "string"
+                 *       ],
+                 *       "owners": [
+                 *         "string"
+                 *       ],
+                 *       "tags": [
+                 *         "string"
+                 *       ],
+                 *       "url": "string",
+                 *       "workflows": [
+                 *         "string"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "consecutive_failures": 1,
+                     *       "created_at": "2026-12-01T12:00:00Z",
+                     *       "description": "string",
+                     *       "disabled_reason": "string",
+                     *       "enabled": false,
+                     *       "event_types": [
+                     *         "string"
+                     *       ],
+                     *       "id": 1,
+                     *       "owners": [
+                     *         "string"
+                     *       ],
+                     *       "previous_secret_until": "2026-12-01T12:00:00Z",
+                     *       "secret": "string",
+                     *       "tags": [
+                     *         "string"
+                     *       ],
+                     *       "updated_at": "2026-12-01T12:00:00Z",
+                     *       "url": "string",
+                     *       "workflows": [
+                     *         "string"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookCreated"];
+                };
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "consecutive_failures": 1,
+                     *       "created_at": "2026-12-01T12:00:00Z",
+                     *       "description": "string",
+                     *       "disabled_reason": "string",
+                     *       "enabled": false,
+                     *       "event_types": [
+                     *         "string"
+                     *       ],
+                     *       "id": 1,
+                     *       "owners": [
+                     *         "string"
+                     *       ],
+                     *       "previous_secret_until": "2026-12-01T12:00:00Z",
+                     *       "tags": [
+                     *         "string"
+                     *       ],
+                     *       "updated_at": "2026-12-01T12:00:00Z",
+                     *       "url": "string",
+                     *       "workflows": [
+                     *         "string"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "delete-webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "update-webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "description": "string",
+                 *       "enabled": false,
+                 *       "event_types": [
+                 *         "string"
+                 *       ],
+                 *       "owners": [
+                 *         "string"
+                 *       ],
+                 *       "tags": [
+                 *         "string"
+                 *       ],
+                 *       "url": "string",
+                 *       "workflows": [
+                 *         "string"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "consecutive_failures": 1,
+                     *       "created_at": "2026-12-01T12:00:00Z",
+                     *       "description": "string",
+                     *       "disabled_reason": "string",
+                     *       "enabled": false,
+                     *       "event_types": [
+                     *         "string"
+                     *       ],
+                     *       "id": 1,
+                     *       "owners": [
+                     *         "string"
+                     *       ],
+                     *       "previous_secret_until": "2026-12-01T12:00:00Z",
+                     *       "tags": [
+                     *         "string"
+                     *       ],
+                     *       "updated_at": "2026-12-01T12:00:00Z",
+                     *       "url": "string",
+                     *       "workflows": [
+                     *         "string"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-webhook-deliveries": {
+        parameters: {
+            query?: {
+                /** @description Only deliveries with a lower id (the next_cursor of the previous page). */
+                before?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "deliveries": [
+                     *         {
+                     *           "attempts": [],
+                     *           "created_at": "2026-12-01T12:00:00Z",
+                     *           "event_id": 1,
+                     *           "event_type": "string",
+                     *           "finished_at": "2026-12-01T12:00:00Z",
+                     *           "id": 1,
+                     *           "message_id": "string",
+                     *           "payload": {},
+                     *           "status": "pending",
+                     *           "webhook_id": 1
+                     *         }
+                     *       ],
+                     *       "next_cursor": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "redeliver-webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                delivery_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "attempts": [
+                     *         {
+                     *           "at": "2026-12-01T12:00:00Z",
+                     *           "attempt": 1,
+                     *           "error": "string",
+                     *           "latency_ms": 1.5,
+                     *           "response_head": "string",
+                     *           "status_code": 1,
+                     *           "succeeded": false
+                     *         }
+                     *       ],
+                     *       "created_at": "2026-12-01T12:00:00Z",
+                     *       "event_id": 1,
+                     *       "event_type": "string",
+                     *       "finished_at": "2026-12-01T12:00:00Z",
+                     *       "id": 1,
+                     *       "message_id": "string",
+                     *       "payload": {},
+                     *       "status": "pending",
+                     *       "webhook_id": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "rotate-webhook-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "overlap_seconds": 0
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookRotateRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "consecutive_failures": 1,
+                     *       "created_at": "2026-12-01T12:00:00Z",
+                     *       "description": "string",
+                     *       "disabled_reason": "string",
+                     *       "enabled": false,
+                     *       "event_types": [
+                     *         "string"
+                     *       ],
+                     *       "id": 1,
+                     *       "owners": [
+                     *         "string"
+                     *       ],
+                     *       "previous_secret_until": "2026-12-01T12:00:00Z",
+                     *       "secret": "string",
+                     *       "tags": [
+                     *         "string"
+                     *       ],
+                     *       "updated_at": "2026-12-01T12:00:00Z",
+                     *       "url": "string",
+                     *       "workflows": [
+                     *         "string"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookCreated"];
+                };
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "test-webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "attempts": [
+                     *         {
+                     *           "at": "2026-12-01T12:00:00Z",
+                     *           "attempt": 1,
+                     *           "error": "string",
+                     *           "latency_ms": 1.5,
+                     *           "response_head": "string",
+                     *           "status_code": 1,
+                     *           "succeeded": false
+                     *         }
+                     *       ],
+                     *       "created_at": "2026-12-01T12:00:00Z",
+                     *       "event_id": 1,
+                     *       "event_type": "string",
+                     *       "finished_at": "2026-12-01T12:00:00Z",
+                     *       "id": 1,
+                     *       "message_id": "string",
+                     *       "payload": {},
+                     *       "status": "pending",
+                     *       "webhook_id": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's rate limit (or, for a run start, daily run quota: type urn:baton:problem:quota-exceeded) is exceeded. Retry-After says when to retry. */
+            429: {
+                headers: {
+                    /**
+                     * @description Seconds to wait.
+                     * @example 3
+                     */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-workflow-rates": {
+        parameters: {
+            query?: {
+                sort?: "name" | "success_rate";
+                /** @description The window: runs finished in the last this many hours (default a week). */
+                window_hours?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /**
+                     * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
+                     * @example "key";r=119;t=1
+                     */
+                    RateLimit?: string;
+                    /**
+                     * @description The bucket's capacity (rate limit plus burst).
+                     * @example 120
+                     */
+                    "RateLimit-Limit"?: number;
+                    /**
+                     * @description The caller's token bucket, IETF draft form: q is the most requests in a burst, w the window in seconds.
+                     * @example "key";q=120;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description Requests left now (an estimate across the cluster).
+                     * @example 119
+                     */
+                    "RateLimit-Remaining"?: number;
+                    /**
+                     * @description Seconds until the bucket is full again.
+                     * @example 1
+                     */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "since": "2026-12-01T12:00:00Z",
+                     *       "workflows": [
+                     *         {
+                     *           "cancelled": 1,
+                     *           "failed": 1,
+                     *           "finished": 1,
+                     *           "succeeded": 1,
+                     *           "success_rate": 1.5,
+                     *           "workflow": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WorkflowRateList"];
+                };
+            };
+            /** @description No credential, or an invalid, revoked or expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The caller's role is not enough, a session's request lacks its CSRF token, or a cross-origin browser request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Property foo is required but is missing.",
+                     *       "errors": [
+                     *         {
+                     *           "location": "string",
+                     *           "message": "string"
+                     *         }
+                     *       ],
+                     *       "instance": "https://example.com/error-log/abc123",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "https://example.com/errors/example"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -48830,6 +54648,470 @@ export interface operations {
                      */
                     "application/problem+json": components["schemas"]["ErrorModel"];
                 };
+            };
+        };
+    };
+    "webhook-batch.finished": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-breaker.closed": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-breaker.opened": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-run.cancelled": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-run.failed": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-run.needs_attention": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-run.paused": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-run.resumed": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-run.started": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-run.succeeded": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-sla.at_risk": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-sla.violated": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-task.dead": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-task.failed": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-webhook.disabled": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-webhook.test": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
