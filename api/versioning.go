@@ -110,9 +110,10 @@ func versions(router *chi.Mux, sunset time.Time, next http.Handler) http.Handler
 
 // contentSecurityPolicy lets the dashboard and the docs UI (swagger-ui, whose
 // stylesheets set inline styles) load their own scripts, styles, images and
-// fonts and call the API, and nothing else; no page may frame them.
+// fonts (images also from blob: URLs, which the PNG export draws charts
+// from) and call the API, and nothing else; no page may frame them.
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
-	"img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; " +
+	"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; " +
 	"base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 
 // securityHeaders sets the security headers of every response.
