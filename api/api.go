@@ -124,11 +124,11 @@ type handlers struct {
 	// schedules is nil only when building the OpenAPI document.
 	schedules *schedule.Service
 	// access is nil when access control is off.
-	access *Access
-	webhooks  *webhook.Service
-	jobs      webhook.JobInserter
-	batches   *batch.Service
-	search    *search.Service
+	access   *Access
+	webhooks *webhook.Service
+	jobs     webhook.JobInserter
+	batches  *batch.Service
+	search   *search.Service
 }
 
 // New returns the HTTP handler serving the API (wrapped in request logging,
