@@ -22,7 +22,7 @@ const (
 	defaultDuration = time.Hour
 	// nodeTimeout is how long after its last heartbeat a node is gone
 	// (engine.NodeTimeout).
-	nodeTimeout = 30 * time.Second
+	nodeTimeout  = 30 * time.Second
 	hoursPerWeek = 7 * 24
 )
 
