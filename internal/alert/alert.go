@@ -14,14 +14,10 @@ package alert
 
 import (
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/baton-run/baton/internal/dbsqlc"
@@ -218,24 +214,4 @@ func nilIfZero[T comparable](v T) *T {
 
 // dbError maps a database error to the engine's domain errors; what names
 // the object, such as "alert rule 3".
-func dbError(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%s not found: %w", what, engine.ErrNotFound)
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch {
-		case pgErr.Code == "23505":
-			return fmt.Errorf("%s: already exists: %w", what, engine.ErrConflict)
-		case len(pgErr.Code) == 5 && (pgErr.Code[:2] == "22" || pgErr.Code[:2] == "23"):
-			return fmt.Errorf("%s: %s: %w", what, pgErr.Message, engine.ErrInvalid)
-		}
-	}
-	if engine.IsUnavailable(err) {
-		return fmt.Errorf("%s: %w: %w", what, engine.ErrUnavailable, err)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
+func dbError(err error, what string) error { return engine.MapDBError(err, what) }

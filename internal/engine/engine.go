@@ -118,6 +118,34 @@ func New(pool *pgxpool.Pool, opts Options) *Engine {
 // Pool returns the engine's connection pool.
 func (e *Engine) Pool() *pgxpool.Pool { return e.pool }
 
+// MapDBError maps a database error met by a package beside the engine (alert
+// channels, webhooks) to the engine's domain errors, keeping the
+// database's message for bad data: no rows → ErrNotFound, a unique
+// violation → ErrConflict, a data or integrity exception → ErrInvalid, an
+// unreachable database → ErrUnavailable. what names the object, such as
+// "alert rule 3".
+func MapDBError(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%s not found: %w", what, ErrNotFound)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "23505":
+			return fmt.Errorf("%s: already exists: %w", what, ErrConflict)
+		case len(pgErr.Code) == 5 && (pgErr.Code[:2] == "22" || pgErr.Code[:2] == "23"):
+			return fmt.Errorf("%s: %s: %w", what, pgErr.Message, ErrInvalid)
+		}
+	}
+	if IsUnavailable(err) {
+		return fmt.Errorf("%s: %w: %w", what, ErrUnavailable, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
 // translateError maps database errors to domain errors. what names the
 // object of the failed operation, such as "run 42". Errors raised by baton.*
 // functions keep their message (without its "baton: " prefix), which names

@@ -14,15 +14,12 @@
 package webhook
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/baton-run/baton/internal/dbsqlc"
@@ -177,24 +174,4 @@ func (s *Service) seal(plain []byte) ([]byte, error) {
 func (s *Service) open(sealed []byte) ([]byte, error) { return s.secrets.Open(sealed) }
 
 // dbError maps database errors to the engine's domain errors.
-func dbError(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%s not found: %w", what, engine.ErrNotFound)
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch {
-		case pgErr.Code == "23505":
-			return fmt.Errorf("%s: already exists: %w", what, engine.ErrConflict)
-		case len(pgErr.Code) == 5 && (pgErr.Code[:2] == "22" || pgErr.Code[:2] == "23"):
-			return fmt.Errorf("%s: %s: %w", what, pgErr.Message, engine.ErrInvalid)
-		}
-	}
-	if engine.IsUnavailable(err) {
-		return fmt.Errorf("%s: %w: %w", what, engine.ErrUnavailable, err)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
+func dbError(err error, what string) error { return engine.MapDBError(err, what) }
