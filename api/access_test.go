@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -538,4 +539,45 @@ func TestActorAnnotationIsBounded(t *testing.T) {
 		require.NotEqual(t, http.StatusInternalServerError, rec.Code, rec.Body.String())
 		require.NotEqual(t, http.StatusUnprocessableEntity, rec.Code, rec.Body.String())
 	}
+}
+
+// TestSavedSearchesBelongToTheKey: a key sees the searches it saved and the
+// shared ones, not another key's private ones, and cannot delete another
+// key's search.
+func TestSavedSearchesBelongToTheKey(t *testing.T) {
+	t.Parallel()
+	s := setupSecured(t, api.AnonymousNone)
+	save := func(role, name string, shared bool) api.SavedSearch {
+		t.Helper()
+		rec := s.as(role, http.MethodPost, "/v2/saved-searches",
+			fmt.Sprintf(`{"name": %q, "query": "status=failed", "shared": %t}`, name, shared))
+		require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+		var saved api.SavedSearch
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &saved))
+		return saved
+	}
+	names := func(role string) []string {
+		t.Helper()
+		rec := s.as(role, http.MethodGet, "/v2/saved-searches", "")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		var list api.SavedSearchList
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &list))
+		var out []string
+		for _, s := range list.Searches {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	mine := save("operator", "mine", false)
+	save("operator", "ours", true)
+	// The same name under another key is another search.
+	save("admin", "mine", false)
+
+	require.ElementsMatch(t, []string{"mine", "ours"}, names("operator"))
+	require.ElementsMatch(t, []string{"mine", "ours"}, names("admin"))
+	require.ElementsMatch(t, []string{"ours"}, names("viewer"))
+
+	requireProblem(t, http.StatusNotFound, s.as("viewer", http.MethodGet, fmt.Sprintf("/v2/saved-searches/%d/runs", mine.ID), ""))
+	requireProblem(t, http.StatusNotFound, s.as("admin", http.MethodDelete, fmt.Sprintf("/v2/saved-searches/%d", mine.ID), ""))
+	require.Equal(t, http.StatusOK, s.as("operator", http.MethodGet, fmt.Sprintf("/v2/saved-searches/%d/runs", mine.ID), "").Code)
 }

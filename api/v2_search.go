@@ -35,11 +35,13 @@ type runSearchParams struct {
 	FinishedTo    string `query:"finished_to"`
 	MinDurationMs string `query:"min_duration_ms" doc:"Finished runs that took at least this long."`
 	MaxDurationMs string `query:"max_duration_ms"`
+	MinCost       string `query:"min_cost" maxLength:"30" doc:"Finished runs that cost at least this much (the sum of their tasks' prices, see task types' cost_per_second and cost_per_run)."`
+	MaxCost       string `query:"max_cost" maxLength:"30"`
 	Batch         string `query:"batch" doc:"Members of this batch."`
 	Step          string `query:"step" maxLength:"200" doc:"Runs having a task of this step (with step_status: in that status)."`
 	StepStatus    string `query:"step_status" maxLength:"20" doc:"Runs having a task in this status (of step, when given)."`
 	Q             string `query:"q" maxLength:"1000" doc:"Full text over input, outputs, errors, tags, owner and workflow, in websearch syntax (\"quoted phrase\", or, -not). Matches are highlighted. Runs are indexed within about a second of starting and finishing."`
-	Sort          string `query:"sort" enum:"created,finished,duration" doc:"created (newest first, the default), finished (latest completion first) or duration (longest first); the last two list finished runs only."`
+	Sort          string `query:"sort" enum:"created,finished,duration,cost" doc:"created (newest first, the default), finished (latest completion first), duration (longest first) or cost (most expensive first); the last three list finished runs only, cost those with a priced task type."`
 	Limit         string `query:"limit" doc:"1 to 500 (default 50)."`
 	Cursor        string `query:"cursor" maxLength:"200" doc:"next_cursor of the previous page."`
 }
@@ -81,6 +83,7 @@ type RunFound struct {
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	DurationMs *int64     `json:"duration_ms,omitempty"`
+	Cost       string     `json:"cost,omitempty" doc:"The finished run's cost, a decimal (the sum of its tasks' prices); absent while it runs or when no task type is priced. Computed with the search index, within about a second of the run's end."`
 	Highlight  string     `json:"highlight,omitempty" doc:"Where the full-text query matched, matches in <mark>...</mark>."`
 }
 
@@ -247,7 +250,7 @@ func pageFrom(page *search.Page, q search.Query) RunSearchPage {
 		out.Runs[i] = RunFound{ID: r.ID, Workflow: r.Workflow, Version: r.Version, Status: r.Status, Priority: r.Priority,
 			Owner: r.Owner, Tags: nonNilStrings(r.Tags), Trigger: r.Trigger, TriggerRef: r.TriggerRef, Error: r.Error,
 			TasksTotal: r.TasksTotal, CreatedAt: r.CreatedAt.UTC(), StartedAt: utcPtr(r.StartedAt),
-			FinishedAt: utcPtr(r.FinishedAt), DurationMs: r.DurationMs, Highlight: r.Highlight}
+			FinishedAt: utcPtr(r.FinishedAt), DurationMs: r.DurationMs, Cost: r.Cost, Highlight: r.Highlight}
 	}
 	return out
 }
@@ -264,9 +267,15 @@ func (h *handlers) searchRunsPost(ctx context.Context, in *runSearchPostInput) (
 	return h.runSearch(ctx, v, "body.params.")
 }
 
-// savedOwner is the key saved searches belong to. Until API keys exist,
-// every caller is the same anonymous owner.
-func savedOwner(context.Context) string { return "" }
+// savedOwner is who saved searches belong to: the caller's API key by name
+// (a rotated key keeps its searches), or "" for anonymous callers (baton dev
+// on loopback, or access control off), who share one owner.
+func savedOwner(ctx context.Context) string {
+	if k := keyOf(ctx); k != nil {
+		return k.Name
+	}
+	return ""
+}
 
 func savedFrom(s *search.Saved) SavedSearch {
 	return SavedSearch{ID: s.ID, Name: s.Name, Shared: s.Shared, Query: s.Query, APIURL: "/v2/runs?" + s.Query,

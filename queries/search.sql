@@ -16,9 +16,11 @@ WHERE ((e.id > @after_id AND e.id <= @upto_id) OR e.id = ANY(@pending_ids::bigin
 -- name: SearchIndexRuns :execrows
 -- (Re)writes the documents of runs: workflow, owner, tags, input, error and
 -- every task's output and error ('simple' configuration: identifiers and
--- codes are kept as written, lower-cased).
-INSERT INTO baton.run_search (run_id, doc, body)
-SELECT r.id, to_tsvector('simple', d.body), d.body
+-- codes are kept as written, lower-cased); and the cost of those finished
+-- (the sum of their tasks' prices in v_cost).
+INSERT INTO baton.run_search (run_id, doc, body, cost)
+SELECT r.id, to_tsvector('simple', d.body), d.body,
+       CASE WHEN r.finished_at IS NOT NULL THEN (SELECT sum(c.cost) FROM baton.v_cost c WHERE c.run_id = r.id) END
 FROM baton.runs r
 CROSS JOIN LATERAL (
     SELECT left(concat_ws(' ', r.workflow_name, r.owner, array_to_string(r.tags, ' '), r.input::text, r.error,
@@ -26,7 +28,7 @@ CROSS JOIN LATERAL (
                            FROM baton.run_tasks t WHERE t.run_id = r.id)), 200000) AS body
 ) d
 WHERE r.id = ANY(@ids::bigint[])
-ON CONFLICT (run_id) DO UPDATE SET doc = excluded.doc, body = excluded.body, indexed_at = now();
+ON CONFLICT (run_id) DO UPDATE SET doc = excluded.doc, body = excluded.body, cost = excluded.cost, indexed_at = now();
 
 -- name: RunSearchByCreated :many
 -- Runs newest first (by id, the creation order) matching every filter
@@ -59,6 +61,10 @@ WHERE (sqlc.narg('after_id')::bigint IS NULL OR r.id < sqlc.narg('after_id')::bi
         SELECT 1 FROM baton.run_tasks t WHERE t.run_id = r.id AND t.status = sqlc.narg('step_status')::text))
   AND (sqlc.narg('q')::text IS NULL OR EXISTS (
         SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.doc @@ websearch_to_tsquery('simple', sqlc.narg('q')::text)))
+  AND (sqlc.narg('min_cost')::numeric IS NULL OR EXISTS (
+        SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.cost >= sqlc.narg('min_cost')::numeric))
+  AND (sqlc.narg('max_cost')::numeric IS NULL OR EXISTS (
+        SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.cost <= sqlc.narg('max_cost')::numeric))
 ORDER BY r.id DESC
 LIMIT @max_rows;
 
@@ -94,6 +100,10 @@ WHERE r.finished_at IS NOT NULL
         SELECT 1 FROM baton.run_tasks t WHERE t.run_id = r.id AND t.status = sqlc.narg('step_status')::text))
   AND (sqlc.narg('q')::text IS NULL OR EXISTS (
         SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.doc @@ websearch_to_tsquery('simple', sqlc.narg('q')::text)))
+  AND (sqlc.narg('min_cost')::numeric IS NULL OR EXISTS (
+        SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.cost >= sqlc.narg('min_cost')::numeric))
+  AND (sqlc.narg('max_cost')::numeric IS NULL OR EXISTS (
+        SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.cost <= sqlc.narg('max_cost')::numeric))
 ORDER BY r.finished_at DESC, r.id DESC
 LIMIT @max_rows;
 
@@ -129,7 +139,50 @@ WHERE r.finished_at IS NOT NULL
         SELECT 1 FROM baton.run_tasks t WHERE t.run_id = r.id AND t.status = sqlc.narg('step_status')::text))
   AND (sqlc.narg('q')::text IS NULL OR EXISTS (
         SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.doc @@ websearch_to_tsquery('simple', sqlc.narg('q')::text)))
+  AND (sqlc.narg('min_cost')::numeric IS NULL OR EXISTS (
+        SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.cost >= sqlc.narg('min_cost')::numeric))
+  AND (sqlc.narg('max_cost')::numeric IS NULL OR EXISTS (
+        SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.cost <= sqlc.narg('max_cost')::numeric))
 ORDER BY r.finished_at - r.started_at DESC, r.id DESC
+LIMIT @max_rows;
+
+-- name: RunSearchByCost :many
+-- Priced finished runs, most expensive first; the cursor is (cost, id).
+-- Walks run_search_cost_idx and joins each run by its key.
+SELECT r.id, r.workflow_name, r.workflow_version, r.status, r.priority, r.owner, r.tags, r.trigger, r.trigger_ref,
+       r.error, r.tasks_total, r.created_at, r.started_at, r.finished_at, c.cost::numeric AS cost
+FROM baton.run_search c
+JOIN baton.runs r ON r.id = c.run_id
+WHERE c.cost IS NOT NULL
+  AND (sqlc.narg('after_id')::bigint IS NULL
+       OR (c.cost, c.run_id) < (sqlc.narg('after_cost')::numeric, sqlc.narg('after_id')::bigint))
+  AND (sqlc.narg('workflow')::text IS NULL OR r.workflow_name = sqlc.narg('workflow')::text)
+  AND (sqlc.narg('statuses')::text[] IS NULL OR r.status = ANY(sqlc.narg('statuses')::text[]))
+  AND (sqlc.narg('owner')::text IS NULL OR r.owner = sqlc.narg('owner')::text)
+  AND (sqlc.narg('trigger')::text IS NULL OR r.trigger = sqlc.narg('trigger')::text)
+  AND (sqlc.narg('priority')::smallint IS NULL OR r.priority = sqlc.narg('priority')::smallint)
+  AND (sqlc.narg('tags_all')::text[] IS NULL OR r.tags @> sqlc.narg('tags_all')::text[])
+  AND (sqlc.narg('tags_any')::text[] IS NULL OR r.tags && sqlc.narg('tags_any')::text[])
+  AND (sqlc.narg('created_from')::timestamptz IS NULL OR r.created_at >= sqlc.narg('created_from')::timestamptz)
+  AND (sqlc.narg('created_to')::timestamptz IS NULL OR r.created_at < sqlc.narg('created_to')::timestamptz)
+  AND (sqlc.narg('started_from')::timestamptz IS NULL OR r.started_at >= sqlc.narg('started_from')::timestamptz)
+  AND (sqlc.narg('started_to')::timestamptz IS NULL OR r.started_at < sqlc.narg('started_to')::timestamptz)
+  AND (sqlc.narg('finished_from')::timestamptz IS NULL OR r.finished_at >= sqlc.narg('finished_from')::timestamptz)
+  AND (sqlc.narg('finished_to')::timestamptz IS NULL OR r.finished_at < sqlc.narg('finished_to')::timestamptz)
+  AND (sqlc.narg('min_duration')::interval IS NULL OR r.finished_at - r.started_at >= sqlc.narg('min_duration')::interval)
+  AND (sqlc.narg('max_duration')::interval IS NULL OR r.finished_at - r.started_at <= sqlc.narg('max_duration')::interval)
+  AND (sqlc.narg('batch_id')::bigint IS NULL OR EXISTS (
+        SELECT 1 FROM baton.batch_members m WHERE m.batch_id = sqlc.narg('batch_id')::bigint AND m.run_id = r.id))
+  AND (sqlc.narg('step_name')::text IS NULL OR EXISTS (
+        SELECT 1 FROM baton.run_tasks t WHERE t.run_id = r.id AND t.step_name = sqlc.narg('step_name')::text
+          AND (sqlc.narg('step_status')::text IS NULL OR t.status = sqlc.narg('step_status')::text)))
+  AND (sqlc.narg('step_name')::text IS NOT NULL OR sqlc.narg('step_status')::text IS NULL OR EXISTS (
+        SELECT 1 FROM baton.run_tasks t WHERE t.run_id = r.id AND t.status = sqlc.narg('step_status')::text))
+  AND (sqlc.narg('q')::text IS NULL OR EXISTS (
+        SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.doc @@ websearch_to_tsquery('simple', sqlc.narg('q')::text)))
+  AND (sqlc.narg('min_cost')::numeric IS NULL OR c.cost >= sqlc.narg('min_cost')::numeric)
+  AND (sqlc.narg('max_cost')::numeric IS NULL OR c.cost <= sqlc.narg('max_cost')::numeric)
+ORDER BY c.cost DESC, c.run_id DESC
 LIMIT @max_rows;
 
 -- name: RunSearchHighlights :many
@@ -138,6 +191,10 @@ SELECT s.run_id, ts_headline('simple', s.body, websearch_to_tsquery('simple', @q
                              'StartSel=<mark>, StopSel=</mark>, MaxFragments=3, MaxWords=20, MinWords=5')::text AS highlight
 FROM baton.run_search s
 WHERE s.run_id = ANY(@ids::bigint[]);
+
+-- name: RunSearchCosts :many
+-- The costs of the given runs (those priced and finished).
+SELECT s.run_id, s.cost::numeric AS cost FROM baton.run_search s WHERE s.run_id = ANY(@ids::bigint[]) AND s.cost IS NOT NULL;
 
 -- name: SavedSearchInsert :one
 INSERT INTO baton.saved_searches (name, owner_key, shared, query) VALUES (@name, @owner_key, @shared, @query)

@@ -271,6 +271,8 @@ type BatonRunSearch struct {
 	Doc       interface{}
 	Body      string
 	IndexedAt time.Time
+	// Sum of the run's task costs (baton.v_cost) once it finished; NULL while running or when nothing is priced.
+	Cost pgtype.Numeric
 }
 
 type BatonRunTask struct {

@@ -12,6 +12,152 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const runSearchByCost = `-- name: RunSearchByCost :many
+SELECT r.id, r.workflow_name, r.workflow_version, r.status, r.priority, r.owner, r.tags, r.trigger, r.trigger_ref,
+       r.error, r.tasks_total, r.created_at, r.started_at, r.finished_at, c.cost::numeric AS cost
+FROM baton.run_search c
+JOIN baton.runs r ON r.id = c.run_id
+WHERE c.cost IS NOT NULL
+  AND ($1::bigint IS NULL
+       OR (c.cost, c.run_id) < ($2::numeric, $1::bigint))
+  AND ($3::text IS NULL OR r.workflow_name = $3::text)
+  AND ($4::text[] IS NULL OR r.status = ANY($4::text[]))
+  AND ($5::text IS NULL OR r.owner = $5::text)
+  AND ($6::text IS NULL OR r.trigger = $6::text)
+  AND ($7::smallint IS NULL OR r.priority = $7::smallint)
+  AND ($8::text[] IS NULL OR r.tags @> $8::text[])
+  AND ($9::text[] IS NULL OR r.tags && $9::text[])
+  AND ($10::timestamptz IS NULL OR r.created_at >= $10::timestamptz)
+  AND ($11::timestamptz IS NULL OR r.created_at < $11::timestamptz)
+  AND ($12::timestamptz IS NULL OR r.started_at >= $12::timestamptz)
+  AND ($13::timestamptz IS NULL OR r.started_at < $13::timestamptz)
+  AND ($14::timestamptz IS NULL OR r.finished_at >= $14::timestamptz)
+  AND ($15::timestamptz IS NULL OR r.finished_at < $15::timestamptz)
+  AND ($16::interval IS NULL OR r.finished_at - r.started_at >= $16::interval)
+  AND ($17::interval IS NULL OR r.finished_at - r.started_at <= $17::interval)
+  AND ($18::bigint IS NULL OR EXISTS (
+        SELECT 1 FROM baton.batch_members m WHERE m.batch_id = $18::bigint AND m.run_id = r.id))
+  AND ($19::text IS NULL OR EXISTS (
+        SELECT 1 FROM baton.run_tasks t WHERE t.run_id = r.id AND t.step_name = $19::text
+          AND ($20::text IS NULL OR t.status = $20::text)))
+  AND ($19::text IS NOT NULL OR $20::text IS NULL OR EXISTS (
+        SELECT 1 FROM baton.run_tasks t WHERE t.run_id = r.id AND t.status = $20::text))
+  AND ($21::text IS NULL OR EXISTS (
+        SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.doc @@ websearch_to_tsquery('simple', $21::text)))
+  AND ($22::numeric IS NULL OR c.cost >= $22::numeric)
+  AND ($23::numeric IS NULL OR c.cost <= $23::numeric)
+ORDER BY c.cost DESC, c.run_id DESC
+LIMIT $24
+`
+
+type RunSearchByCostParams struct {
+	AfterID      *int64
+	AfterCost    pgtype.Numeric
+	Workflow     *string
+	Statuses     []string
+	Owner        *string
+	Trigger      *string
+	Priority     *int16
+	TagsAll      []string
+	TagsAny      []string
+	CreatedFrom  *time.Time
+	CreatedTo    *time.Time
+	StartedFrom  *time.Time
+	StartedTo    *time.Time
+	FinishedFrom *time.Time
+	FinishedTo   *time.Time
+	MinDuration  pgtype.Interval
+	MaxDuration  pgtype.Interval
+	BatchID      *int64
+	StepName     *string
+	StepStatus   *string
+	Q            *string
+	MinCost      pgtype.Numeric
+	MaxCost      pgtype.Numeric
+	MaxRows      int32
+}
+
+type RunSearchByCostRow struct {
+	ID              int64
+	WorkflowName    string
+	WorkflowVersion int32
+	Status          string
+	Priority        int16
+	Owner           string
+	Tags            []string
+	Trigger         string
+	TriggerRef      *string
+	Error           *string
+	TasksTotal      int32
+	CreatedAt       time.Time
+	StartedAt       *time.Time
+	FinishedAt      *time.Time
+	Cost            pgtype.Numeric
+}
+
+// Priced finished runs, most expensive first; the cursor is (cost, id).
+// Walks run_search_cost_idx and joins each run by its key.
+func (q *Queries) RunSearchByCost(ctx context.Context, db DBTX, arg *RunSearchByCostParams) ([]*RunSearchByCostRow, error) {
+	rows, err := db.Query(ctx, runSearchByCost,
+		arg.AfterID,
+		arg.AfterCost,
+		arg.Workflow,
+		arg.Statuses,
+		arg.Owner,
+		arg.Trigger,
+		arg.Priority,
+		arg.TagsAll,
+		arg.TagsAny,
+		arg.CreatedFrom,
+		arg.CreatedTo,
+		arg.StartedFrom,
+		arg.StartedTo,
+		arg.FinishedFrom,
+		arg.FinishedTo,
+		arg.MinDuration,
+		arg.MaxDuration,
+		arg.BatchID,
+		arg.StepName,
+		arg.StepStatus,
+		arg.Q,
+		arg.MinCost,
+		arg.MaxCost,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*RunSearchByCostRow
+	for rows.Next() {
+		var i RunSearchByCostRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.WorkflowName,
+			&i.WorkflowVersion,
+			&i.Status,
+			&i.Priority,
+			&i.Owner,
+			&i.Tags,
+			&i.Trigger,
+			&i.TriggerRef,
+			&i.Error,
+			&i.TasksTotal,
+			&i.CreatedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.Cost,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const runSearchByCreated = `-- name: RunSearchByCreated :many
 SELECT r.id, r.workflow_name, r.workflow_version, r.status, r.priority, r.owner, r.tags, r.trigger, r.trigger_ref,
        r.error, r.tasks_total, r.created_at, r.started_at, r.finished_at
@@ -41,8 +187,12 @@ WHERE ($1::bigint IS NULL OR r.id < $1::bigint)
         SELECT 1 FROM baton.run_tasks t WHERE t.run_id = r.id AND t.status = $19::text))
   AND ($20::text IS NULL OR EXISTS (
         SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.doc @@ websearch_to_tsquery('simple', $20::text)))
+  AND ($21::numeric IS NULL OR EXISTS (
+        SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.cost >= $21::numeric))
+  AND ($22::numeric IS NULL OR EXISTS (
+        SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.cost <= $22::numeric))
 ORDER BY r.id DESC
-LIMIT $21
+LIMIT $23
 `
 
 type RunSearchByCreatedParams struct {
@@ -66,6 +216,8 @@ type RunSearchByCreatedParams struct {
 	StepName     *string
 	StepStatus   *string
 	Q            *string
+	MinCost      pgtype.Numeric
+	MaxCost      pgtype.Numeric
 	MaxRows      int32
 }
 
@@ -110,6 +262,8 @@ func (q *Queries) RunSearchByCreated(ctx context.Context, db DBTX, arg *RunSearc
 		arg.StepName,
 		arg.StepStatus,
 		arg.Q,
+		arg.MinCost,
+		arg.MaxCost,
 		arg.MaxRows,
 	)
 	if err != nil {
@@ -176,8 +330,12 @@ WHERE r.finished_at IS NOT NULL
         SELECT 1 FROM baton.run_tasks t WHERE t.run_id = r.id AND t.status = $20::text))
   AND ($21::text IS NULL OR EXISTS (
         SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.doc @@ websearch_to_tsquery('simple', $21::text)))
+  AND ($22::numeric IS NULL OR EXISTS (
+        SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.cost >= $22::numeric))
+  AND ($23::numeric IS NULL OR EXISTS (
+        SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.cost <= $23::numeric))
 ORDER BY r.finished_at - r.started_at DESC, r.id DESC
-LIMIT $22
+LIMIT $24
 `
 
 type RunSearchByDurationParams struct {
@@ -202,6 +360,8 @@ type RunSearchByDurationParams struct {
 	StepName      *string
 	StepStatus    *string
 	Q             *string
+	MinCost       pgtype.Numeric
+	MaxCost       pgtype.Numeric
 	MaxRows       int32
 }
 
@@ -246,6 +406,8 @@ func (q *Queries) RunSearchByDuration(ctx context.Context, db DBTX, arg *RunSear
 		arg.StepName,
 		arg.StepStatus,
 		arg.Q,
+		arg.MinCost,
+		arg.MaxCost,
 		arg.MaxRows,
 	)
 	if err != nil {
@@ -312,8 +474,12 @@ WHERE r.finished_at IS NOT NULL
         SELECT 1 FROM baton.run_tasks t WHERE t.run_id = r.id AND t.status = $20::text))
   AND ($21::text IS NULL OR EXISTS (
         SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.doc @@ websearch_to_tsquery('simple', $21::text)))
+  AND ($22::numeric IS NULL OR EXISTS (
+        SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.cost >= $22::numeric))
+  AND ($23::numeric IS NULL OR EXISTS (
+        SELECT 1 FROM baton.run_search s WHERE s.run_id = r.id AND s.cost <= $23::numeric))
 ORDER BY r.finished_at DESC, r.id DESC
-LIMIT $22
+LIMIT $24
 `
 
 type RunSearchByFinishedParams struct {
@@ -338,6 +504,8 @@ type RunSearchByFinishedParams struct {
 	StepName      *string
 	StepStatus    *string
 	Q             *string
+	MinCost       pgtype.Numeric
+	MaxCost       pgtype.Numeric
 	MaxRows       int32
 }
 
@@ -382,6 +550,8 @@ func (q *Queries) RunSearchByFinished(ctx context.Context, db DBTX, arg *RunSear
 		arg.StepName,
 		arg.StepStatus,
 		arg.Q,
+		arg.MinCost,
+		arg.MaxCost,
 		arg.MaxRows,
 	)
 	if err != nil {
@@ -407,6 +577,36 @@ func (q *Queries) RunSearchByFinished(ctx context.Context, db DBTX, arg *RunSear
 			&i.StartedAt,
 			&i.FinishedAt,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const runSearchCosts = `-- name: RunSearchCosts :many
+SELECT s.run_id, s.cost::numeric AS cost FROM baton.run_search s WHERE s.run_id = ANY($1::bigint[]) AND s.cost IS NOT NULL
+`
+
+type RunSearchCostsRow struct {
+	RunID int64
+	Cost  pgtype.Numeric
+}
+
+// The costs of the given runs (those priced and finished).
+func (q *Queries) RunSearchCosts(ctx context.Context, db DBTX, ids []int64) ([]*RunSearchCostsRow, error) {
+	rows, err := db.Query(ctx, runSearchCosts, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*RunSearchCostsRow
+	for rows.Next() {
+		var i RunSearchCostsRow
+		if err := rows.Scan(&i.RunID, &i.Cost); err != nil {
 			return nil, err
 		}
 		items = append(items, &i)
@@ -592,8 +792,9 @@ func (q *Queries) SearchEventRuns(ctx context.Context, db DBTX, arg *SearchEvent
 }
 
 const searchIndexRuns = `-- name: SearchIndexRuns :execrows
-INSERT INTO baton.run_search (run_id, doc, body)
-SELECT r.id, to_tsvector('simple', d.body), d.body
+INSERT INTO baton.run_search (run_id, doc, body, cost)
+SELECT r.id, to_tsvector('simple', d.body), d.body,
+       CASE WHEN r.finished_at IS NOT NULL THEN (SELECT sum(c.cost) FROM baton.v_cost c WHERE c.run_id = r.id) END
 FROM baton.runs r
 CROSS JOIN LATERAL (
     SELECT left(concat_ws(' ', r.workflow_name, r.owner, array_to_string(r.tags, ' '), r.input::text, r.error,
@@ -601,12 +802,13 @@ CROSS JOIN LATERAL (
                            FROM baton.run_tasks t WHERE t.run_id = r.id)), 200000) AS body
 ) d
 WHERE r.id = ANY($1::bigint[])
-ON CONFLICT (run_id) DO UPDATE SET doc = excluded.doc, body = excluded.body, indexed_at = now()
+ON CONFLICT (run_id) DO UPDATE SET doc = excluded.doc, body = excluded.body, cost = excluded.cost, indexed_at = now()
 `
 
 // (Re)writes the documents of runs: workflow, owner, tags, input, error and
 // every task's output and error ('simple' configuration: identifiers and
-// codes are kept as written, lower-cased).
+// codes are kept as written, lower-cased); and the cost of those finished
+// (the sum of their tasks' prices in v_cost).
 func (q *Queries) SearchIndexRuns(ctx context.Context, db DBTX, ids []int64) (int64, error) {
 	result, err := db.Exec(ctx, searchIndexRuns, ids)
 	if err != nil {

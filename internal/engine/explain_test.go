@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -51,6 +52,41 @@ func (r *queryRecorder) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data p
 
 func (r *queryRecorder) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
+// planNotices keeps the plans auto_explain sends as notices (see the
+// outcome path), so that a sequential scan the statistics show can be
+// traced to its statement.
+type planNotices struct {
+	mu    sync.Mutex
+	plans []string
+}
+
+func (p *planNotices) add(_ *pgconn.PgConn, n *pgconn.Notice) {
+	if !strings.Contains(n.Message, "Query Text") && !strings.Contains(n.Message, "duration:") {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.plans = append(p.plans, n.Message)
+}
+
+// take returns the plans kept since the last call that scan one of tables
+// sequentially.
+func (p *planNotices) take(tables ...string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, plan := range p.plans {
+		for _, table := range tables {
+			if strings.Contains(plan, "Seq Scan on "+table+" ") {
+				out = append(out, plan)
+				break
+			}
+		}
+	}
+	p.plans = nil
+	return out
+}
+
 func (r *queryRecorder) take() []recordedQuery {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -83,6 +119,8 @@ func TestPlansAtScale(t *testing.T) {
 	require.NoError(t, err)
 	cfg.MaxConns = 4
 	cfg.ConnConfig.Tracer = rec
+	notices := &planNotices{}
+	cfg.ConnConfig.OnNotice = notices.add
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
@@ -161,6 +199,17 @@ func TestPlansAtScale(t *testing.T) {
 		conn, err := pool.Acquire(ctx)
 		require.NoError(t, err)
 		defer conn.Release()
+		// auto_explain sends each statement's plan (nested ones too: the
+		// functions') to this session as a notice, so that a failure names
+		// the statement. Loading it needs a superuser; without it the
+		// check still runs, only less telling.
+		if _, err := conn.Exec(ctx, "LOAD 'auto_explain'"); err == nil {
+			_, err = conn.Exec(ctx, `SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on;
+			                         SET auto_explain.log_level = notice`)
+			require.NoError(t, err)
+		} else {
+			t.Logf("auto_explain not loaded (%v): a failure will not show the plan", err)
+		}
 		for batch := 0; ; batch++ {
 			var ids []int64
 			require.NoError(t, conn.QueryRow(ctx,
@@ -201,9 +250,11 @@ func TestPlansAtScale(t *testing.T) {
 				if err != nil {
 					return err
 				}
+				plans := notices.take("runs", "run_tasks")
 				for _, s := range scans {
 					if s.Scans > 0 {
-						t.Errorf("%s, batch %d (%d tasks): %d sequential scans of %s", mode, batch, len(ids), s.Scans, s.Rel)
+						t.Errorf("%s, batch %d (%d tasks): %d sequential scans of %s in:\n%s", mode, batch, len(ids), s.Scans, s.Rel,
+							strings.Join(plans, "\n---\n"))
 					}
 				}
 				return nil

@@ -2,8 +2,8 @@
 // priority, tags, time ranges, duration, batch and steps; full text over
 // each run's document (baton.run_search, a tsvector with a GIN index,
 // queried with websearch_to_tsquery and highlighted with ts_headline);
-// sorts by creation, completion or duration with a keyset cursor; and saved
-// searches. The documents are written by an indexer that reads run start
+// sorts by creation, completion, duration or cost with a keyset cursor; and
+// saved searches. The documents are written by an indexer that reads run start
 // and end events past a high-water mark, off the task path (ADR 0011).
 package search
 
@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,6 +35,7 @@ const (
 	SortCreated  = "created"
 	SortFinished = "finished"
 	SortDuration = "duration"
+	SortCost     = "cost"
 )
 
 // Query is a search. The zero value lists every run, newest first.
@@ -53,19 +55,26 @@ type Query struct {
 	FinishedTo    *time.Time
 	MinDurationMs *int64
 	MaxDurationMs *int64
-	BatchID       int64
-	StepName      string
-	StepStatus    string
-	Text          string // websearch_to_tsquery syntax
-	Sort          string
-	Limit         int
-	Cursor        string
+	// MinCost and MaxCost bound a finished run's cost (the sum of its
+	// tasks' prices), as decimal strings.
+	MinCost    string
+	MaxCost    string
+	BatchID    int64
+	StepName   string
+	StepStatus string
+	Text       string // websearch_to_tsquery syntax
+	Sort       string
+	Limit      int
+	Cursor     string
 }
 
 // Params lists the query-string parameters ParseQuery reads.
 var Params = []string{"workflow", "status", "owner", "trigger", "priority", "tags_all", "tags_any", "created_from",
 	"created_to", "started_from", "started_to", "finished_from", "finished_to", "min_duration_ms", "max_duration_ms",
-	"batch", "step", "step_status", "q", "sort", "limit", "cursor"}
+	"min_cost", "max_cost", "batch", "step", "step_status", "q", "sort", "limit", "cursor"}
+
+// decimalPattern is a cost bound: up to 15 digits and 9 decimals.
+var decimalPattern = regexp.MustCompile(`^[0-9]{1,15}(\.[0-9]{1,9})?$`)
 
 var runStatuses = []string{"queued", "running", "paused", "succeeded", "failed", "cancelled"}
 var taskStatuses = []string{"pending", "queued", "running", "succeeded", "failed", "skipped", "cancelled", "dead"}
@@ -130,6 +139,14 @@ func ParseQuery(v url.Values) (Query, error) {
 		}
 		return &n
 	}
+	decimal := func(name string) string {
+		s := v.Get(name)
+		if s != "" && !decimalPattern.MatchString(s) {
+			bad(name, "must be a non-negative decimal number such as 12.5")
+			return ""
+		}
+		return s
+	}
 	q.Workflow = text("workflow", 200)
 	q.Statuses = list("status")
 	for _, s := range q.Statuses {
@@ -148,6 +165,7 @@ func ParseQuery(v url.Values) (Query, error) {
 	q.FinishedFrom, q.FinishedTo = stamp("finished_from"), stamp("finished_to")
 	q.MinDurationMs = number("min_duration_ms", 0, 1e12)
 	q.MaxDurationMs = number("max_duration_ms", 0, 1e12)
+	q.MinCost, q.MaxCost = decimal("min_cost"), decimal("max_cost")
 	if b := number("batch", 1, 1<<62); b != nil {
 		q.BatchID = *b
 	}
@@ -161,8 +179,8 @@ func ParseQuery(v url.Values) (Query, error) {
 	if q.Sort == "" {
 		q.Sort = SortCreated
 	}
-	if !slices.Contains([]string{SortCreated, SortFinished, SortDuration}, q.Sort) {
-		bad("sort", "must be created, finished or duration")
+	if !slices.Contains([]string{SortCreated, SortFinished, SortDuration, SortCost}, q.Sort) {
+		bad("sort", "must be created, finished, duration or cost")
 	}
 	q.Limit = 50
 	if n := number("limit", 1, 500); n != nil {
@@ -210,6 +228,8 @@ func (q Query) Encode() string {
 	if q.MaxDurationMs != nil {
 		v.Set("max_duration_ms", strconv.FormatInt(*q.MaxDurationMs, 10))
 	}
+	set("min_cost", q.MinCost)
+	set("max_cost", q.MaxCost)
 	if q.BatchID > 0 {
 		v.Set("batch", strconv.FormatInt(q.BatchID, 10))
 	}
@@ -242,6 +262,9 @@ type Run struct {
 	StartedAt  *time.Time
 	FinishedAt *time.Time
 	DurationMs *int64
+	// Cost is the finished run's cost (the sum of its tasks' prices, as a
+	// decimal string); empty while it runs or when nothing is priced.
+	Cost string
 	// Highlight shows the matches of a full-text query (<mark>...</mark>).
 	Highlight string
 }
@@ -258,6 +281,7 @@ type cursor struct {
 	ID         int64      `json:"id"`
 	Finished   *time.Time `json:"f,omitempty"`
 	DurationUs *int64     `json:"d,omitempty"`
+	Cost       string     `json:"c,omitempty"`
 }
 
 // Service searches runs and keeps saved searches.
@@ -276,6 +300,29 @@ func interval(ms *int64) pgtype.Interval {
 		return pgtype.Interval{}
 	}
 	return pgtype.Interval{Microseconds: *ms * 1000, Valid: true}
+}
+
+// numeric converts a decimal string ParseQuery checked (or a cursor's) to
+// a query argument; empty or unreadable is NULL.
+func numeric(s string) pgtype.Numeric {
+	var n pgtype.Numeric
+	if s == "" || n.Scan(s) != nil {
+		return pgtype.Numeric{}
+	}
+	return n
+}
+
+// decimalString formats a numeric exactly, without exponent.
+func decimalString(n pgtype.Numeric) string {
+	if !n.Valid {
+		return ""
+	}
+	v, err := n.Value()
+	if err != nil {
+		return ""
+	}
+	s, _ := v.(string)
+	return s
 }
 
 func strPtr(s string) *string {
@@ -299,7 +346,8 @@ func (s *Service) Search(ctx context.Context, q Query) (*Page, error) {
 	if q.Cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
 		if err != nil || json.Unmarshal(raw, &after) != nil || after.Sort != q.Sort || after.ID <= 0 ||
-			(q.Sort == SortFinished && after.Finished == nil) || (q.Sort == SortDuration && after.DurationUs == nil) {
+			(q.Sort == SortFinished && after.Finished == nil) || (q.Sort == SortDuration && after.DurationUs == nil) ||
+			(q.Sort == SortCost && !numeric(after.Cost).Valid) {
 			return nil, &engine.ValidationError{Problems: []engine.Problem{{Field: "cursor",
 				Message: "not a cursor of this sort (pass next_cursor back unchanged)"}}}
 		}
@@ -309,7 +357,8 @@ func (s *Service) Search(ctx context.Context, q Query) (*Page, error) {
 		TagsAll: q.TagsAll, TagsAny: q.TagsAny, CreatedFrom: q.CreatedFrom, CreatedTo: q.CreatedTo,
 		StartedFrom: q.StartedFrom, StartedTo: q.StartedTo, FinishedFrom: q.FinishedFrom, FinishedTo: q.FinishedTo,
 		MinDuration: interval(q.MinDurationMs), MaxDuration: interval(q.MaxDurationMs), StepName: strPtr(q.StepName),
-		StepStatus: strPtr(q.StepStatus), Q: strPtr(q.Text), MaxRows: int32(q.Limit),
+		StepStatus: strPtr(q.StepStatus), Q: strPtr(q.Text), MinCost: numeric(q.MinCost), MaxCost: numeric(q.MaxCost),
+		MaxRows: int32(q.Limit),
 	}
 	if q.Priority > 0 {
 		p.Priority = new(int16(q.Priority))
@@ -333,7 +382,7 @@ func (s *Service) Search(ctx context.Context, q Query) (*Page, error) {
 				TagsAny: p.TagsAny, CreatedFrom: p.CreatedFrom, CreatedTo: p.CreatedTo, StartedFrom: p.StartedFrom,
 				StartedTo: p.StartedTo, FinishedFrom: p.FinishedFrom, FinishedTo: p.FinishedTo, MinDuration: p.MinDuration,
 				MaxDuration: p.MaxDuration, BatchID: p.BatchID, StepName: p.StepName, StepStatus: p.StepStatus, Q: p.Q,
-				MaxRows: p.MaxRows}
+				MinCost: p.MinCost, MaxCost: p.MaxCost, MaxRows: p.MaxRows}
 			var got []*dbsqlc.RunSearchByFinishedRow
 			got, err = s.queries.RunSearchByFinished(ctx, tx, &fp)
 			for _, r := range got {
@@ -345,7 +394,7 @@ func (s *Service) Search(ctx context.Context, q Query) (*Page, error) {
 				TagsAny: p.TagsAny, CreatedFrom: p.CreatedFrom, CreatedTo: p.CreatedTo, StartedFrom: p.StartedFrom,
 				StartedTo: p.StartedTo, FinishedFrom: p.FinishedFrom, FinishedTo: p.FinishedTo, MinDuration: p.MinDuration,
 				MaxDuration: p.MaxDuration, BatchID: p.BatchID, StepName: p.StepName, StepStatus: p.StepStatus, Q: p.Q,
-				MaxRows: p.MaxRows}
+				MinCost: p.MinCost, MaxCost: p.MaxCost, MaxRows: p.MaxRows}
 			if after.DurationUs != nil {
 				dp.AfterDuration = pgtype.Interval{Microseconds: *after.DurationUs, Valid: true}
 			}
@@ -353,6 +402,21 @@ func (s *Service) Search(ctx context.Context, q Query) (*Page, error) {
 			got, err = s.queries.RunSearchByDuration(ctx, tx, &dp)
 			for _, r := range got {
 				rows = append(rows, (*dbsqlc.RunSearchByCreatedRow)(r))
+			}
+		case SortCost:
+			cp := dbsqlc.RunSearchByCostParams{AfterID: p.AfterID, AfterCost: numeric(after.Cost), Workflow: p.Workflow,
+				Statuses: p.Statuses, Owner: p.Owner, Trigger: p.Trigger, Priority: p.Priority, TagsAll: p.TagsAll,
+				TagsAny: p.TagsAny, CreatedFrom: p.CreatedFrom, CreatedTo: p.CreatedTo, StartedFrom: p.StartedFrom,
+				StartedTo: p.StartedTo, FinishedFrom: p.FinishedFrom, FinishedTo: p.FinishedTo, MinDuration: p.MinDuration,
+				MaxDuration: p.MaxDuration, BatchID: p.BatchID, StepName: p.StepName, StepStatus: p.StepStatus, Q: p.Q,
+				MinCost: p.MinCost, MaxCost: p.MaxCost, MaxRows: p.MaxRows}
+			var got []*dbsqlc.RunSearchByCostRow
+			got, err = s.queries.RunSearchByCost(ctx, tx, &cp)
+			for _, r := range got {
+				rows = append(rows, &dbsqlc.RunSearchByCreatedRow{ID: r.ID, WorkflowName: r.WorkflowName,
+					WorkflowVersion: r.WorkflowVersion, Status: r.Status, Priority: r.Priority, Owner: r.Owner, Tags: r.Tags,
+					Trigger: r.Trigger, TriggerRef: r.TriggerRef, Error: r.Error, TasksTotal: r.TasksTotal,
+					CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt})
 			}
 		default:
 			rows, err = s.queries.RunSearchByCreated(ctx, tx, &p)
@@ -386,6 +450,24 @@ func (s *Service) Search(ctx context.Context, q Query) (*Page, error) {
 		}
 		raw, _ := json.Marshal(c)
 		page.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
+	}
+	if len(ids) > 0 {
+		costs, err := s.queries.RunSearchCosts(ctx, s.pool, ids)
+		if err != nil {
+			return nil, dbError(err, "search costs")
+		}
+		byID := make(map[int64]string, len(costs))
+		for _, c := range costs {
+			byID[c.RunID] = decimalString(c.Cost)
+		}
+		for i := range page.Runs {
+			page.Runs[i].Cost = byID[page.Runs[i].ID]
+		}
+		if q.Sort == SortCost && page.NextCursor != "" {
+			c := cursor{Sort: q.Sort, ID: ids[len(ids)-1], Cost: byID[ids[len(ids)-1]]}
+			raw, _ := json.Marshal(c)
+			page.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
+		}
 	}
 	if q.Text != "" && len(ids) > 0 {
 		hl, err := s.queries.RunSearchHighlights(ctx, s.pool, &dbsqlc.RunSearchHighlightsParams{Q: q.Text, Ids: ids})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -78,6 +79,14 @@ FROM r`, n)
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `INSERT INTO baton.task_events (run_id, kind) SELECT id, 'run_started' FROM baton.runs`)
 	require.NoError(t, err)
+	// Prices: 0.5 per task plus 1 per second; each finished run's task ran
+	// (id % 97) tenths of a second, so a run costs 0.5 to 10.1.
+	_, err = pool.Exec(ctx, `
+UPDATE baton.task_types SET cost_per_run = 0.5, cost_per_second = 1;
+UPDATE baton.run_tasks t SET finished_at = r.finished_at FROM baton.runs r WHERE r.id = t.run_id;
+INSERT INTO baton.task_events (run_id, task_id, kind, duration_ms)
+SELECT run_id, id, 'task_succeeded', (run_id % 97) * 100 FROM baton.run_tasks WHERE finished_at IS NOT NULL`)
+	require.NoError(t, err)
 	svc := search.New(pool)
 	indexed, err := svc.Index(ctx)
 	require.NoError(t, err)
@@ -128,6 +137,8 @@ func TestSearchFiltersTextSortsAndCursor(t *testing.T) {
 		{"sort=duration&tags_any=region-0,region-1&priority=2", 0},
 		{"step=render&step_status=dead", 500},
 		{"min_duration_ms=5000&sort=duration", 0},
+		{"sort=cost", 2500},
+		{"sort=cost&workflow=billing&min_cost=5&max_cost=6.05", 0},
 	} {
 		q := parse(t, tc.qs+"&limit=97")
 		seen := map[int64]bool{}
@@ -147,7 +158,13 @@ func TestSearchFiltersTextSortsAndCursor(t *testing.T) {
 						require.False(t, r.FinishedAt.After(*prev.FinishedAt))
 					case search.SortDuration:
 						require.LessOrEqual(t, *r.DurationMs, *prev.DurationMs)
+					case search.SortCost:
+						require.LessOrEqual(t, cost(t, r), cost(t, *prev))
 					}
+				}
+				if q.MinCost != "" {
+					require.GreaterOrEqual(t, cost(t, r), 5.0)
+					require.LessOrEqual(t, cost(t, r), 6.05)
 				}
 				prev = &r
 			}
@@ -162,15 +179,33 @@ func TestSearchFiltersTextSortsAndCursor(t *testing.T) {
 		require.NotEmpty(t, seen, tc.qs)
 	}
 
+	// Every finished run is priced; a running one is not.
+	page, err = svc.Search(ctx, parse(t, "status=running,succeeded&limit=20"))
+	require.NoError(t, err)
+	for _, r := range page.Runs {
+		if r.Status == "running" {
+			require.Empty(t, r.Cost, r.ID)
+		} else {
+			require.InDelta(t, 0.5+float64(r.ID%97)/10, cost(t, r), 1e-9, r.ID)
+		}
+	}
+	var inRange int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM baton.runs WHERE workflow_name = 'billing'
+		AND finished_at IS NOT NULL AND 0.5 + (id % 97) / 10.0 BETWEEN 5 AND 6.05`).Scan(&inRange))
+	require.Positive(t, inRange)
+	page, err = svc.Search(ctx, parse(t, "workflow=billing&min_cost=5&max_cost=6.05&limit=500"))
+	require.NoError(t, err)
+	require.Len(t, page.Runs, inRange)
+
 	// Bad input names the parameter.
-	_, err = search.ParseQuery(url.Values{"status": {"exploded"}, "sort": {"cost"}, "nope": {"1"}})
+	_, err = search.ParseQuery(url.Values{"status": {"exploded"}, "sort": {"price"}, "min_cost": {"-1"}, "nope": {"1"}})
 	var invalid *engine.ValidationError
 	require.ErrorAs(t, err, &invalid)
 	fields := []string{}
 	for _, p := range invalid.Problems {
 		fields = append(fields, p.Field)
 	}
-	require.ElementsMatch(t, []string{"status", "sort", "nope"}, fields)
+	require.ElementsMatch(t, []string{"status", "sort", "min_cost", "nope"}, fields)
 	_, err = svc.Search(ctx, search.Query{Cursor: "garbage"})
 	require.ErrorAs(t, err, &invalid)
 }
@@ -201,6 +236,9 @@ func TestSearchesUseIndexes(t *testing.T) {
 		"sort=finished",
 		"sort=duration&workflow=reports",
 		"step=charge&step_status=dead&sort=finished",
+		"sort=cost",
+		"sort=cost&workflow=billing&status=succeeded",
+		"min_cost=9.5&owner=team-2",
 		"created_from=2020-01-01T00:00:00Z&priority=3&trigger=schedule",
 	} {
 		q := parse(t, qs)
@@ -230,6 +268,14 @@ func TestSearchesUseIndexes(t *testing.T) {
 		}
 		walk(doc[0]["Plan"].(map[string]any))
 	}
+}
+
+// cost reads a found run's cost.
+func cost(t *testing.T, r search.Run) float64 {
+	t.Helper()
+	f, err := strconv.ParseFloat(r.Cost, 64)
+	require.NoError(t, err, "run %d cost %q", r.ID, r.Cost)
+	return f
 }
 
 func asList(v any) []map[string]any {

@@ -5887,6 +5887,8 @@ export interface components {
             workflow: string;
         };
         RunFound: {
+            /** @description The finished run's cost, a decimal (the sum of its tasks' prices); absent while it runs or when no task type is priced. Computed with the search index, within about a second of the run's end. */
+            cost?: string;
             /** Format: date-time */
             created_at: string;
             /** Format: int64 */
@@ -41215,6 +41217,7 @@ export interface operations {
                      *       "query": "string",
                      *       "runs": [
                      *         {
+                     *           "cost": "string",
                      *           "created_at": "2026-12-01T12:00:00Z",
                      *           "duration_ms": 1,
                      *           "error": "string",
@@ -41797,6 +41800,7 @@ export interface operations {
                      *       "query": "string",
                      *       "runs": [
                      *         {
+                     *           "cost": "string",
                      *           "created_at": "2026-12-01T12:00:00Z",
                      *           "duration_ms": 1,
                      *           "error": "string",
