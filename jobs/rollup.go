@@ -72,9 +72,10 @@ func (w *RetentionWorker) Work(ctx context.Context, _ *river.Job[RetentionArgs])
 	if err != nil {
 		return err
 	}
-	if w.Logger != nil && (res.Partitions > 0 || res.Runs > 0 || res.RollupRows > 0 || res.DeadLetters > 0) {
+	if w.Logger != nil && (res.Partitions > 0 || res.Runs > 0 || res.RollupRows > 0 || res.DeadLetters > 0 || res.WebhookDeliveries > 0) {
 		w.Logger.InfoContext(ctx, "retention enforced", slog.Int("partitions", res.Partitions), slog.Int("runs", res.Runs),
 			slog.Int("rollup_rows", res.RollupRows), slog.Int("dead_letters", res.DeadLetters),
+			slog.Int("webhook_deliveries", res.WebhookDeliveries),
 			slog.Duration("retention", w.Options.Retention))
 	}
 	return nil

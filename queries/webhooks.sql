@@ -146,3 +146,15 @@ SELECT sqlc.embed(d), sqlc.embed(w)
 FROM baton.webhook_deliveries d
 JOIN baton.webhooks w ON w.id = d.webhook_id
 WHERE d.id = @id;
+
+-- name: WebhookDeliveryPurge :execrows
+-- Deletes up to @batch finished deliveries (with their attempts) created
+-- more than @retention ago, oldest first; pending ones are kept whatever
+-- their age. A retention under an hour deletes nothing (a guard against a
+-- unit mistake).
+DELETE FROM baton.webhook_deliveries d
+WHERE d.id IN (SELECT o.id FROM baton.webhook_deliveries o
+               WHERE o.created_at < now() - @retention::interval AND o.status <> 'pending'
+                 AND @retention::interval >= interval '1 hour'
+               ORDER BY o.created_at
+               LIMIT @batch::integer);

@@ -8,6 +8,8 @@ package dbsqlc
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const webhookAttemptInsert = `-- name: WebhookAttemptInsert :exec
@@ -279,6 +281,32 @@ func (q *Queries) WebhookDeliveryList(ctx context.Context, db DBTX, arg *Webhook
 		return nil, err
 	}
 	return items, nil
+}
+
+const webhookDeliveryPurge = `-- name: WebhookDeliveryPurge :execrows
+DELETE FROM baton.webhook_deliveries d
+WHERE d.id IN (SELECT o.id FROM baton.webhook_deliveries o
+               WHERE o.created_at < now() - $1::interval AND o.status <> 'pending'
+                 AND $1::interval >= interval '1 hour'
+               ORDER BY o.created_at
+               LIMIT $2::integer)
+`
+
+type WebhookDeliveryPurgeParams struct {
+	Retention pgtype.Interval
+	Batch     int32
+}
+
+// Deletes up to @batch finished deliveries (with their attempts) created
+// more than @retention ago, oldest first; pending ones are kept whatever
+// their age. A retention under an hour deletes nothing (a guard against a
+// unit mistake).
+func (q *Queries) WebhookDeliveryPurge(ctx context.Context, db DBTX, arg *WebhookDeliveryPurgeParams) (int64, error) {
+	result, err := db.Exec(ctx, webhookDeliveryPurge, arg.Retention, arg.Batch)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const webhookDeliveryReopen = `-- name: WebhookDeliveryReopen :one

@@ -57,6 +57,13 @@ INSERT INTO baton.task_events (time, run_id, task_id, kind) VALUES ($1::timestam
                                                                   ($2::timestamptz + interval '1 hour', 2, 2, 'task_succeeded');
 INSERT INTO baton.task_rollup_1m (bucket, workflow_name, task_type, owner, node, kind, events, duration_count, duration_sum_ms, duration_buckets)
 VALUES ($1, 'ship', 'build', '', '', 'task_dead', 1, 0, 0, '{}'), ($2, 'ship', 'build', '', '', 'task_succeeded', 1, 0, 0, '{}');
+INSERT INTO baton.webhooks (url, event_types, secret_sealed) VALUES ('https://example.com/h', '{run.failed}', 'x');
+INSERT INTO baton.webhook_deliveries (webhook_id, message_id, event_type, payload, status, attempts, created_at)
+VALUES (1, 'msg_old_done', 'run.failed', '{}', 'succeeded', 1, $1),
+       (1, 'msg_old_failed', 'run.failed', '{}', 'failed', 3, $1),
+       (1, 'msg_old_pending', 'run.failed', '{}', 'pending', 0, $1),
+       (1, 'msg_recent', 'run.failed', '{}', 'succeeded', 1, $2);
+INSERT INTO baton.webhook_attempts (delivery_id, attempt, succeeded, latency_ms) SELECT id, 1, true, 1 FROM baton.webhook_deliveries;
 `, pgx.QueryExecModeSimpleProtocol, old, recent)
 	require.NoError(t, err)
 
@@ -64,6 +71,7 @@ VALUES ($1, 'ship', 'build', '', '', 'task_dead', 1, 0, 0, '{}'), ($2, 'ship', '
 	require.NoError(t, err)
 	require.Equal(t, 1, res.Runs)
 	require.Equal(t, 1, res.RollupRows)
+	require.Equal(t, 2, res.WebhookDeliveries)
 
 	exists := func(rel string) bool {
 		var ok bool
@@ -83,10 +91,14 @@ VALUES ($1, 'ship', 'build', '', '', 'task_dead', 1, 0, 0, '{}'), ($2, 'ship', '
 	require.Equal(t, 0, count(`SELECT count(*) FROM baton.run_tasks WHERE run_id = 1`))
 	require.Equal(t, 0, count(`SELECT count(*) FROM baton.dead_letters`))
 	require.Equal(t, 1, count(`SELECT count(*) FROM baton.task_rollup_1m`))
+	require.Equal(t, []int{3, 4}, ids(t, pool, `SELECT id FROM baton.webhook_deliveries ORDER BY id`),
+		"old finished deliveries deleted, a pending one and a recent one kept")
+	require.Equal(t, 2, count(`SELECT count(*) FROM baton.webhook_attempts`))
 
 	// Idempotent: nothing more to remove.
 	res, err = svc.EnforceRetention(ctx, rollup.RetentionOptions{Retention: rollup.DefaultRetention})
 	require.NoError(t, err)
 	require.Zero(t, res.Runs)
 	require.Zero(t, res.RollupRows)
+	require.Zero(t, res.WebhookDeliveries)
 }

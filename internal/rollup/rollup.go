@@ -108,6 +108,9 @@ type RetentionResult struct {
 	Runs        int // finished runs deleted, with their tasks and dead letters
 	RollupRows  int // rollup rows deleted
 	DeadLetters int // dead letters of runs still kept, purged by age
+	// WebhookDeliveries are finished outbound webhook deliveries (with
+	// their attempts) purged by age.
+	WebhookDeliveries int
 }
 
 // RetentionOptions configures EnforceRetention.
@@ -126,8 +129,8 @@ type RetentionOptions struct {
 
 // EnforceRetention creates the coming task_events partitions and drops
 // those past retention, deletes finished runs past retention in batches
-// (their tasks and dead letters go with them), then old rollup rows and
-// dead letters.
+// (their tasks and dead letters go with them), then old rollup rows, dead
+// letters and finished webhook deliveries.
 func (s *Service) EnforceRetention(ctx context.Context, opts RetentionOptions) (RetentionResult, error) {
 	var res RetentionResult
 	if opts.DaysAhead == 0 {
@@ -181,5 +184,16 @@ func (s *Service) EnforceRetention(ctx context.Context, opts RetentionOptions) (
 		return res, fmt.Errorf("purge dead letters: %w", err)
 	}
 	res.DeadLetters = int(n)
+	const deliveryBatch = 10_000
+	for range maxBatchesPerRun {
+		n, err := s.queries.WebhookDeliveryPurge(ctx, s.pool, &dbsqlc.WebhookDeliveryPurgeParams{Retention: retention, Batch: deliveryBatch})
+		if err != nil {
+			return res, fmt.Errorf("purge webhook deliveries: %w", err)
+		}
+		res.WebhookDeliveries += int(n)
+		if n < deliveryBatch {
+			break
+		}
+	}
 	return res, nil
 }
