@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Generator, Iterable, Iterator, Mapping, Sequence
 
 from baton._codec import format_time, parse_retry_after
 from baton.errors import (
@@ -489,7 +489,7 @@ class EventStream:
         self._resp: http.client.HTTPResponse | None = None
         self._closed = False
         self._failures = 0
-        self._events = self._run()
+        self._events: Generator[StreamEvent, None, None] = self._run()
 
     def __iter__(self) -> EventStream:
         return self
@@ -522,7 +522,7 @@ class EventStream:
         return self._client._open("GET", "/v2/stream", query=self._query, headers=headers,
                                   timeout=self._read_timeout)
 
-    def _run(self) -> Iterator[StreamEvent]:
+    def _run(self) -> Generator[StreamEvent, None, None]:
         while not self._closed:
             try:
                 self._resp = self._connect()
@@ -603,7 +603,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def _backoff(attempt: int) -> float:
     """Exponential backoff with jitter: about 0.5, 1, 2, 4 ... s, at most 30 s."""
-    return min(30.0, 0.5 * (2 ** attempt)) * (0.75 + random.random() / 2)
+    return min(30.0, 0.5 * 2.0**attempt) * (0.75 + random.random() / 2)
 
 
 def _id(value: int) -> int:

@@ -212,7 +212,7 @@ def gen_class(name: str, schema: dict[str, Any]) -> list[str]:
 
     # from_dict
     out += ["", "    @classmethod", f"    def from_dict(cls, d: dict[str, Any]) -> {name}:"]
-    out.append(f'        """Decodes the JSON object d (unknown fields are ignored)."""')
+    out.append('        """Decodes the JSON object d (unknown fields are ignored)."""')
     if not fields:
         out.append("        return cls()")
     else:
