@@ -16,6 +16,7 @@ from typing import Any, Callable, Generator, Iterable, Iterator, Mapping, Sequen
 
 from baton._codec import format_time, parse_retry_after
 from baton.errors import (
+    BatonError,
     ConnectionFailed,
     ProblemError,
     Unavailable,
@@ -572,8 +573,11 @@ class EventStream:
             line = raw.decode("utf-8").rstrip("\r\n")
             if line == "":
                 if data:
-                    payload = json.loads("\n".join(data))
-                    ev = StreamEvent.from_dict(payload)
+                    try:
+                        ev = StreamEvent.from_dict(json.loads("\n".join(data)))
+                    except (ValueError, TypeError, AttributeError) as e:
+                        # Not a dropped connection: reconnecting would read it again.
+                        raise BatonError(f"the stream sent an event that is not a StreamEvent: {e}") from None
                     if event_id is not None and event_id.isdigit():
                         self.last_event_id = int(event_id)
                     else:

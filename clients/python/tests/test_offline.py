@@ -6,6 +6,7 @@ import base64
 import datetime
 import http.server
 import importlib.util
+import itertools
 import json
 import threading
 import time
@@ -242,6 +243,59 @@ class RetryTest(unittest.TestCase):
         list(self.client().search_runs(status=["failed", "cancelled"], q="a b", created_from=when, owner=None))
         self.assertEqual(Stub.seen[0][1],
                          "/v2/runs?status=failed%2Ccancelled&q=a+b&created_from=2026-12-01T00%3A00%3A00Z")
+
+
+def sse_event(i: int, kind: str = "task_succeeded") -> bytes:
+    data = {"id": i, "time": "2026-12-02T00:00:00Z", "run_id": 1, "task_id": None, "workflow": "w",
+            "step": "s", "kind": kind, "attempt": None, "duration_ms": None, "error": "",
+            "error_class": "", "node": "", "queue": "", "priority": None, "actor": "", "data": None}
+    return f"id: {i}\nevent: {kind}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+class SSEStub(http.server.BaseHTTPRequestHandler):
+    """Serves events 1-2, then drops the connection; a reconnect gets what follows Last-Event-ID."""
+
+    last_ids: list[str | None] = []
+
+    def do_GET(self) -> None:  # noqa: N802
+        last = self.headers.get("Last-Event-ID")
+        SSEStub.last_ids.append(last)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        self.wfile.write(b"retry: 10\n\n: heartbeat\n\n")
+        if last is None:
+            self.wfile.write(sse_event(1) + sse_event(2))
+        else:
+            self.wfile.write(sse_event(int(last) + 1, "run_succeeded"))
+        self.wfile.flush()
+        self.close_connection = True
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class StreamTest(unittest.TestCase):
+    def test_reconnects_with_last_event_id(self) -> None:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SSEStub)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        SSEStub.last_ids = []
+        waits: list[float] = []
+        client = Client(f"http://127.0.0.1:{server.server_address[1]}", sleep=waits.append)
+        with client.stream(run_id=1) as events:
+            got = [(e.id, e.kind) for e in itertools.islice(events, 3)]
+            self.assertEqual(events.reconnects, 1)
+            self.assertEqual(events.last_event_id, 3)
+        self.assertEqual(got, [(1, "task_succeeded"), (2, "task_succeeded"), (3, "run_succeeded")])
+        self.assertEqual(SSEStub.last_ids, [None, "2"])
+        self.assertEqual(waits, [0.01])  # the server's retry: 10 ms
+
+    def test_gives_up_after_max_reconnects(self) -> None:
+        client = Client("http://127.0.0.1:9", sleep=lambda s: None, retries=0)
+        with self.assertRaises(ConnectionFailed):
+            list(client.stream(max_reconnects=2))
 
 
 class GeneratorTest(unittest.TestCase):
