@@ -200,7 +200,10 @@ class Client:
 
     def _send(self, method: str, path: str, **kwargs: Any) -> tuple[bytes, int]:
         with self._open(method, path, **kwargs) as resp:
-            return resp.read(), resp.status
+            try:
+                return resp.read(), resp.status
+            except (OSError, http.client.HTTPException) as e:
+                raise ConnectionFailed(f"{method} {path}: reading the answer: {e}") from e
 
     # ------------------------------------------------------------------ runs
 
