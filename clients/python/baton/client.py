@@ -27,6 +27,7 @@ from baton.models import (
     Batch,
     BatchMember,
     BatchMemberRun,
+    DeadLetter,
     Event,
     Gantt,
     Me,
@@ -128,6 +129,30 @@ class Client:
         except (UnicodeDecodeError, ValueError) as e:
             raise ProblemError(0, "Bad answer", f"the answer is not JSON: {e}",
                                method=method, url=self._url(path, query)) from None
+
+    def paginate(
+        self, path: str, items: str, *, cursor_param: str = "cursor", query: Query | None = None
+    ) -> Iterator[Any]:
+        """Every item of a keyset-paginated list, page after page (fetched lazily).
+
+        ``items`` names the array in each page (``runs``, ``dead_letters`` ...); the
+        page's ``next_cursor`` is sent back as ``cursor_param`` (``cursor``, or
+        ``after``/``before`` where the operation says so) until a page has none.
+        Items are the decoded JSON objects: pass them to a model's ``from_dict``.
+        """
+        params = dict(query or {})
+        seen: set[str] = set()
+        while True:
+            page = self.request("GET", path, query=params)
+            batch = page.get(items) or []
+            yield from batch
+            cursor = page.get("next_cursor")
+            if cursor in (None, "", 0) or not batch:
+                return
+            if str(cursor) in seen:  # a server bug must not become an endless loop
+                raise ProblemError(0, "Bad answer", f"{path} returned the cursor {cursor!r} twice")
+            seen.add(str(cursor))
+            params[cursor_param] = cursor
 
     def _url(self, path: str, query: Query | None = None) -> str:
         if not path.startswith("/"):
@@ -372,15 +397,9 @@ class Client:
 
     def list_batch_members(self, batch_id: int, *, page_size: int = 100) -> Iterator[BatchMemberRun]:
         """Every member of a batch with its run, in member order (fetched lazily)."""
-        after: int | None = None
-        while True:
-            body = self.request("GET", f"/v2/batches/{_id(batch_id)}/members",
-                                query={"after": after, "limit": page_size})
-            members = body.get("members") or []
-            yield from (BatchMemberRun.from_dict(m) for m in members)
-            after = body.get("next_cursor")
-            if not after or not members:
-                return
+        for m in self.paginate(f"/v2/batches/{_id(batch_id)}/members", "members",
+                               cursor_param="after", query={"limit": page_size}):
+            yield BatchMemberRun.from_dict(m)
 
     def cancel_batch(self, batch_id: int) -> Batch:
         """Cancels every unfinished member of a batch."""
@@ -412,17 +431,29 @@ class Client:
         """Removes a subscription."""
         self.request("DELETE", f"/v2/webhooks/{_id(webhook_id)}")
 
-    def list_webhook_deliveries(self, webhook_id: int) -> Iterator[WebhookDelivery]:
+    def list_webhook_deliveries(self, webhook_id: int, *, page_size: int = 50) -> Iterator[WebhookDelivery]:
         """A subscription's deliveries with their attempts, newest first (fetched lazily)."""
-        cursor: str | None = None
-        while True:
-            body = self.request("GET", f"/v2/webhooks/{_id(webhook_id)}/deliveries",
-                                query={"cursor": cursor})
-            items = body.get("deliveries") or []
-            yield from (WebhookDelivery.from_dict(d) for d in items)
-            cursor = body.get("next_cursor")
-            if not cursor or not items:
-                return
+        for d in self.paginate(f"/v2/webhooks/{_id(webhook_id)}/deliveries", "deliveries",
+                               cursor_param="before", query={"limit": page_size}):
+            yield WebhookDelivery.from_dict(d)
+
+    # ------------------------------------------------------------------ dead letters
+
+    def list_dead_letters(
+        self,
+        *,
+        workflow: str | None = None,
+        task_type: str | None = None,
+        error_class: str | None = None,
+        since: datetime.datetime | str | None = None,
+        until: datetime.datetime | str | None = None,
+        page_size: int = 100,
+    ) -> Iterator[DeadLetter]:
+        """Every dead task waiting for an operator, filtered (fetched lazily)."""
+        query = {"workflow": workflow, "task_type": task_type, "error_class": error_class,
+                 "since": since, "until": until, "limit": page_size}
+        for d in self.paginate("/v2/dead-letters", "dead_letters", query=query):
+            yield DeadLetter.from_dict(d)
 
     def me(self) -> Me:
         """Who the server takes the caller for (key name, role, limits)."""

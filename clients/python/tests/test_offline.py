@@ -237,6 +237,22 @@ class RetryTest(unittest.TestCase):
             c.request("POST", "/v2/runs", body={})
         self.assertEqual(self.waits, [])  # POST is not
 
+    def test_paginate_follows_the_cursor(self) -> None:
+        Stub.script = [
+            (200, {}, {"deliveries": [{"id": 3}, {"id": 2}], "next_cursor": 2}),
+            (200, {}, {"deliveries": [{"id": 1}]}),
+        ]
+        items = list(self.client().paginate("/v2/webhooks/1/deliveries", "deliveries",
+                                            cursor_param="before", query={"limit": 2}))
+        self.assertEqual([i["id"] for i in items], [3, 2, 1])
+        self.assertEqual([p for _, p, _ in Stub.seen],
+                         ["/v2/webhooks/1/deliveries?limit=2", "/v2/webhooks/1/deliveries?limit=2&before=2"])
+
+    def test_paginate_refuses_a_repeated_cursor(self) -> None:
+        Stub.script = [(200, {}, {"runs": [{"id": 1}], "next_cursor": "c1"})] * 2
+        with self.assertRaisesRegex(ProblemError, "twice"):
+            list(self.client().paginate("/v2/runs", "runs"))
+
     def test_query_encoding(self) -> None:
         Stub.script = [(200, {}, {"runs": [], "query": ""})]
         when = datetime.datetime(2026, 12, 1, tzinfo=UTC)
