@@ -58,6 +58,7 @@ def key(name: str) -> str:
 @unittest.skipUnless(URL, "BATON_URL is not set: run through clients/python_test.go")
 class LiveTest(unittest.TestCase):
     client: Client
+    tag: str
 
     @classmethod
     def setUpClass(cls) -> None:

@@ -160,6 +160,9 @@ def problem(status: int, detail: str, **extra: Any) -> dict[str, Any]:
 
 
 class RetryTest(unittest.TestCase):
+    server: http.server.ThreadingHTTPServer
+    url: str
+
     @classmethod
     def setUpClass(cls) -> None:
         cls.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stub)
