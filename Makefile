@@ -1,6 +1,7 @@
 # Baton's developer commands. `make run` and `make test` are all a newcomer needs.
 GO      ?= go
 NPM     ?= npm
+PYTHON  ?= python3
 ADDR    ?= 127.0.0.1:8080
 GOFLAGS ?=
 
@@ -39,11 +40,15 @@ test-browser: build
 	  BATON_TEST_DATABASE_URL="$$url" BATON_BROWSER_TESTS=1 BATON_BIN="$(CURDIR)/bin/baton" \
 	  $(GO) test -count=1 -timeout 10m -run '^TestBrowser$$' -v ./web/e2e/
 
-## generate: regenerate sqlc code, the OpenAPI documents and the dashboard's typed client (CI fails if this leaves a diff)
+## generate: regenerate sqlc code, the OpenAPI documents, the dashboard's typed client and the
+## Python client's models (CI fails if this leaves a diff)
 generate: web/node_modules/.installed
 	$(GO) tool sqlc generate
 	$(GO) run ./cmd/baton openapi -o api
 	cd web && $(NPM) run --silent generate
+	@tmp="$$(mktemp -d)" && trap 'rm -rf "$$tmp"' EXIT && \
+	  $(GO) run ./cmd/baton openapi --versions -o "$$tmp" && \
+	  $(PYTHON) clients/python/scripts/generate.py "$$tmp/v2/openapi.json"
 
 ## build: the baton binary with the dashboard embedded
 build: web
