@@ -3801,6 +3801,11 @@ class RunFound:
     trigger: str
     version: int
     workflow: str
+    cost: str | None = None
+    """The finished run's cost, a decimal (the sum of its tasks' prices); absent while it runs
+    or when no task type is priced. Computed with the search index, within about a second of
+    the run's end.
+    """
     duration_ms: int | None = None
     error: str | None = None
     finished_at: datetime.datetime | None = None
@@ -3823,6 +3828,7 @@ class RunFound:
             trigger=require(d, "trigger", "RunFound"),
             version=require(d, "version", "RunFound"),
             workflow=require(d, "workflow", "RunFound"),
+            cost=d.get("cost"),
             duration_ms=d.get("duration_ms"),
             error=d.get("error"),
             finished_at=_opt(d.get("finished_at"), parse_time),
@@ -3844,6 +3850,8 @@ class RunFound:
         d["trigger"] = self.trigger
         d["version"] = self.version
         d["workflow"] = self.workflow
+        if self.cost is not None:
+            d["cost"] = self.cost
         if self.duration_ms is not None:
             d["duration_ms"] = self.duration_ms
         if self.error is not None:
