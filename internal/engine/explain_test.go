@@ -177,6 +177,17 @@ func TestPlansAtScale(t *testing.T) {
 		require.NoError(t, err)
 		_, err = eng.GetDeadLetterStats(ctx)
 		require.NoError(t, err)
+		dlFirst, err := eng.ListDeadLetters(ctx, engine.DeadLetterFilter{Limit: 20})
+		require.NoError(t, err)
+		require.NotEmpty(t, dlFirst.NextCursor)
+		since := time.Now().Add(-time.Hour)
+		for _, f := range []engine.DeadLetterFilter{
+			{}, {Workflow: spec.Name}, {Workflow: "rare"}, {TaskType: "noop"}, {ErrorClass: "permanent"},
+			{Since: &since}, {Workflow: spec.Name, Cursor: dlFirst.NextCursor}, {Workflow: "rare", ErrorClass: "transient"},
+		} {
+			_, err := eng.ListDeadLetters(ctx, f)
+			require.NoError(t, err)
+		}
 		queries := rec.take()
 		require.NotEmpty(t, queries)
 		conn, err := pool.Acquire(ctx)
@@ -316,6 +327,13 @@ func sqlLiteral(t *testing.T, a any) string {
 		return strconv.FormatInt(int64(v), 10)
 	case int:
 		return strconv.Itoa(v)
+	case *time.Time:
+		if v == nil {
+			return "NULL"
+		}
+		return sqlLiteral(t, *v)
+	case time.Time:
+		return "'" + v.UTC().Format(time.RFC3339Nano) + "'::timestamptz"
 	case []int64:
 		parts := make([]string, len(v))
 		for i, x := range v {
