@@ -21,7 +21,7 @@ func (env *environment) mcpServe(ctx context.Context, args []string) error {
 	if defaultURL == "" {
 		defaultURL = "http://127.0.0.1:8080"
 	}
-	url := fs.String("url", defaultURL, "the Baton server whose API the tools call (default $BATON_URL or http://127.0.0.1:8080)")
+	url := fs.String("url", defaultURL, "the Baton server whose API the tools call ($BATON_URL when set)")
 	key := fs.String("key", "", "the API key the tools act with (default $BATON_API_KEY; prefer the variable: a flag shows in the process list)")
 	if err := fs.Parse(args); err != nil {
 		return err
