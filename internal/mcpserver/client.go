@@ -149,7 +149,7 @@ func (c *Client) call(ctx context.Context, callHeader http.Header, method, path 
 		return fmt.Errorf("read Baton's answer: %w", err)
 	}
 	if len(data) > maxResponseBytes {
-		return fmt.Errorf("Baton's answer exceeds %d bytes", maxResponseBytes)
+		return fmt.Errorf("the answer from Baton exceeds %d bytes", maxResponseBytes)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return problem(resp, data)
