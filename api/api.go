@@ -330,6 +330,9 @@ func New(opts Options) (http.Handler, huma.API) {
 	documentExamples(api.OpenAPI())
 	registerVersionDocuments(router, api.OpenAPI())
 
+	var handler http.Handler
+	registerMCP(router, h, func() http.Handler { return handler })
+
 	router.NotFound(notFound(opts.UI))
 	router.MethodNotAllowed(methodNotAllowed(router))
 
@@ -337,8 +340,9 @@ func New(opts Options) (http.Handler, huma.API) {
 	if sunset.IsZero() {
 		sunset = DefaultSunset
 	}
-	return logRequests(opts.Logger, recoverPanics(opts.Logger, securityHeaders(versions(router, sunset,
-		authenticate(opts.Access, refuseCrossOrigin(requireJSON(router))))))), api
+	handler = logRequests(opts.Logger, recoverPanics(opts.Logger, securityHeaders(versions(router, sunset,
+		authenticate(opts.Access, refuseCrossOrigin(requireJSON(router)))))))
+	return handler, api
 }
 
 // Operation tags, in the order the OpenAPI document lists them.

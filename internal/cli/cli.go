@@ -37,10 +37,17 @@ Usage:
   baton keys    create --name NAME --role viewer|operator|admin [--rate-limit 100/min]
                        [--burst 20] [--daily-run-quota 1000] [--expires 90d]
   baton keys    list | rotate NAME | revoke NAME API keys (shown once, stored hashed)
+  baton mcp     [--url http://127.0.0.1:8080] [--key KEY]
+                                                 Model Context Protocol server on stdio for
+                                                 AI assistants; its tools call the API with the
+                                                 key, whose role decides what they may do
+                                                 (serve and dev also serve MCP at /mcp)
   baton version
 
 Environment:
   DATABASE_URL     PostgreSQL URL (required except for dev)
+  BATON_URL        default of mcp's --url
+  BATON_API_KEY    default of mcp's --key
   BATON_LOG        log level: debug, info (default), warn, error
   BATON_DB_MAX_CONNS  default of --db-max-conns of dev, serve and worker: the most
                    connections one process opens (default 30, plus one for the
@@ -59,7 +66,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	env := &environment{
-		stdout: stdout, stderr: stderr, logger: logger,
+		stdin: os.Stdin, stdout: stdout, stderr: stderr, logger: logger,
 		databaseURL: os.Getenv("DATABASE_URL"), executorsEnv: os.Getenv("BATON_EXECUTORS"),
 	}
 	var err error
@@ -76,6 +83,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = env.apply(ctx, args[1:])
 	case "keys":
 		err = env.keys(ctx, args[1:])
+	case "mcp":
+		err = env.mcpServe(ctx, args[1:])
 	case "testdb":
 		err = env.testDB(ctx, args[1:])
 	case "openapi":
@@ -105,6 +114,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // environment is what every command shares.
 type environment struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	logger         *slog.Logger
 	databaseURL    string
