@@ -123,41 +123,60 @@ type SavedSearchResult struct {
 	Page   RunSearchPage `json:"page"`
 }
 
-// WorkflowRate is a workflow's outcomes over the window.
-type WorkflowRate struct {
-	Workflow    string  `json:"workflow"`
-	Finished    int64   `json:"finished"`
-	Succeeded   int64   `json:"succeeded"`
-	Failed      int64   `json:"failed"`
-	Cancelled   int64   `json:"cancelled"`
-	SuccessRate float64 `json:"success_rate" doc:"succeeded / finished, 0 to 1."`
+// WorkflowOutcomes counts a workflow's runs finished in the window.
+type WorkflowOutcomes struct {
+	Finished    int64    `json:"finished"`
+	Succeeded   int64    `json:"succeeded"`
+	Failed      int64    `json:"failed"`
+	Cancelled   int64    `json:"cancelled"`
+	SuccessRate *float64 `json:"success_rate,omitempty" doc:"succeeded / finished, 0 to 1; absent when no run finished in the window."`
 }
 
-// WorkflowRateList is the body of list-workflow-rates.
-type WorkflowRateList struct {
-	Since     time.Time      `json:"since"`
-	Workflows []WorkflowRate `json:"workflows"`
+// WorkflowSummary is the latest version of a workflow (without its
+// definition) with its outcomes over the window.
+type WorkflowSummary struct {
+	Workflow
+	Outcomes WorkflowOutcomes `json:"outcomes"`
 }
 
-type workflowRatesInput struct {
-	Sort        string `query:"sort" enum:"name,success_rate" default:"name"`
+// WorkflowSummaryList is the body of GET /v2/workflows.
+type WorkflowSummaryList struct {
+	Since     time.Time         `json:"since" doc:"The window's start: outcomes count the runs finished since."`
+	Workflows []WorkflowSummary `json:"workflows"`
+}
+
+type workflowSummaryInput struct {
+	Sort        string `query:"sort" enum:"name,success_rate" default:"name" doc:"name, or success_rate: the worst first, those with no finished run last."`
 	WindowHours int    `query:"window_hours" minimum:"1" maximum:"8760" default:"168" doc:"The window: runs finished in the last this many hours (default a week)."`
 }
-type workflowRatesOutput struct{ Body WorkflowRateList }
+type workflowSummaryOutput struct{ Body WorkflowSummaryList }
 
-func (h *handlers) listWorkflowRates(ctx context.Context, in *workflowRatesInput) (*workflowRatesOutput, error) {
+func (h *handlers) listWorkflowSummaries(ctx context.Context, in *workflowSummaryInput) (*workflowSummaryOutput, error) {
 	svc, err := h.searchService()
 	if err != nil {
 		return nil, err
 	}
 	since := time.Now().UTC().Add(-time.Duration(in.WindowHours) * time.Hour)
-	list, err := svc.WorkflowRates(ctx, since, in.Sort == "success_rate")
+	rates, err := svc.WorkflowRates(ctx, since, in.Sort == "success_rate")
 	if err != nil {
 		return nil, h.problem(ctx, err)
 	}
-	out := &workflowRatesOutput{Body: WorkflowRateList{Since: since, Workflows: make([]WorkflowRate, len(list))}}
-	for i, w := range list {
-		out.Body.Workflows[i] = WorkflowRate(w)
+	workflows, err := h.engine.ListWorkflows(ctx)
+	if err != nil {
+		return nil, h.problem(ctx, err)
+	}
+	byName := make(map[string]Workflow, len(workflows))
+	for _, wf := range workflows {
+		byName[wf.Name] = workflowFrom(wf, false)
+	}
+	out := &workflowSummaryOutput{Body: WorkflowSummaryList{Since: since, Workflows: make([]WorkflowSummary, 0, len(rates))}}
+	for _, r := range rates {
+		wf, ok := byName[r.Workflow]
+		if !ok {
+			continue // applied between the two reads
+		}
+		out.Body.Workflows = append(out.Body.Workflows, WorkflowSummary{Workflow: wf, Outcomes: WorkflowOutcomes{
+			Finished: r.Finished, Succeeded: r.Succeeded, Failed: r.Failed, Cancelled: r.Cancelled, SuccessRate: r.SuccessRate}})
 	}
 	return out, nil
 }
@@ -185,10 +204,10 @@ func registerSearch(api huma.API, h *handlers) {
 		Tags:        tags, Errors: errorStatuses(http.StatusUnprocessableEntity),
 	}, h.searchRunsPost)
 	huma.Register(api, huma.Operation{
-		OperationID: "list-workflow-rates", Method: http.MethodGet, Path: "/workflows", Summary: "Workflows by success rate",
-		Description: "Every workflow with runs finished in the window, with its outcomes and success rate (succeeded / finished); `sort=success_rate` puts the worst first.",
+		OperationID: "list-workflow-summaries", Method: http.MethodGet, Path: "/workflows", Summary: "List workflows with their outcomes",
+		Description: "The latest version of every workflow (as v1's list, without definitions) with its runs finished in the window by outcome and its success rate (succeeded / finished); `sort=success_rate` puts the worst first. Replaces v1's list-workflows under /v2.",
 		Tags:        tags, Errors: errorStatuses(http.StatusUnprocessableEntity),
-	}, h.listWorkflowRates)
+	}, h.listWorkflowSummaries)
 	huma.Register(api, huma.Operation{
 		OperationID: "create-saved-search", Method: http.MethodPost, Path: "/saved-searches", Summary: "Save a search",
 		Tags: tags, DefaultStatus: http.StatusCreated, Errors: errorStatuses(http.StatusConflict, http.StatusUnprocessableEntity),

@@ -203,3 +203,41 @@ func TestSavedSearches(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, send(h, "DELETE", fmt.Sprintf("/v2/saved-searches/%d", saved.ID), "").Code)
 	require.Equal(t, http.StatusNotFound, send(h, "GET", fmt.Sprintf("/v2/saved-searches/%d/runs", saved.ID), "").Code)
 }
+
+// TestWorkflowSummaries: GET /v2/workflows lists every workflow (as v1's
+// list) with its outcomes; one without finished runs has no success rate
+// and sorts last by success rate.
+func TestWorkflowSummaries(t *testing.T) {
+	t.Parallel()
+	h := webhookServer(t, false)
+	require.Equal(t, http.StatusCreated, send(h, "POST", "/v1/task-types", `{"name": "noop", "executor": "sim"}`).Code)
+	for _, wf := range []string{"alpha", "beta"} {
+		require.Equal(t, http.StatusCreated, send(h, "POST", "/v1/workflows",
+			`{"name": "`+wf+`", "owner": "team-`+wf+`", "steps": [{"name": "a", "type": "noop"}]}`).Code)
+	}
+	rec := send(h, "POST", "/v1/runs", `{"workflow": "beta"}`)
+	require.Equal(t, http.StatusCreated, rec.Code)
+	var run api.Run
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &run))
+	require.Equal(t, http.StatusOK, send(h, "POST", fmt.Sprintf("/v1/runs/%d/cancel", run.ID), "").Code)
+
+	for _, tc := range []struct{ query, first string }{{"", "alpha"}, {"?sort=success_rate", "beta"}} {
+		rec = send(h, "GET", "/v2/workflows"+tc.query, "")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		var list api.WorkflowSummaryList
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &list))
+		require.Len(t, list.Workflows, 2)
+		require.Equal(t, tc.first, list.Workflows[0].Name, tc.query)
+		for _, wf := range list.Workflows {
+			require.Equal(t, "team-"+wf.Name, wf.Owner)
+			require.Equal(t, 1, wf.Steps)
+			if wf.Name == "beta" {
+				require.Equal(t, api.WorkflowOutcomes{Finished: 1, Cancelled: 1, SuccessRate: new(0.0)}, wf.Outcomes)
+			} else {
+				require.Equal(t, api.WorkflowOutcomes{}, wf.Outcomes)
+			}
+		}
+	}
+	requireStatus := send(h, "GET", "/v2/workflows?sort=popularity", "")
+	require.Equal(t, http.StatusUnprocessableEntity, requireStatus.Code)
+}

@@ -43,7 +43,7 @@ func alsoUnderV2(op *huma.Operation, next func(*huma.Operation)) {
 // replacedInV2 reports whether v2 serves the path of v1 operation id with an
 // operation of its own: GET /v2/runs is the search (filters, sorts, full
 // text) that supersedes v1's run list.
-func replacedInV2(id string) bool { return id == "list-runs" }
+func replacedInV2(id string) bool { return id == "list-runs" || id == "list-workflows" }
 
 func alsoV2(op *huma.Operation, next func(*huma.Operation)) {
 	v2 := *op

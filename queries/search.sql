@@ -210,12 +210,13 @@ SELECT * FROM baton.saved_searches WHERE owner_key = @owner_key OR shared ORDER 
 DELETE FROM baton.saved_searches WHERE id = @id AND owner_key = @owner_key;
 
 -- name: WorkflowSuccessRates :many
--- Per workflow, the runs finished since @since by outcome.
-SELECT r.workflow_name, count(*)::bigint AS finished,
-       count(*) FILTER (WHERE r.status = 'succeeded')::bigint AS succeeded,
-       count(*) FILTER (WHERE r.status = 'failed')::bigint AS failed,
-       count(*) FILTER (WHERE r.status = 'cancelled')::bigint AS cancelled
-FROM baton.runs r
-WHERE r.finished_at >= @since
-GROUP BY r.workflow_name
-ORDER BY r.workflow_name;
+-- Every workflow with its runs finished since @since by outcome (zeros
+-- when none finished).
+SELECT w.name::text AS workflow_name, count(r.id)::bigint AS finished,
+       count(r.id) FILTER (WHERE r.status = 'succeeded')::bigint AS succeeded,
+       count(r.id) FILTER (WHERE r.status = 'failed')::bigint AS failed,
+       count(r.id) FILTER (WHERE r.status = 'cancelled')::bigint AS cancelled
+FROM (SELECT DISTINCT wf.name FROM baton.workflows wf) w
+LEFT JOIN baton.runs r ON r.workflow_name = w.name AND r.finished_at >= @since
+GROUP BY w.name
+ORDER BY w.name;

@@ -852,14 +852,14 @@ func (q *Queries) SearchIndexerSave(ctx context.Context, db DBTX, arg *SearchInd
 }
 
 const workflowSuccessRates = `-- name: WorkflowSuccessRates :many
-SELECT r.workflow_name, count(*)::bigint AS finished,
-       count(*) FILTER (WHERE r.status = 'succeeded')::bigint AS succeeded,
-       count(*) FILTER (WHERE r.status = 'failed')::bigint AS failed,
-       count(*) FILTER (WHERE r.status = 'cancelled')::bigint AS cancelled
-FROM baton.runs r
-WHERE r.finished_at >= $1
-GROUP BY r.workflow_name
-ORDER BY r.workflow_name
+SELECT w.name::text AS workflow_name, count(r.id)::bigint AS finished,
+       count(r.id) FILTER (WHERE r.status = 'succeeded')::bigint AS succeeded,
+       count(r.id) FILTER (WHERE r.status = 'failed')::bigint AS failed,
+       count(r.id) FILTER (WHERE r.status = 'cancelled')::bigint AS cancelled
+FROM (SELECT DISTINCT wf.name FROM baton.workflows wf) w
+LEFT JOIN baton.runs r ON r.workflow_name = w.name AND r.finished_at >= $1
+GROUP BY w.name
+ORDER BY w.name
 `
 
 type WorkflowSuccessRatesRow struct {
@@ -870,7 +870,8 @@ type WorkflowSuccessRatesRow struct {
 	Cancelled    int64
 }
 
-// Per workflow, the runs finished since @since by outcome.
+// Every workflow with its runs finished since @since by outcome (zeros
+// when none finished).
 func (q *Queries) WorkflowSuccessRates(ctx context.Context, db DBTX, since *time.Time) ([]*WorkflowSuccessRatesRow, error) {
 	rows, err := db.Query(ctx, workflowSuccessRates, since)
 	if err != nil {

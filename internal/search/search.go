@@ -540,17 +540,18 @@ func dbError(err error, what string) error {
 
 // WorkflowRate is a workflow's outcomes over a window.
 type WorkflowRate struct {
-	Workflow    string
-	Finished    int64
-	Succeeded   int64
-	Failed      int64
-	Cancelled   int64
-	SuccessRate float64 // succeeded / finished
+	Workflow  string
+	Finished  int64
+	Succeeded int64
+	Failed    int64
+	Cancelled int64
+	// SuccessRate is succeeded / finished; nil when none finished.
+	SuccessRate *float64
 }
 
-// WorkflowRates returns every workflow with runs finished since since,
-// sorted by name, or by success rate (worst first, then name) when
-// byRate.
+// WorkflowRates returns every workflow with its runs finished since since,
+// sorted by name, or by success rate (worst first, then name; those with
+// no finished run last) when byRate.
 func (s *Service) WorkflowRates(ctx context.Context, since time.Time, byRate bool) ([]WorkflowRate, error) {
 	rows, err := s.queries.WorkflowSuccessRates(ctx, s.pool, &since)
 	if err != nil {
@@ -559,14 +560,24 @@ func (s *Service) WorkflowRates(ctx context.Context, since time.Time, byRate boo
 	out := make([]WorkflowRate, len(rows))
 	for i, r := range rows {
 		out[i] = WorkflowRate{Workflow: r.WorkflowName, Finished: r.Finished, Succeeded: r.Succeeded, Failed: r.Failed,
-			Cancelled: r.Cancelled, SuccessRate: float64(r.Succeeded) / float64(max(r.Finished, 1))}
+			Cancelled: r.Cancelled}
+		if r.Finished > 0 {
+			out[i].SuccessRate = new(float64(r.Succeeded) / float64(r.Finished))
+		}
 	}
 	if byRate {
 		slices.SortStableFunc(out, func(a, b WorkflowRate) int {
 			switch {
-			case a.SuccessRate < b.SuccessRate:
+			case a.SuccessRate == nil || b.SuccessRate == nil:
+				if (a.SuccessRate == nil) != (b.SuccessRate == nil) {
+					if a.SuccessRate == nil {
+						return 1
+					}
+					return -1
+				}
+			case *a.SuccessRate < *b.SuccessRate:
 				return -1
-			case a.SuccessRate > b.SuccessRate:
+			case *a.SuccessRate > *b.SuccessRate:
 				return 1
 			}
 			return strings.Compare(a.Workflow, b.Workflow)

@@ -304,17 +304,24 @@ func asList(v any) []map[string]any {
 	return out
 }
 
-// TestWorkflowRates: per-workflow outcomes over a window, worst first.
+// TestWorkflowRates: per-workflow outcomes over a window, worst first; a
+// workflow without finished runs has no rate and comes last.
 func TestWorkflowRates(t *testing.T) {
 	t.Parallel()
 	pool := testdb.NewPool(t)
 	svc := seed(t, pool, 600)
-	rates, err := svc.WorkflowRates(context.Background(), time.Now().Add(-24*time.Hour), true)
+	ctx := context.Background()
+	spec, err := engine.ParseSpec([]byte("name: idle\nsteps: [{name: a, type: noop}]\n"))
 	require.NoError(t, err)
-	require.Len(t, rates, 2)
+	_, _, err = engine.New(pool, engine.Options{}).ApplyWorkflow(ctx, spec.(*engine.WorkflowSpec))
+	require.NoError(t, err)
+	rates, err := svc.WorkflowRates(ctx, time.Now().Add(-24*time.Hour), true)
+	require.NoError(t, err)
+	require.Len(t, rates, 3)
 	// reports (odd i) holds every failure: 1/3 of its finished runs.
 	require.Equal(t, "reports", rates[0].Workflow)
 	require.Equal(t, "billing", rates[1].Workflow)
-	require.Less(t, rates[0].SuccessRate, rates[1].SuccessRate)
+	require.Less(t, *rates[0].SuccessRate, *rates[1].SuccessRate)
 	require.Equal(t, rates[0].Finished, rates[0].Succeeded+rates[0].Failed+rates[0].Cancelled)
+	require.Equal(t, search.WorkflowRate{Workflow: "idle"}, rates[2])
 }

@@ -7176,27 +7176,25 @@ class WorkflowList:
 
 
 @dataclass
-class WorkflowRate:
-    """The WorkflowRate schema."""
+class WorkflowOutcomes:
+    """The WorkflowOutcomes schema."""
 
     cancelled: int
     failed: int
     finished: int
     succeeded: int
-    success_rate: float
-    """succeeded / finished, 0 to 1."""
-    workflow: str
+    success_rate: float | None = None
+    """succeeded / finished, 0 to 1; absent when no run finished in the window."""
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> WorkflowRate:
+    def from_dict(cls, d: dict[str, Any]) -> WorkflowOutcomes:
         """Decodes the JSON object d (unknown fields are ignored)."""
         return cls(
-            cancelled=require(d, "cancelled", "WorkflowRate"),
-            failed=require(d, "failed", "WorkflowRate"),
-            finished=require(d, "finished", "WorkflowRate"),
-            succeeded=require(d, "succeeded", "WorkflowRate"),
-            success_rate=float(require(d, "success_rate", "WorkflowRate")),
-            workflow=require(d, "workflow", "WorkflowRate"),
+            cancelled=require(d, "cancelled", "WorkflowOutcomes"),
+            failed=require(d, "failed", "WorkflowOutcomes"),
+            finished=require(d, "finished", "WorkflowOutcomes"),
+            succeeded=require(d, "succeeded", "WorkflowOutcomes"),
+            success_rate=_opt(d.get("success_rate"), float),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -7206,24 +7204,75 @@ class WorkflowRate:
         d["failed"] = self.failed
         d["finished"] = self.finished
         d["succeeded"] = self.succeeded
-        d["success_rate"] = self.success_rate
-        d["workflow"] = self.workflow
+        if self.success_rate is not None:
+            d["success_rate"] = self.success_rate
         return d
 
 
 @dataclass
-class WorkflowRateList:
-    """The WorkflowRateList schema."""
+class WorkflowSummary:
+    """The WorkflowSummary schema."""
 
-    since: datetime.datetime
-    workflows: list[WorkflowRate]
+    created_at: datetime.datetime
+    description: str
+    name: str
+    outcomes: WorkflowOutcomes
+    owner: str
+    priority: int
+    steps: int
+    """The number of steps."""
+    tags: list[str]
+    version: int
+    definition: WorkflowDefinition | None = None
+    """The full definition; left out of listings."""
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> WorkflowRateList:
+    def from_dict(cls, d: dict[str, Any]) -> WorkflowSummary:
         """Decodes the JSON object d (unknown fields are ignored)."""
         return cls(
-            since=parse_time(require(d, "since", "WorkflowRateList")),
-            workflows=_or_empty(require(d, "workflows", "WorkflowRateList"), lambda v: [WorkflowRate.from_dict(x0) for x0 in v]),
+            created_at=parse_time(require(d, "created_at", "WorkflowSummary")),
+            description=require(d, "description", "WorkflowSummary"),
+            name=require(d, "name", "WorkflowSummary"),
+            outcomes=WorkflowOutcomes.from_dict(require(d, "outcomes", "WorkflowSummary")),
+            owner=require(d, "owner", "WorkflowSummary"),
+            priority=require(d, "priority", "WorkflowSummary"),
+            steps=require(d, "steps", "WorkflowSummary"),
+            tags=list(require(d, "tags", "WorkflowSummary") or []),
+            version=require(d, "version", "WorkflowSummary"),
+            definition=_opt(d.get("definition"), WorkflowDefinition.from_dict),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Encodes the object as JSON-ready data (optional None fields left out)."""
+        d: dict[str, Any] = {}
+        d["created_at"] = format_time(self.created_at)
+        d["description"] = self.description
+        d["name"] = self.name
+        d["outcomes"] = self.outcomes.to_dict()
+        d["owner"] = self.owner
+        d["priority"] = self.priority
+        d["steps"] = self.steps
+        d["tags"] = None if self.tags is None else list(self.tags)
+        d["version"] = self.version
+        if self.definition is not None:
+            d["definition"] = self.definition.to_dict()
+        return d
+
+
+@dataclass
+class WorkflowSummaryList:
+    """The WorkflowSummaryList schema."""
+
+    since: datetime.datetime
+    """The window's start: outcomes count the runs finished since."""
+    workflows: list[WorkflowSummary]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> WorkflowSummaryList:
+        """Decodes the JSON object d (unknown fields are ignored)."""
+        return cls(
+            since=parse_time(require(d, "since", "WorkflowSummaryList")),
+            workflows=_or_empty(require(d, "workflows", "WorkflowSummaryList"), lambda v: [WorkflowSummary.from_dict(x0) for x0 in v]),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -7391,6 +7440,7 @@ __all__ = [
     "Workflow",
     "WorkflowDefinition",
     "WorkflowList",
-    "WorkflowRate",
-    "WorkflowRateList",
+    "WorkflowOutcomes",
+    "WorkflowSummary",
+    "WorkflowSummaryList",
 ]

@@ -3695,12 +3695,12 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Workflows by success rate
-         * @description Every workflow with runs finished in the window, with its outcomes and success rate (succeeded / finished); `sort=success_rate` puts the worst first.
+         * List workflows with their outcomes
+         * @description The latest version of every workflow (as v1's list, without definitions) with its runs finished in the window by outcome and its success rate (succeeded / finished); `sort=success_rate` puts the worst first. Replaces v1's list-workflows under /v2.
          *
          *     Needs the **viewer** role.
          */
-        get: operations["list-workflow-rates"];
+        get: operations["list-workflow-summaries"];
         put?: never;
         /**
          * Apply a workflow definition
@@ -7503,7 +7503,7 @@ export interface components {
         WorkflowList: {
             workflows: components["schemas"]["Workflow"][] | null;
         };
-        WorkflowRate: {
+        WorkflowOutcomes: {
             /** Format: int64 */
             cancelled: number;
             /** Format: int64 */
@@ -7514,15 +7514,41 @@ export interface components {
             succeeded: number;
             /**
              * Format: double
-             * @description succeeded / finished, 0 to 1.
+             * @description succeeded / finished, 0 to 1; absent when no run finished in the window.
              */
-            success_rate: number;
-            workflow: string;
+            success_rate?: number;
         };
-        WorkflowRateList: {
+        WorkflowSummary: {
             /** Format: date-time */
+            created_at: string;
+            /** @description The full definition; left out of listings. */
+            definition?: components["schemas"]["WorkflowDefinition"];
+            description: string;
+            /** @example nightly-report */
+            name: string;
+            outcomes: components["schemas"]["WorkflowOutcomes"];
+            owner: string;
+            /** Format: int64 */
+            priority: number;
+            /**
+             * Format: int64
+             * @description The number of steps.
+             */
+            steps: number;
+            tags: string[] | null;
+            /**
+             * Format: int64
+             * @example 3
+             */
+            version: number;
+        };
+        WorkflowSummaryList: {
+            /**
+             * Format: date-time
+             * @description The window's start: outcomes count the runs finished since.
+             */
             since: string;
-            workflows: components["schemas"]["WorkflowRate"][] | null;
+            workflows: components["schemas"]["WorkflowSummary"][] | null;
         };
     };
     responses: never;
@@ -53367,9 +53393,10 @@ export interface operations {
             };
         };
     };
-    "list-workflow-rates": {
+    "list-workflow-summaries": {
         parameters: {
             query?: {
+                /** @description name, or success_rate: the worst first, those with no finished run last. */
                 sort?: "name" | "success_rate";
                 /** @description The window: runs finished in the last this many hours (default a week). */
                 window_hours?: number;
@@ -53414,19 +53441,10 @@ export interface operations {
                     /**
                      * @example {
                      *       "since": "2026-12-01T12:00:00Z",
-                     *       "workflows": [
-                     *         {
-                     *           "cancelled": 1,
-                     *           "failed": 1,
-                     *           "finished": 1,
-                     *           "succeeded": 1,
-                     *           "success_rate": 1.5,
-                     *           "workflow": "string"
-                     *         }
-                     *       ]
+                     *       "workflows": []
                      *     }
                      */
-                    "application/json": components["schemas"]["WorkflowRateList"];
+                    "application/json": components["schemas"]["WorkflowSummaryList"];
                 };
             };
             /** @description No credential, or an invalid, revoked or expired one. */
