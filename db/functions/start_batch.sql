@@ -26,7 +26,6 @@ DECLARE
     problems jsonb := '[]';
     m        jsonb;
     i        integer;
-    opts     jsonb;
     batch_id bigint;
     run_ids  bigint[] := '{}';
     rid      bigint;
@@ -54,35 +53,20 @@ BEGIN
         RAISE EXCEPTION 'baton: members: must be an array of 1 to 10000 members' USING ERRCODE = '22023';
     END IF;
 
-    -- Check every member; nothing is written, so the blocks are cheap.
-    FOR m, i IN SELECT e.value, (e.ordinality - 1)::integer FROM jsonb_array_elements(members) WITH ORDINALITY e LOOP
-        BEGIN
-            IF jsonb_typeof(m) <> 'object' THEN
-                RAISE EXCEPTION 'baton: must be a JSON object' USING ERRCODE = '22023';
-            END IF;
-            IF EXISTS (SELECT 1 FROM jsonb_object_keys(m) k
-                       WHERE k NOT IN ('workflow', 'input', 'idempotency_key', 'priority', 'version', 'owner', 'tags')) THEN
-                RAISE EXCEPTION 'baton: unknown field (allowed: workflow, input, idempotency_key, priority, version, owner, tags)'
-                    USING ERRCODE = '22023';
-            END IF;
-            IF jsonb_typeof(m -> 'workflow') IS DISTINCT FROM 'string' THEN
-                RAISE EXCEPTION 'baton: workflow: required, a string' USING ERRCODE = '22023';
-            END IF;
-            IF m ? 'input' THEN
-                PERFORM baton._check_json(m -> 'input', 'input');
-            END IF;
-            opts := m - 'workflow' - 'input';
-            PERFORM baton._check_start_opts(opts);
-            IF NOT EXISTS (SELECT 1 FROM baton.workflows w WHERE w.name = m ->> 'workflow'
-                           AND (NOT opts ? 'version' OR w.version = (opts ->> 'version')::integer)) THEN
-                RAISE EXCEPTION 'baton: unknown workflow "%"%', left(m ->> 'workflow', 200),
-                    CASE WHEN opts ? 'version' THEN ' version ' || (opts ->> 'version') ELSE '' END
-                    USING ERRCODE = '22023';
-            END IF;
-        EXCEPTION WHEN OTHERS THEN
-            problems := problems || jsonb_build_object('index', i, 'reason', regexp_replace(SQLERRM, '^baton: ', ''));
-        END;
-    END LOOP;
+    -- Check every member in one statement; only when one is invalid,
+    -- check them one by one (a block each, nothing written) to name every
+    -- bad member with its reason.
+    BEGIN
+        PERFORM baton._check_batch_member(e.value) FROM jsonb_array_elements(members) e;
+    EXCEPTION WHEN OTHERS THEN
+        FOR m, i IN SELECT e.value, (e.ordinality - 1)::integer FROM jsonb_array_elements(members) WITH ORDINALITY e LOOP
+            BEGIN
+                PERFORM baton._check_batch_member(m);
+            EXCEPTION WHEN OTHERS THEN
+                problems := problems || jsonb_build_object('index', i, 'reason', regexp_replace(SQLERRM, '^baton: ', ''));
+            END;
+        END LOOP;
+    END;
     IF jsonb_array_length(problems) > 0 THEN
         RAISE EXCEPTION 'baton: batch: % of % members are invalid; nothing was started',
             jsonb_array_length(problems), jsonb_array_length(members)
