@@ -46,7 +46,7 @@ type Run struct {
 	FinishedAt      *time.Time     `json:"finished_at"`
 	SLADeadline     *time.Time     `json:"sla_deadline" doc:"created_at plus the workflow's SLA; null when the workflow has none."`
 	SLAState        string         `json:"sla_state" doc:"The SLA check's verdict: open (not settled yet), met, violated (an sla_violated event was written) or closed (cancelled before its deadline); empty without an SLA."`
-	Compensation    string         `json:"compensation" doc:"Saga compensation after a batch rollback: running, compensated (every compensate task succeeded; event run_compensated) or failed (one is dead or skipped; event run_compensation_failed); empty when the run has none. The run's status stays what it was (cancelled, failed or succeeded)."`
+	Compensation    string         `json:"compensation,omitempty" doc:"Saga compensation after a batch rollback: running, compensated (every compensate task succeeded; event run_compensated) or failed (one is dead or skipped; event run_compensation_failed); absent when the run has none. The run's status stays what it was (cancelled, failed or succeeded)."`
 	Tasks           []Task         `json:"tasks,omitempty" doc:"The run's tasks in step order; left out of listings."`
 }
 
@@ -76,7 +76,7 @@ type Task struct {
 	QueuedAt       *time.Time      `json:"queued_at"`
 	StartedAt      *time.Time      `json:"started_at"`
 	FinishedAt     *time.Time      `json:"finished_at"`
-	Compensates    string          `json:"compensates" doc:"On a compensation task (step compensate:NAME), the step NAME it undoes; empty for every other task."`
+	Compensates    string          `json:"compensates,omitempty" doc:"On a compensation task (step compensate:NAME), the step NAME it undoes; absent for every other task."`
 }
 
 // RunList is one page of list-runs.

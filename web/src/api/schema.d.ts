@@ -5336,6 +5336,8 @@ export interface components {
         };
         GanttTask: {
             attempts: components["schemas"]["Attempt"][] | null;
+            /** @description On a compensation task (step compensate:NAME), the step NAME it undoes; absent otherwise. */
+            compensates?: string;
             critical: boolean;
             depends_on: string[] | null;
             /**
@@ -5811,8 +5813,8 @@ export interface components {
         Run: {
             /** @description Why the run needs an operator (a dead task in the dead-letter queue); empty otherwise. */
             attention: string;
-            /** @description Saga compensation after a batch rollback: running, compensated (every compensate task succeeded; event run_compensated) or failed (one is dead or skipped; event run_compensation_failed); empty when the run has none. The run's status stays what it was (cancelled, failed or succeeded). */
-            compensation: string;
+            /** @description Saga compensation after a batch rollback: running, compensated (every compensate task succeeded; event run_compensated) or failed (one is dead or skipped; event run_compensation_failed); absent when the run has none. The run's status stays what it was (cancelled, failed or succeeded). */
+            compensation?: string;
             /** Format: date-time */
             created_at: string;
             /** @description Why the run failed; empty otherwise. */
@@ -6840,8 +6842,8 @@ export interface components {
         Task: {
             /** Format: int64 */
             attempts: number;
-            /** @description On a compensation task (step compensate:NAME), the step NAME it undoes; empty for every other task. */
-            compensates: string;
+            /** @description On a compensation task (step compensate:NAME), the step NAME it undoes; absent for every other task. */
+            compensates?: string;
             /** Format: date-time */
             created_at: string;
             depends_on: string[] | null;
@@ -19727,6 +19729,7 @@ export interface operations {
                      *       "tasks": [
                      *         {
                      *           "attempts": [],
+                     *           "compensates": "string",
                      *           "critical": false,
                      *           "depends_on": [
                      *             "string"
@@ -43013,6 +43016,7 @@ export interface operations {
                      *       "tasks": [
                      *         {
                      *           "attempts": [],
+                     *           "compensates": "string",
                      *           "critical": false,
                      *           "depends_on": [
                      *             "string"
