@@ -27,13 +27,15 @@ BEGIN
         FROM baton.batch_members m JOIN baton.runs r ON r.id = m.run_id
         WHERE m.batch_id = b.id;
         IF b.on_member_failure = 'rollback' AND n_failed > 0 THEN
+            -- Every member in id order first (the lock order of every
+            -- state change), then cancel and compensate.
+            PERFORM baton._lock_runs(array_agg(m.run_id)) FROM baton.batch_members m WHERE m.batch_id = b.id;
             FOR rid IN SELECT r.id FROM baton.batch_members m JOIN baton.runs r ON r.id = m.run_id
                        WHERE m.batch_id = b.id AND r.status IN ('queued', 'running', 'paused') ORDER BY r.id LOOP
                 PERFORM baton.cancel_run(rid, 'batch ' || b.id);
             END LOOP;
             -- Saga: every member, whatever its end, undoes its succeeded
             -- steps that declare a compensate task (ADR 0015).
-            PERFORM baton._lock_runs(array_agg(m.run_id)) FROM baton.batch_members m WHERE m.batch_id = b.id;
             PERFORM baton._compensate(m.run_id, 'batch ' || b.id)
             FROM baton.batch_members m WHERE m.batch_id = b.id ORDER BY m.run_id;
             PERFORM baton._finish_batch(b.id, 'failed', 'batch ' || b.id);
