@@ -21,8 +21,11 @@ ALTER TABLE baton.workflow_steps ADD COLUMN compensate jsonb
 ALTER TABLE baton.run_tasks ADD COLUMN compensates text;
 ALTER TABLE baton.runs ADD COLUMN compensation text
     CHECK (compensation IN ('running', 'compensated', 'failed'));
+-- The few runs being compensated, for baton.reconcile_tasks.
+CREATE INDEX runs_compensating_idx ON baton.runs (id) WHERE compensation = 'running';
 
 -- +goose Down
+DROP INDEX IF EXISTS baton.runs_compensating_idx;
 ALTER TABLE baton.runs DROP COLUMN IF EXISTS compensation;
 ALTER TABLE baton.run_tasks DROP COLUMN IF EXISTS compensates;
 ALTER TABLE baton.workflow_steps DROP COLUMN IF EXISTS compensate;

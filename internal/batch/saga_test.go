@@ -259,3 +259,46 @@ steps:
 	require.True(t, errors.As(err, &invalid), "%v", err)
 	require.Contains(t, invalid.Error(), "depends_on")
 }
+
+// TestReconcilerRepairsLostCompensation: a compensation whose River job
+// vanished in a finished run is recorded dead by the reconciler, as any
+// task of an unfinished run would be: dead letter, attention, and the run's
+// compensation failed.
+func TestReconcilerRepairsLostCompensation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	eng := engine.New(testdb.NewPool(t), engine.Options{})
+	_, err := eng.ApplyTaskType(ctx, &engine.TaskTypeSpec{Name: "noop", Executor: "sleep"})
+	require.NoError(t, err)
+	spec, err := engine.ParseSpec([]byte("name: one\nsteps:\n  - {name: a, type: noop, params: {duration: 0s}, compensate: {type: noop, params: {duration: 0s}}}\n"))
+	require.NoError(t, err)
+	_, _, err = eng.ApplyWorkflow(ctx, spec.(*engine.WorkflowSpec))
+	require.NoError(t, err)
+	run, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "one"})
+	require.NoError(t, err)
+	pool := eng.Pool()
+	_, err = pool.Exec(ctx, `SELECT baton.tasks_succeed(ARRAY[t.id], ARRAY[1], ARRAY['{}'::jsonb], ARRAY[NULL::jsonb],
+		ARRAY[now()], ARRAY[1::bigint], 'test') FROM baton.run_tasks t WHERE t.run_id = $1`, run.ID)
+	require.NoError(t, err)
+	var added int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT baton._compensate($1, 'test')`, run.ID).Scan(&added))
+	require.Equal(t, 1, added)
+	_, err = pool.Exec(ctx, `DELETE FROM river_job WHERE id = (SELECT river_job_id FROM baton.run_tasks
+		WHERE run_id = $1 AND step_name = 'compensate:a')`, run.ID)
+	require.NoError(t, err)
+
+	n, err := eng.ReconcileTasks(ctx, 0, 1000)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	got, err := eng.GetRun(ctx, run.ID)
+	require.NoError(t, err)
+	require.Equal(t, engine.RunSucceeded, got.Status)
+	require.Equal(t, "failed", got.Compensation)
+	require.Contains(t, got.Attention, "compensate:a")
+	var letters int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM baton.dead_letters WHERE run_id = $1`, run.ID).Scan(&letters))
+	require.Equal(t, 1, letters)
+	n, err = eng.ReconcileTasks(ctx, 0, 1000)
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
