@@ -46,6 +46,7 @@ type Run struct {
 	FinishedAt      *time.Time     `json:"finished_at"`
 	SLADeadline     *time.Time     `json:"sla_deadline" doc:"created_at plus the workflow's SLA; null when the workflow has none."`
 	SLAState        string         `json:"sla_state" doc:"The SLA check's verdict: open (not settled yet), met, violated (an sla_violated event was written) or closed (cancelled before its deadline); empty without an SLA."`
+	Compensation    string         `json:"compensation,omitempty" doc:"Saga compensation after a batch rollback: running, compensated (every compensate task succeeded; event run_compensated) or failed (one is dead or skipped; event run_compensation_failed); absent when the run has none. The run's status stays what it was (cancelled, failed or succeeded)."`
 	Tasks           []Task         `json:"tasks,omitempty" doc:"The run's tasks in step order; left out of listings."`
 }
 
@@ -75,6 +76,7 @@ type Task struct {
 	QueuedAt       *time.Time      `json:"queued_at"`
 	StartedAt      *time.Time      `json:"started_at"`
 	FinishedAt     *time.Time      `json:"finished_at"`
+	Compensates    string          `json:"compensates,omitempty" doc:"On a compensation task (step compensate:NAME), the step NAME it undoes; absent for every other task."`
 }
 
 // RunList is one page of list-runs.
@@ -268,6 +270,7 @@ func runFrom(run *engine.Run) Run {
 		FinishedAt:      utcPtr(run.FinishedAt),
 		SLADeadline:     utcPtr(run.SLADeadline),
 		SLAState:        run.SLAState,
+		Compensation:    run.Compensation,
 	}
 	if out.TaskCounts == nil {
 		out.TaskCounts = map[string]int{}
@@ -307,5 +310,6 @@ func taskFrom(t *engine.Task) Task {
 		QueuedAt:       utcPtr(t.QueuedAt),
 		StartedAt:      utcPtr(t.StartedAt),
 		FinishedAt:     utcPtr(t.FinishedAt),
+		Compensates:    t.Compensates,
 	}
 }

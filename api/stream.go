@@ -79,6 +79,9 @@ type (
 	SLAViolatedEvent            StreamEvent
 	RunPriorityChangedEvent     StreamEvent
 	TaskPriorityChangedEvent    StreamEvent
+	RunCompensatingEvent        StreamEvent
+	RunCompensatedEvent         StreamEvent
+	RunCompensationFailedEvent  StreamEvent
 )
 
 // streamKinds maps every event kind the engine writes to its typed data.
@@ -111,6 +114,9 @@ var streamKinds = map[string]func(StreamEvent) any{
 	"sla_violated":             func(e StreamEvent) any { return SLAViolatedEvent(e) },
 	"run_priority_changed":     func(e StreamEvent) any { return RunPriorityChangedEvent(e) },
 	"task_priority_changed":    func(e StreamEvent) any { return TaskPriorityChangedEvent(e) },
+	"run_compensating":         func(e StreamEvent) any { return RunCompensatingEvent(e) },
+	"run_compensated":          func(e StreamEvent) any { return RunCompensatedEvent(e) },
+	"run_compensation_failed":  func(e StreamEvent) any { return RunCompensationFailedEvent(e) },
 }
 
 // streamEventTypes is the event type map for sse.Register: every kind, and

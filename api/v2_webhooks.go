@@ -23,7 +23,7 @@ type WebhookEvent webhook.Event
 type WebhookRequest struct {
 	URL         *string  `json:"url,omitempty" maxLength:"2000" doc:"The receiver, an absolute http or https URL. Private and loopback targets are refused (422) unless the server allows them; every delivery checks the address again when it connects. Redirects are not followed."`
 	Description *string  `json:"description,omitempty" maxLength:"1000"`
-	EventTypes  []string `json:"event_types,omitempty" maxItems:"50" doc:"The event types wanted (required on creation): run.started, run.succeeded, run.failed, run.cancelled, run.paused, run.resumed, run.needs_attention, task.failed (an attempt failed), task.dead, breaker.opened, breaker.closed, sla.at_risk, sla.violated, batch.finished, webhook.disabled."`
+	EventTypes  []string `json:"event_types,omitempty" maxItems:"50" doc:"The event types wanted (required on creation): run.started, run.succeeded, run.failed, run.cancelled, run.paused, run.resumed, run.needs_attention, run.compensating, run.compensated, run.compensation_failed (saga compensation after a batch rollback), task.failed (an attempt failed), task.dead, breaker.opened, breaker.closed, sla.at_risk, sla.violated, batch.finished, webhook.disabled."`
 	Workflows   []string `json:"workflows,omitempty" maxItems:"50" doc:"Only events of runs of these workflows."`
 	Owners      []string `json:"owners,omitempty" maxItems:"50" doc:"Only events of runs with one of these owners."`
 	Tags        []string `json:"tags,omitempty" maxItems:"50" doc:"Only events of runs having any of these tags. Events without a run (breakers, webhook.disabled) reach only subscriptions without workflow, owner or tag filters."`

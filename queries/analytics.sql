@@ -265,7 +265,8 @@ FROM baton.queue_stats(@from_time::timestamptz, @to_time::timestamptz) AS s;
 SELECT id, workflow_name, status, created_at, started_at, finished_at FROM baton.runs WHERE id = @id::bigint;
 
 -- name: GanttTasks :many
-SELECT id, step_name, step_index, task_type, status, depends_on, attempts, created_at, queued_at, started_at, finished_at
+SELECT id, step_name, step_index, task_type, status, depends_on, attempts, created_at, queued_at, started_at, finished_at,
+       coalesce(compensates, '')::text AS compensates
 FROM baton.run_tasks WHERE run_id = @run_id::bigint ORDER BY step_index;
 
 -- name: GanttAttempts :many

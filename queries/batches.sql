@@ -18,7 +18,8 @@ GROUP BY r.status;
 SELECT count(*)::bigint
 FROM baton.batch_members m
 JOIN baton.run_tasks t ON t.run_id = m.run_id
-WHERE m.batch_id = @batch_id AND t.status IN ('succeeded', 'failed', 'skipped', 'cancelled', 'dead');
+WHERE m.batch_id = @batch_id AND t.status IN ('succeeded', 'failed', 'skipped', 'cancelled', 'dead')
+  AND t.compensates IS NULL;
 
 -- name: BatchMembers :many
 SELECT m.idx, m.run_id, m.retries, r.workflow_name, r.status, r.error

@@ -15,10 +15,10 @@ RETURNING *;
 -- name: WorkflowStepInsert :copyfrom
 INSERT INTO baton.workflow_steps (workflow_id, step_index, name, task_type, params, depends_on, when_cond,
                                   max_retries, timeout_ms, priority, optional, backoff, resources,
-                                  concurrency)
+                                  concurrency, compensate)
 VALUES (@workflow_id, @step_index, @name, @task_type, @params, @depends_on, @when_cond,
         @max_retries, @timeout_ms, @priority, @optional, @backoff, @resources,
-        @concurrency);
+        @concurrency, @compensate);
 
 -- name: WorkflowListLatest :many
 SELECT DISTINCT ON (w.name) w.*,

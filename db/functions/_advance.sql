@@ -2,7 +2,8 @@ DROP FUNCTION IF EXISTS baton._advance(bigint[], bigint[]);
 -- _advance is called, with the runs locked, after the given tasks reached a
 -- final state. It releases their children, queues those whose condition
 -- holds, skips the others (and, in turn, their dependents), and finishes
--- every affected run that has no task left to run. p_settle_runs names runs
+-- every affected run that has no task left to run (and the compensation of
+-- every run being compensated that has none left). p_settle_runs names runs
 -- whose pending tasks with no unfinished dependency are (re)considered too:
 -- resume, retry and skip use it after changing a run's shape. p_run_ids, when
 -- the caller knows them, are the runs of p_task_ids (saves looking them up).
@@ -110,10 +111,12 @@ BEGIN
     END LOOP;
 
     -- A paused run keeps its ready tasks pending; resume settles them.
+    -- Compensations (ADR 0015) run in a run that has finished.
     PERFORM baton._enqueue(array_agg(t.id))
     FROM baton.run_tasks t
     WHERE t.id = ANY (ready) AND t.status = 'pending'
-      AND (SELECT r.status FROM baton.runs r WHERE r.id = t.run_id) IN ('queued', 'running');
+      AND (t.compensates IS NOT NULL
+           OR (SELECT r.status FROM baton.runs r WHERE r.id = t.run_id) IN ('queued', 'running'));
 
     WITH done AS (
         SELECT x.id,
@@ -141,5 +144,10 @@ BEGIN
         RETURNING run_id, kind
     )
     SELECT count(baton._notify(events.run_id, events.kind)) INTO n_finished FROM events;
+
+    -- Runs being compensated end their compensation when none is left.
+    PERFORM baton._finish_compensation(x.id)
+    FROM unnest(run_ids) AS x(id)
+    WHERE (SELECT r.compensation FROM baton.runs r WHERE r.id = x.id) = 'running';
 END
 $$;

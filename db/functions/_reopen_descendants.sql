@@ -1,7 +1,8 @@
 -- _reopen_descendants makes the run able to continue below a step again:
 -- descendants skipped because of the step's outcome become pending, and
 -- every pending descendant recounts its unfinished dependencies. The run,
--- unless paused, is running again.
+-- unless paused, is running again (below a compensation task, its
+-- compensation is).
 CREATE OR REPLACE FUNCTION baton._reopen_descendants(p_run_id bigint, p_step text)
 RETURNS void
 LANGUAGE plpgsql AS $$
@@ -26,6 +27,12 @@ BEGIN
                           AND p.status IN ('pending', 'queued', 'running'))
     WHERE c.id = ANY (below) AND c.status = 'pending';
 
+    IF p_step LIKE 'compensate:%' THEN
+        -- A compensation (ADR 0015; no step name has a colon): the run
+        -- stays finished and its compensation runs again.
+        UPDATE baton.runs r SET compensation = 'running', updated_at = now() WHERE r.id = p_run_id;
+        RETURN;
+    END IF;
     UPDATE baton.runs r
     SET status = CASE WHEN r.status = 'paused' THEN 'paused' ELSE 'running' END,
         finished_at = NULL, error = NULL, updated_at = now()

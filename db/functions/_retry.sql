@@ -3,7 +3,8 @@
 -- which already hold its task type's defaults under its step's params: each
 -- top-level key given replaces that key, a key given as null is removed,
 -- and every other key is kept. p_kind names the event (task_retried,
--- task_resubmitted).
+-- task_resubmitted). A compensation task (ADR 0015) can be retried in a
+-- finished run: the run's compensation is running again, its status stays.
 CREATE OR REPLACE FUNCTION baton._retry(p_task_id bigint, p_params jsonb, p_actor text, p_kind text)
 RETURNS boolean
 LANGUAGE plpgsql AS $$
@@ -12,7 +13,7 @@ DECLARE
     r baton.runs;
 BEGIN
     SELECT * INTO r FROM baton.runs WHERE id = t.run_id;
-    IF r.status = 'cancelled' THEN
+    IF r.status = 'cancelled' AND t.compensates IS NULL THEN
         RAISE EXCEPTION 'baton: run % was cancelled; its tasks cannot be retried', r.id USING ERRCODE = '55000';
     END IF;
     IF t.status NOT IN ('dead', 'failed', 'cancelled', 'skipped') THEN

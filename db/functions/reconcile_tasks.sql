@@ -6,7 +6,8 @@
 --     not record the attempt's outcome (the database was unreachable, or the
 --     job's timeout ran out first). Such a task is recorded dead exactly as a
 --     final failure is (task_fail): a dead letter, the run's attention flag,
---     on_failure branches, the run's end.
+--     on_failure branches, the run's end. Compensation tasks of finished
+--     runs being compensated (ADR 0015) are repaired the same way.
 --   * a running run with no task queued or running: its pending tasks with
 --     nothing left to wait for are queued or skipped, and it finishes when
 --     nothing is left (as _advance does after every outcome).
@@ -25,15 +26,27 @@ BEGIN
     END IF;
 
     FOR orphan IN
-        SELECT t.id, t.run_id, t.river_job_id
-        FROM baton.runs r
-        JOIN baton.run_tasks t ON t.run_id = r.id
-        LEFT JOIN public.river_job j ON j.id = t.river_job_id
-        WHERE r.status IN ('queued', 'running', 'paused')
-          AND t.status IN ('queued', 'running')
-          AND (j.id IS NULL OR j.finalized_at < now() - p_grace)
-        ORDER BY t.run_id
-        LIMIT p_limit
+        (SELECT t.id, t.run_id, t.river_job_id
+         FROM baton.runs r
+         JOIN baton.run_tasks t ON t.run_id = r.id
+         LEFT JOIN public.river_job j ON j.id = t.river_job_id
+         WHERE r.status IN ('queued', 'running', 'paused')
+           AND t.status IN ('queued', 'running')
+           AND (j.id IS NULL OR j.finalized_at < now() - p_grace)
+         ORDER BY t.run_id
+         LIMIT p_limit)
+        UNION ALL
+        -- Compensations run in finished runs (ADR 0015); the few runs
+        -- being compensated are found through runs_compensating_idx.
+        (SELECT t.id, t.run_id, t.river_job_id
+         FROM baton.runs r
+         JOIN baton.run_tasks t ON t.run_id = r.id
+         LEFT JOIN public.river_job j ON j.id = t.river_job_id
+         WHERE r.compensation = 'running' AND r.status NOT IN ('queued', 'running', 'paused')
+           AND t.compensates IS NOT NULL AND t.status IN ('queued', 'running')
+           AND (j.id IS NULL OR j.finalized_at < now() - p_grace)
+         ORDER BY t.run_id
+         LIMIT p_limit)
     LOOP
         PERFORM baton._lock_runs(ARRAY[orphan.run_id]);
         -- Recheck under the lock: an operator may have retried the task

@@ -52,7 +52,8 @@ BEGIN
     -- One notice per run still going (a finished run already sent its own).
     PERFORM baton._notify(x.id, 'tasks_succeeded')
     FROM unnest(done_runs) AS x(id)
-    WHERE (SELECT r.status FROM baton.runs r WHERE r.id = x.id) IN ('queued', 'running', 'paused');
+    WHERE (SELECT r.status IN ('queued', 'running', 'paused') OR r.compensation = 'running'
+           FROM baton.runs r WHERE r.id = x.id);
     RETURN QUERY SELECT unnest(done);
 END
 $$;

@@ -156,6 +156,9 @@ type GanttTask struct {
 	ElapsedMs  int64      `json:"elapsed_ms" doc:"finished_at - queued_at (now - queued_at while unfinished; 0 if never queued): the task's weight on the critical path."`
 	SlackMs    int64      `json:"slack_ms" doc:"How much longer the task could have taken without lengthening the critical path; 0 on it."`
 	Critical   bool       `json:"critical"`
+	// Compensates names the step a compensation task undoes (saga, ADR
+	// 0015); empty for the run's own steps.
+	Compensates string `json:"compensates,omitempty" doc:"On a compensation task (step compensate:NAME), the step NAME it undoes; absent otherwise."`
 }
 
 // Gantt is a run's timeline with its critical path.
@@ -223,7 +226,7 @@ func (s *Service) Gantt(ctx context.Context, runID int64) (*Gantt, error) {
 		}
 		out.Tasks[i] = GanttTask{ID: t.ID, Step: t.StepName, TaskType: t.TaskType, Status: t.Status, DependsOn: deps,
 			QueuedAt: utc(t.QueuedAt), StartedAt: utc(t.StartedAt), FinishedAt: utc(t.FinishedAt), Attempts: att,
-			ElapsedMs: elapsed.Milliseconds()}
+			ElapsedMs: elapsed.Milliseconds(), Compensates: t.Compensates}
 	}
 	cp, err := ComputeCriticalPath(path)
 	if err != nil {

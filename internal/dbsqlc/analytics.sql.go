@@ -1148,22 +1148,24 @@ func (q *Queries) GanttRun(ctx context.Context, db DBTX, id int64) (*GanttRunRow
 }
 
 const ganttTasks = `-- name: GanttTasks :many
-SELECT id, step_name, step_index, task_type, status, depends_on, attempts, created_at, queued_at, started_at, finished_at
+SELECT id, step_name, step_index, task_type, status, depends_on, attempts, created_at, queued_at, started_at, finished_at,
+       coalesce(compensates, '')::text AS compensates
 FROM baton.run_tasks WHERE run_id = $1::bigint ORDER BY step_index
 `
 
 type GanttTasksRow struct {
-	ID         int64
-	StepName   string
-	StepIndex  int32
-	TaskType   string
-	Status     string
-	DependsOn  []string
-	Attempts   int32
-	CreatedAt  time.Time
-	QueuedAt   *time.Time
-	StartedAt  *time.Time
-	FinishedAt *time.Time
+	ID          int64
+	StepName    string
+	StepIndex   int32
+	TaskType    string
+	Status      string
+	DependsOn   []string
+	Attempts    int32
+	CreatedAt   time.Time
+	QueuedAt    *time.Time
+	StartedAt   *time.Time
+	FinishedAt  *time.Time
+	Compensates string
 }
 
 func (q *Queries) GanttTasks(ctx context.Context, db DBTX, runID int64) ([]*GanttTasksRow, error) {
@@ -1187,6 +1189,7 @@ func (q *Queries) GanttTasks(ctx context.Context, db DBTX, runID int64) ([]*Gant
 			&i.QueuedAt,
 			&i.StartedAt,
 			&i.FinishedAt,
+			&i.Compensates,
 		); err != nil {
 			return nil, err
 		}

@@ -189,6 +189,7 @@ SELECT count(*)::bigint
 FROM baton.batch_members m
 JOIN baton.run_tasks t ON t.run_id = m.run_id
 WHERE m.batch_id = $1 AND t.status IN ('succeeded', 'failed', 'skipped', 'cancelled', 'dead')
+  AND t.compensates IS NULL
 `
 
 func (q *Queries) BatchTasksDone(ctx context.Context, db DBTX, batchID int64) (int64, error) {

@@ -43,6 +43,7 @@ func (r iteratorForWorkflowStepInsert) Values() ([]interface{}, error) {
 		r.rows[0].Backoff,
 		r.rows[0].Resources,
 		r.rows[0].Concurrency,
+		r.rows[0].Compensate,
 	}, nil
 }
 
@@ -51,5 +52,5 @@ func (r iteratorForWorkflowStepInsert) Err() error {
 }
 
 func (q *Queries) WorkflowStepInsert(ctx context.Context, db DBTX, arg []*WorkflowStepInsertParams) (int64, error) {
-	return db.CopyFrom(ctx, []string{"baton", "workflow_steps"}, []string{"workflow_id", "step_index", "name", "task_type", "params", "depends_on", "when_cond", "max_retries", "timeout_ms", "priority", "optional", "backoff", "resources", "concurrency"}, &iteratorForWorkflowStepInsert{rows: arg})
+	return db.CopyFrom(ctx, []string{"baton", "workflow_steps"}, []string{"workflow_id", "step_index", "name", "task_type", "params", "depends_on", "when_cond", "max_retries", "timeout_ms", "priority", "optional", "backoff", "resources", "concurrency", "compensate"}, &iteratorForWorkflowStepInsert{rows: arg})
 }

@@ -264,6 +264,7 @@ type BatonRun struct {
 	SlaDeadline     *time.Time
 	SlaState        *string
 	SlaAtRiskAt     *time.Time
+	Compensation    *string
 }
 
 type BatonRunSearch struct {
@@ -308,6 +309,7 @@ type BatonRunTask struct {
 	FinishedAt         *time.Time
 	Resources          []byte
 	Concurrency        []byte
+	Compensates        *string
 }
 
 type BatonSavedSearch struct {
@@ -683,4 +685,5 @@ type BatonWorkflowStep struct {
 	Backoff     []byte
 	Resources   []byte
 	Concurrency []byte
+	Compensate  []byte
 }

@@ -97,7 +97,7 @@ func (q *Queries) RunTaskFail(ctx context.Context, db DBTX, arg *RunTaskFailPara
 }
 
 const runTaskGetByStep = `-- name: RunTaskGetByStep :one
-SELECT id, run_id, step_name, step_index, task_type, executor, status, when_cond, depends_on, deps_pending, optional, params, resolved_params, priority, queue, max_attempts, timeout_ms, permanent_exit_codes, backoff, circuit_breaker, manual_skip, attempts, river_job_id, output, error, error_class, created_at, queued_at, started_at, finished_at, resources, concurrency FROM baton.run_tasks WHERE run_id = $1 AND step_name = $2
+SELECT id, run_id, step_name, step_index, task_type, executor, status, when_cond, depends_on, deps_pending, optional, params, resolved_params, priority, queue, max_attempts, timeout_ms, permanent_exit_codes, backoff, circuit_breaker, manual_skip, attempts, river_job_id, output, error, error_class, created_at, queued_at, started_at, finished_at, resources, concurrency, compensates FROM baton.run_tasks WHERE run_id = $1 AND step_name = $2
 `
 
 type RunTaskGetByStepParams struct {
@@ -141,6 +141,7 @@ func (q *Queries) RunTaskGetByStep(ctx context.Context, db DBTX, arg *RunTaskGet
 		&i.FinishedAt,
 		&i.Resources,
 		&i.Concurrency,
+		&i.Compensates,
 	)
 	return &i, err
 }
@@ -169,7 +170,7 @@ func (q *Queries) RunTaskInterrupted(ctx context.Context, db DBTX, arg *RunTaskI
 }
 
 const runTaskListByRun = `-- name: RunTaskListByRun :many
-SELECT id, run_id, step_name, step_index, task_type, executor, status, when_cond, depends_on, deps_pending, optional, params, resolved_params, priority, queue, max_attempts, timeout_ms, permanent_exit_codes, backoff, circuit_breaker, manual_skip, attempts, river_job_id, output, error, error_class, created_at, queued_at, started_at, finished_at, resources, concurrency FROM baton.run_tasks WHERE run_id = $1 ORDER BY step_index
+SELECT id, run_id, step_name, step_index, task_type, executor, status, when_cond, depends_on, deps_pending, optional, params, resolved_params, priority, queue, max_attempts, timeout_ms, permanent_exit_codes, backoff, circuit_breaker, manual_skip, attempts, river_job_id, output, error, error_class, created_at, queued_at, started_at, finished_at, resources, concurrency, compensates FROM baton.run_tasks WHERE run_id = $1 ORDER BY step_index
 `
 
 func (q *Queries) RunTaskListByRun(ctx context.Context, db DBTX, runID int64) ([]*BatonRunTask, error) {
@@ -214,6 +215,7 @@ func (q *Queries) RunTaskListByRun(ctx context.Context, db DBTX, runID int64) ([
 			&i.FinishedAt,
 			&i.Resources,
 			&i.Concurrency,
+			&i.Compensates,
 		); err != nil {
 			return nil, err
 		}

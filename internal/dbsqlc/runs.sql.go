@@ -38,7 +38,7 @@ func (q *Queries) RunCountByStatus(ctx context.Context, db DBTX, status string) 
 }
 
 const runGetByID = `-- name: RunGetByID :one
-SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at FROM baton.runs WHERE id = $1
+SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at, compensation FROM baton.runs WHERE id = $1
 `
 
 func (q *Queries) RunGetByID(ctx context.Context, db DBTX, id int64) (*BatonRun, error) {
@@ -67,6 +67,7 @@ func (q *Queries) RunGetByID(ctx context.Context, db DBTX, id int64) (*BatonRun,
 		&i.SlaDeadline,
 		&i.SlaState,
 		&i.SlaAtRiskAt,
+		&i.Compensation,
 	)
 	return &i, err
 }
@@ -100,7 +101,7 @@ func (q *Queries) RunLatencyStats(ctx context.Context, db DBTX, since time.Time)
 
 const runList = `-- name: RunList :many
 
-SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at FROM baton.runs
+SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at, compensation FROM baton.runs
 WHERE id < coalesce($1::bigint, 9223372036854775807)
 ORDER BY id DESC
 LIMIT $2
@@ -147,6 +148,7 @@ func (q *Queries) RunList(ctx context.Context, db DBTX, arg *RunListParams) ([]*
 			&i.SlaDeadline,
 			&i.SlaState,
 			&i.SlaAtRiskAt,
+			&i.Compensation,
 		); err != nil {
 			return nil, err
 		}
@@ -159,7 +161,7 @@ func (q *Queries) RunList(ctx context.Context, db DBTX, arg *RunListParams) ([]*
 }
 
 const runListAttention = `-- name: RunListAttention :many
-SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at FROM baton.runs
+SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at, compensation FROM baton.runs
 WHERE attention IS NOT NULL
   AND id < coalesce($1::bigint, 9223372036854775807)
 ORDER BY id DESC
@@ -204,6 +206,7 @@ func (q *Queries) RunListAttention(ctx context.Context, db DBTX, arg *RunListAtt
 			&i.SlaDeadline,
 			&i.SlaState,
 			&i.SlaAtRiskAt,
+			&i.Compensation,
 		); err != nil {
 			return nil, err
 		}
@@ -216,7 +219,7 @@ func (q *Queries) RunListAttention(ctx context.Context, db DBTX, arg *RunListAtt
 }
 
 const runListByStatus = `-- name: RunListByStatus :many
-SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at FROM baton.runs
+SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at, compensation FROM baton.runs
 WHERE status = $1 AND id < coalesce($2::bigint, 9223372036854775807)
 ORDER BY id DESC
 LIMIT $3
@@ -260,6 +263,7 @@ func (q *Queries) RunListByStatus(ctx context.Context, db DBTX, arg *RunListBySt
 			&i.SlaDeadline,
 			&i.SlaState,
 			&i.SlaAtRiskAt,
+			&i.Compensation,
 		); err != nil {
 			return nil, err
 		}
@@ -272,7 +276,7 @@ func (q *Queries) RunListByStatus(ctx context.Context, db DBTX, arg *RunListBySt
 }
 
 const runListByWorkflow = `-- name: RunListByWorkflow :many
-SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at FROM baton.runs
+SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at, compensation FROM baton.runs
 WHERE workflow_name = $1 AND id < coalesce($2::bigint, 9223372036854775807)
 ORDER BY id DESC
 LIMIT $3
@@ -316,6 +320,7 @@ func (q *Queries) RunListByWorkflow(ctx context.Context, db DBTX, arg *RunListBy
 			&i.SlaDeadline,
 			&i.SlaState,
 			&i.SlaAtRiskAt,
+			&i.Compensation,
 		); err != nil {
 			return nil, err
 		}
@@ -328,7 +333,7 @@ func (q *Queries) RunListByWorkflow(ctx context.Context, db DBTX, arg *RunListBy
 }
 
 const runListByWorkflowStatus = `-- name: RunListByWorkflowStatus :many
-SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at FROM baton.runs
+SELECT id, workflow_id, workflow_name, workflow_version, status, priority, input, trigger, trigger_ref, idempotency_key, owner, tags, error, tasks_total, attention, created_at, started_at, finished_at, updated_at, sla_deadline, sla_state, sla_at_risk_at, compensation FROM baton.runs
 WHERE workflow_name = $1 AND status = $2
   AND id < coalesce($3::bigint, 9223372036854775807)
 ORDER BY id DESC
@@ -379,6 +384,7 @@ func (q *Queries) RunListByWorkflowStatus(ctx context.Context, db DBTX, arg *Run
 			&i.SlaDeadline,
 			&i.SlaState,
 			&i.SlaAtRiskAt,
+			&i.Compensation,
 		); err != nil {
 			return nil, err
 		}

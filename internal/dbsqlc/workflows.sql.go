@@ -187,4 +187,5 @@ type WorkflowStepInsertParams struct {
 	Backoff     []byte
 	Resources   []byte
 	Concurrency []byte
+	Compensate  []byte
 }

@@ -216,12 +216,23 @@ func (e *Engine) validateWorkflow(spec *WorkflowSpec, types map[string]*TaskType
 				merged.Steps[i].Params = params
 			}
 		}
+		if step.Compensate == nil {
+			continue
+		}
+		c := *step.Compensate
+		if t, ok := types[c.Type]; ok {
+			if params, err := MergeParams(t.Defaults, c.Params); err == nil {
+				c.Params = params
+			}
+		}
+		merged.Steps[i].Compensate = &c
 	}
 	return merged.Validate(lookup, e.opts.ValidateParams)
 }
 
 func stepRows(workflowID int64, spec *WorkflowSpec) ([]*dbsqlc.WorkflowStepInsertParams, error) {
 	rows := make([]*dbsqlc.WorkflowStepInsertParams, len(spec.Steps))
+	after := spec.CompensateAfter()
 	for i, step := range spec.Steps {
 		row := &dbsqlc.WorkflowStepInsertParams{
 			WorkflowID: workflowID,
@@ -265,9 +276,42 @@ func stepRows(workflowID int64, spec *WorkflowSpec) ([]*dbsqlc.WorkflowStepInser
 			v := int16(*step.Priority)
 			row.Priority = &v
 		}
+		if step.Compensate != nil {
+			if row.Compensate, err = compensateRow(step.Compensate, after[step.Name]); err != nil {
+				return nil, fmt.Errorf("step %q compensate: %w", step.Name, err)
+			}
+		}
 		rows[i] = row
 	}
 	return rows, nil
+}
+
+// compensateRow is the stored form of a step's compensate task
+// (workflow_steps.compensate): what baton._compensate needs to create the
+// task, with after, the steps whose compensations must finish first.
+func compensateRow(c *CompensateSpec, after []string) ([]byte, error) {
+	row := map[string]any{
+		"type":   c.Type,
+		"params": jsonOrEmptyObject(c.Params),
+		"after":  nonNilStrings(after),
+	}
+	if c.MaxRetries != nil {
+		row["max_retries"] = *c.MaxRetries
+	}
+	if c.Priority != nil {
+		row["priority"] = *c.Priority
+	}
+	if c.Backoff != nil {
+		row["backoff"] = c.Backoff
+	}
+	if c.Timeout != "" {
+		d, err := time.ParseDuration(c.Timeout)
+		if err != nil {
+			return nil, fmt.Errorf("timeout: %w", err)
+		}
+		row["timeout_ms"] = d.Milliseconds()
+	}
+	return json.Marshal(row)
 }
 
 // GetWorkflow returns a version of the named workflow; version 0 means the latest.

@@ -94,7 +94,10 @@ type Run struct {
 	// (cancelled in time); empty without an SLA.
 	SLADeadline *time.Time
 	SLAState    string
-	Tasks       []*Task // filled by GetRun only
+	// Compensation is where the run's saga compensation is (ADR 0015):
+	// running, compensated or failed; empty when it has none.
+	Compensation string
+	Tasks        []*Task // filled by GetRun only
 }
 
 // Task is one step of a run.
@@ -126,6 +129,9 @@ type Task struct {
 	QueuedAt           *time.Time
 	StartedAt          *time.Time
 	FinishedAt         *time.Time
+	// Compensates names the step a compensation task undoes (its step is
+	// "compensate:<step>"); empty for every other task.
+	Compensates string
 }
 
 // Event is one row of the task event log.

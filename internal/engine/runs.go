@@ -254,6 +254,7 @@ func runFromRow(row *dbsqlc.BatonRun) *Run {
 		FinishedAt:      row.FinishedAt,
 		SLADeadline:     row.SlaDeadline,
 		SLAState:        deref(row.SlaState),
+		Compensation:    deref(row.Compensation),
 	}
 }
 
@@ -286,6 +287,7 @@ func taskFromRow(row *dbsqlc.BatonRunTask) *Task {
 		QueuedAt:           row.QueuedAt,
 		StartedAt:          row.StartedAt,
 		FinishedAt:         row.FinishedAt,
+		Compensates:        deref(row.Compensates),
 	}
 }
 

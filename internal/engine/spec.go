@@ -193,6 +193,38 @@ type StepSpec struct {
 	// workflow's and the task type's limits: a rule without a key caps the
 	// step's tasks in all runs, a rule with a key those sharing its value.
 	Concurrency []ConcurrencyRule `json:"concurrency,omitempty" maxItems:"10"`
+
+	// Compensate undoes the step (saga semantics): when a batch with
+	// on_member_failure rollback rolls back, every run of it whose step
+	// succeeded runs this task, named "compensate:<step>", after the
+	// compensations of every step downstream of it have finished.
+	Compensate *CompensateSpec `json:"compensate,omitempty"`
+}
+
+// CompensateSpec is the task that undoes a step: a task type and params,
+// with the retry, timeout and priority overrides of a step. Its params may
+// use templates over .input and .steps.NAME where NAME is the step itself
+// or one of its upstream steps (.steps.STEP.output is what the step
+// returned).
+type CompensateSpec struct {
+	// Type is the name of the compensation's task type.
+	Type string `json:"type" pattern:"^[a-z0-9][a-z0-9_.-]{0,99}$"`
+
+	// Params is a JSON object given to the executor, merged over the task
+	// type's defaults. String values may be Go templates.
+	Params json.RawMessage `json:"params,omitempty"`
+
+	// MaxRetries overrides the task type's retry count.
+	MaxRetries *int `json:"max_retries,omitempty" minimum:"0"`
+
+	// Backoff overrides the task type's backoff.
+	Backoff *BackoffSpec `json:"backoff,omitempty"`
+
+	// Timeout overrides the task type's timeout (a Go duration).
+	Timeout string `json:"timeout,omitempty" pattern:"^(0|(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$"`
+
+	// Priority overrides the compensated task's priority (1..4).
+	Priority *int `json:"priority,omitempty" minimum:"1" maximum:"4"`
 }
 
 // ParseSpec parses one YAML or JSON document holding a task type, a
@@ -298,6 +330,9 @@ func specParseWorkflow(top map[string]json.RawMessage, name string) (*WorkflowSp
 				continue
 			}
 			step.Params = specNullToEmpty(step.Params)
+			if step.Compensate != nil {
+				step.Compensate.Params = specNullToEmpty(step.Compensate.Params)
+			}
 			spec.Steps = append(spec.Steps, step)
 		}
 	}

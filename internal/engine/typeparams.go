@@ -35,6 +35,15 @@ func checkStepsTypeOnlyParams(spec *WorkflowSpec) error {
 				Message: "only a task type's defaults may set " + key,
 			})
 		}
+		if step.Compensate == nil {
+			continue
+		}
+		if key, ok := typeOnlyParamIn(step.Compensate.Params); ok {
+			problems = append(problems, Problem{
+				Field:   fmt.Sprintf("steps[%d].compensate.params.%s", i, key),
+				Message: "only a task type's defaults may set " + key,
+			})
+		}
 	}
 	if len(problems) > 0 {
 		return &ValidationError{Kind: specKindWorkflow, Name: spec.Name, Problems: problems}

@@ -384,6 +384,10 @@ func (w *WorkflowSpec) validateStep(i int, graph *specGraph, types TaskTypeLooku
 	problems.checkConcurrency(field+".concurrency", step.Concurrency)
 	problems.checkPriority(field+".priority", step.Priority)
 
+	if step.Compensate != nil {
+		w.validateCompensate(i, graph, types, params, problems)
+	}
+
 	paramsField := field + ".params"
 	if err := CheckJSON(step.Params, 0); err != nil {
 		problems.add(paramsField, "%s", err.Error())
@@ -414,6 +418,86 @@ func (w *WorkflowSpec) validateStep(i int, graph *specGraph, types TaskTypeLooku
 		}
 		return true, index != i && graph.isAncestor(index, i)
 	}, problems)
+}
+
+// validateCompensate checks the compensate task of step i: a known task
+// type, valid overrides and params whose templates refer to the input, the
+// step itself or its upstream steps.
+func (w *WorkflowSpec) validateCompensate(i int, graph *specGraph, types TaskTypeLookup, params ParamsValidator, problems *specProblems) {
+	step := &w.Steps[i]
+	c := step.Compensate
+	field := fmt.Sprintf("steps[%d].compensate", i)
+
+	var executor string
+	switch {
+	case c.Type == "":
+		problems.add(field+".type", "required")
+	case !specNamePattern.MatchString(c.Type):
+		problems.add(field+".type", "unknown task type %q", c.Type)
+	case types != nil:
+		var ok bool
+		if executor, ok = types(c.Type); !ok {
+			problems.add(field+".type", "unknown task type %q", c.Type)
+		}
+	}
+	problems.checkRetries(field+".max_retries", c.MaxRetries)
+	problems.checkTimeout(field+".timeout", c.Timeout)
+	problems.checkBackoff(field+".backoff", c.Backoff)
+	problems.checkPriority(field+".priority", c.Priority)
+
+	paramsField := field + ".params"
+	if err := CheckJSON(c.Params, 0); err != nil {
+		problems.add(paramsField, "%s", err.Error())
+		return
+	}
+	if _, err := specDecodeObject(c.Params); err != nil {
+		problems.add(paramsField, "%s", err.Error())
+		return
+	}
+	if params != nil && executor != "" {
+		if err := params(executor, c.Params); err != nil {
+			problems.add(paramsField, "%s", err.Error())
+		}
+	}
+	if specIsNull(c.Params) {
+		return
+	}
+	decoded, err := tmplDecodeJSON(c.Params)
+	if err != nil {
+		problems.add(paramsField, "invalid JSON: %s", err.Error())
+		return
+	}
+	// A compensation runs after its step succeeded: it may read the step's
+	// own output and those of the steps upstream of it.
+	tmplCheckParams(decoded, paramsField, step.Name, func(name string) (known, upstream bool) {
+		index, known := graph.index[name]
+		if !known {
+			return false, false
+		}
+		return true, index == i || graph.isAncestor(index, i)
+	}, problems)
+}
+
+// CompensateAfter returns, for each step with a compensate task, the names
+// of the steps with one that depend on it directly or transitively, in
+// declaration order: its compensation waits for theirs (reverse dependency
+// order). Steps without a compensate task are absent from the map.
+func (w *WorkflowSpec) CompensateAfter() map[string][]string {
+	graph := specNewGraph(w)
+	out := map[string][]string{}
+	for i, step := range w.Steps {
+		if step.Compensate == nil {
+			continue
+		}
+		after := []string{}
+		for j, other := range w.Steps {
+			if j != i && other.Compensate != nil && graph.isAncestor(i, j) {
+				after = append(after, other.Name)
+			}
+		}
+		out[step.Name] = after
+	}
+	return out
 }
 
 // TopoOrder returns the step names in a topological order: every step comes

@@ -38,14 +38,18 @@ var kindToType = map[string]string{
 	"run_paused":          "run.paused",
 	"run_resumed":         "run.resumed",
 	"run_needs_attention": "run.needs_attention",
-	"task_attempt_failed": "task.failed",
-	"task_dead":           "task.dead",
-	"breaker_opened":      "breaker.opened",
-	"breaker_closed":      "breaker.closed",
-	"sla_at_risk":         "sla.at_risk",
-	"sla_violated":        "sla.violated",
-	"batch_finished":      "batch.finished",
-	"webhook_disabled":    "webhook.disabled",
+	// Saga compensation after a batch rollback (ADR 0015).
+	"run_compensating":        "run.compensating",
+	"run_compensated":         "run.compensated",
+	"run_compensation_failed": "run.compensation_failed",
+	"task_attempt_failed":     "task.failed",
+	"task_dead":               "task.dead",
+	"breaker_opened":          "breaker.opened",
+	"breaker_closed":          "breaker.closed",
+	"sla_at_risk":             "sla.at_risk",
+	"sla_violated":            "sla.violated",
+	"batch_finished":          "batch.finished",
+	"webhook_disabled":        "webhook.disabled",
 }
 
 // TestEventType is the type of the sample event POST /v2/webhooks/{id}/test

@@ -3859,6 +3859,66 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "run.compensated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The run.compensated event
+         * @description Sent to subscriptions that ask for run.compensated. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-run.compensated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "run.compensating": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The run.compensating event
+         * @description Sent to subscriptions that ask for run.compensating. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-run.compensating"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "run.compensation_failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The run.compensation_failed event
+         * @description Sent to subscriptions that ask for run.compensation_failed. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-run.compensation_failed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "run.failed": {
         parameters: {
             query?: never;
@@ -5276,6 +5336,8 @@ export interface components {
         };
         GanttTask: {
             attempts: components["schemas"]["Attempt"][] | null;
+            /** @description On a compensation task (step compensate:NAME), the step NAME it undoes; absent otherwise. */
+            compensates?: string;
             critical: boolean;
             depends_on: string[] | null;
             /**
@@ -5751,6 +5813,8 @@ export interface components {
         Run: {
             /** @description Why the run needs an operator (a dead task in the dead-letter queue); empty otherwise. */
             attention: string;
+            /** @description Saga compensation after a batch rollback: running, compensated (every compensate task succeeded; event run_compensated) or failed (one is dead or skipped; event run_compensation_failed); absent when the run has none. The run's status stays what it was (cancelled, failed or succeeded). */
+            compensation?: string;
             /** Format: date-time */
             created_at: string;
             /** @description Why the run failed; empty otherwise. */
@@ -5811,6 +5875,120 @@ export interface components {
             workflow_version: number;
         };
         RunCancelledEvent: {
+            /** @description Who performed a manual action; empty for the engine's own events. */
+            actor: string;
+            /** Format: int32 */
+            attempt: number | null;
+            data: unknown;
+            /** Format: int64 */
+            duration_ms: number | null;
+            error: string;
+            error_class: string;
+            /**
+             * Format: int64
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             */
+            id: number;
+            /** @example task_succeeded */
+            kind: string;
+            /** @description The worker node that recorded the event, if any. */
+            node: string;
+            /** Format: int32 */
+            priority: number | null;
+            queue: string;
+            /**
+             * Format: int64
+             * @description Null for events that belong to no run (circuit breakers, queues).
+             */
+            run_id: number | null;
+            step: string;
+            /**
+             * Format: int64
+             * @description Null for events of a run itself or of no run.
+             */
+            task_id: number | null;
+            /** Format: date-time */
+            time: string;
+            /** @description The run's workflow; empty for events of no run. */
+            workflow: string;
+        };
+        RunCompensatedEvent: {
+            /** @description Who performed a manual action; empty for the engine's own events. */
+            actor: string;
+            /** Format: int32 */
+            attempt: number | null;
+            data: unknown;
+            /** Format: int64 */
+            duration_ms: number | null;
+            error: string;
+            error_class: string;
+            /**
+             * Format: int64
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             */
+            id: number;
+            /** @example task_succeeded */
+            kind: string;
+            /** @description The worker node that recorded the event, if any. */
+            node: string;
+            /** Format: int32 */
+            priority: number | null;
+            queue: string;
+            /**
+             * Format: int64
+             * @description Null for events that belong to no run (circuit breakers, queues).
+             */
+            run_id: number | null;
+            step: string;
+            /**
+             * Format: int64
+             * @description Null for events of a run itself or of no run.
+             */
+            task_id: number | null;
+            /** Format: date-time */
+            time: string;
+            /** @description The run's workflow; empty for events of no run. */
+            workflow: string;
+        };
+        RunCompensatingEvent: {
+            /** @description Who performed a manual action; empty for the engine's own events. */
+            actor: string;
+            /** Format: int32 */
+            attempt: number | null;
+            data: unknown;
+            /** Format: int64 */
+            duration_ms: number | null;
+            error: string;
+            error_class: string;
+            /**
+             * Format: int64
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             */
+            id: number;
+            /** @example task_succeeded */
+            kind: string;
+            /** @description The worker node that recorded the event, if any. */
+            node: string;
+            /** Format: int32 */
+            priority: number | null;
+            queue: string;
+            /**
+             * Format: int64
+             * @description Null for events that belong to no run (circuit breakers, queues).
+             */
+            run_id: number | null;
+            step: string;
+            /**
+             * Format: int64
+             * @description Null for events of a run itself or of no run.
+             */
+            task_id: number | null;
+            /** Format: date-time */
+            time: string;
+            /** @description The run's workflow; empty for events of no run. */
+            workflow: string;
+        };
+        RunCompensationFailedEvent: {
             /** @description Who performed a manual action; empty for the engine's own events. */
             actor: string;
             /** Format: int32 */
@@ -6666,6 +6844,8 @@ export interface components {
         Task: {
             /** Format: int64 */
             attempts: number;
+            /** @description On a compensation task (step compensate:NAME), the step NAME it undoes; absent for every other task. */
+            compensates?: string;
             /** Format: date-time */
             created_at: string;
             depends_on: string[] | null;
@@ -7427,7 +7607,7 @@ export interface components {
             description?: string;
             /** @description Default true. Enabling a subscription that was disabled for failing clears its failure count. */
             enabled?: boolean;
-            /** @description The event types wanted (required on creation): run.started, run.succeeded, run.failed, run.cancelled, run.paused, run.resumed, run.needs_attention, task.failed (an attempt failed), task.dead, breaker.opened, breaker.closed, sla.at_risk, sla.violated, batch.finished, webhook.disabled. */
+            /** @description The event types wanted (required on creation): run.started, run.succeeded, run.failed, run.cancelled, run.paused, run.resumed, run.needs_attention, run.compensating, run.compensated, run.compensation_failed (saga compensation after a batch rollback), task.failed (an attempt failed), task.dead, breaker.opened, breaker.closed, sla.at_risk, sla.violated, batch.finished, webhook.disabled. */
             event_types?: string[] | null;
             /** @description Only events of runs with one of these owners. */
             owners?: string[] | null;
@@ -13136,6 +13316,7 @@ export interface operations {
                      *       "runs": [
                      *         {
                      *           "attention": "string",
+                     *           "compensation": "string",
                      *           "created_at": "2026-12-01T12:00:00Z",
                      *           "error": "string",
                      *           "finished_at": "2026-12-01T12:00:00Z",
@@ -15525,6 +15706,7 @@ export interface operations {
                      *       "dead_letter_id": 1,
                      *       "run": {
                      *         "attention": "string",
+                     *         "compensation": "string",
                      *         "created_at": "2026-12-01T12:00:00Z",
                      *         "error": "string",
                      *         "finished_at": "2026-12-01T12:00:00Z",
@@ -18227,6 +18409,7 @@ export interface operations {
                      *       "runs": [
                      *         {
                      *           "attention": "string",
+                     *           "compensation": "string",
                      *           "created_at": "2026-12-01T12:00:00Z",
                      *           "error": "string",
                      *           "finished_at": "2026-12-01T12:00:00Z",
@@ -18470,6 +18653,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -18532,6 +18716,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -18805,6 +18990,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -19057,6 +19243,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -19570,6 +19757,7 @@ export interface operations {
                      *       "tasks": [
                      *         {
                      *           "attempts": [],
+                     *           "compensates": "string",
                      *           "critical": false,
                      *           "depends_on": [
                      *             "string"
@@ -19816,6 +20004,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -20358,6 +20547,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -20870,6 +21060,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -21425,6 +21616,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -21703,6 +21895,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -24682,6 +24875,39 @@ export interface operations {
                          * @enum {string}
                          */
                         event: "run_cancelled";
+                        /** @description The event ID. */
+                        id?: number;
+                        /** @description The retry time in milliseconds. */
+                        retry?: number;
+                    } | {
+                        data: components["schemas"]["RunCompensatedEvent"];
+                        /**
+                         * @description The event name.
+                         * @enum {string}
+                         */
+                        event: "run_compensated";
+                        /** @description The event ID. */
+                        id?: number;
+                        /** @description The retry time in milliseconds. */
+                        retry?: number;
+                    } | {
+                        data: components["schemas"]["RunCompensatingEvent"];
+                        /**
+                         * @description The event name.
+                         * @enum {string}
+                         */
+                        event: "run_compensating";
+                        /** @description The event ID. */
+                        id?: number;
+                        /** @description The retry time in milliseconds. */
+                        retry?: number;
+                    } | {
+                        data: components["schemas"]["RunCompensationFailedEvent"];
+                        /**
+                         * @description The event name.
+                         * @enum {string}
+                         */
+                        event: "run_compensation_failed";
                         /** @description The event ID. */
                         id?: number;
                         /** @description The retry time in milliseconds. */
@@ -33601,6 +33827,7 @@ export interface operations {
                      *       "runs": [
                      *         {
                      *           "attention": "string",
+                     *           "compensation": "string",
                      *           "created_at": "2026-12-01T12:00:00Z",
                      *           "error": "string",
                      *           "finished_at": "2026-12-01T12:00:00Z",
@@ -37455,6 +37682,7 @@ export interface operations {
                      *       "dead_letter_id": 1,
                      *       "run": {
                      *         "attention": "string",
+                     *         "compensation": "string",
                      *         "created_at": "2026-12-01T12:00:00Z",
                      *         "error": "string",
                      *         "finished_at": "2026-12-01T12:00:00Z",
@@ -41482,6 +41710,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -41544,6 +41773,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -42049,6 +42279,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -42301,6 +42532,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -42814,6 +43046,7 @@ export interface operations {
                      *       "tasks": [
                      *         {
                      *           "attempts": [],
+                     *           "compensates": "string",
                      *           "critical": false,
                      *           "depends_on": [
                      *             "string"
@@ -43060,6 +43293,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -43602,6 +43836,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -44114,6 +44349,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -44669,6 +44905,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -44947,6 +45184,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -49030,6 +49268,39 @@ export interface operations {
                          * @enum {string}
                          */
                         event: "run_cancelled";
+                        /** @description The event ID. */
+                        id?: number;
+                        /** @description The retry time in milliseconds. */
+                        retry?: number;
+                    } | {
+                        data: components["schemas"]["RunCompensatedEvent"];
+                        /**
+                         * @description The event name.
+                         * @enum {string}
+                         */
+                        event: "run_compensated";
+                        /** @description The event ID. */
+                        id?: number;
+                        /** @description The retry time in milliseconds. */
+                        retry?: number;
+                    } | {
+                        data: components["schemas"]["RunCompensatingEvent"];
+                        /**
+                         * @description The event name.
+                         * @enum {string}
+                         */
+                        event: "run_compensating";
+                        /** @description The event ID. */
+                        id?: number;
+                        /** @description The retry time in milliseconds. */
+                        retry?: number;
+                    } | {
+                        data: components["schemas"]["RunCompensationFailedEvent"];
+                        /**
+                         * @description The event name.
+                         * @enum {string}
+                         */
+                        event: "run_compensation_failed";
                         /** @description The event ID. */
                         id?: number;
                         /** @description The retry time in milliseconds. */
@@ -54761,6 +55032,93 @@ export interface operations {
         };
     };
     "webhook-run.cancelled": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-run.compensated": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-run.compensating": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-run.compensation_failed": {
         parameters: {
             query?: never;
             header: {

@@ -274,13 +274,14 @@ const Row = memo(function Row(props: {
   const last = segs[segs.length - 1]
   return (
     <g
-      className={`gantt-row${selected ? ' selected' : ''}`}
+      className={`gantt-row${selected ? ' selected' : ''}${task.compensates ? ' compensation' : ''}`}
       data-step={task.step}
+      data-compensates={task.compensates || undefined}
       data-status={task.status}
       data-critical={critical ? 'true' : 'false'}
       tabIndex={0}
       role="button"
-      aria-label={`${task.step}: ${task.status}${critical ? ', on the critical path' : ''}`}
+      aria-label={`${task.step}: ${task.status}${task.compensates ? `, undoes ${task.compensates}` : ''}${critical ? ', on the critical path' : ''}`}
       onClick={() => onSelect(task.step)}
       onKeyDown={(e) => {
         if (e.key === 'Enter' || e.key === ' ') {
@@ -297,8 +298,15 @@ const Row = memo(function Row(props: {
       onBlur={() => onHover(null)}
     >
       <rect className="gantt-band" x={0} y={rowY} width="100%" height={rowHeight} fill="transparent" />
-      <text className="gantt-label" x={8} y={rowY + rowHeight / 2 + 4} fontSize={12} fontWeight={critical ? 600 : 400}>
-        {task.step}
+      <text
+        className="gantt-label"
+        x={8}
+        y={rowY + rowHeight / 2 + 4}
+        fontSize={12}
+        fontWeight={critical ? 600 : 400}
+        fontStyle={task.compensates ? 'italic' : undefined}
+      >
+        {task.compensates ? `↩ ${task.step}` : task.step}
       </text>
       <g clipPath="url(#gantt-plot)">
         {segs.map((s, k) => (
