@@ -2605,6 +2605,10 @@ class GanttTask:
     status: str
     step: str
     task_type: str
+    compensates: str | None = None
+    """On a compensation task (step compensate:NAME), the step NAME it undoes; absent
+    otherwise.
+    """
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GanttTask:
@@ -2622,6 +2626,7 @@ class GanttTask:
             status=require(d, "status", "GanttTask"),
             step=require(d, "step", "GanttTask"),
             task_type=require(d, "task_type", "GanttTask"),
+            compensates=d.get("compensates"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -2639,6 +2644,8 @@ class GanttTask:
         d["status"] = self.status
         d["step"] = self.step
         d["task_type"] = self.task_type
+        if self.compensates is not None:
+            d["compensates"] = self.compensates
         return d
 
 
@@ -3585,6 +3592,12 @@ class Run:
     """The schedule, event or batch that started the run; empty otherwise."""
     workflow: str
     workflow_version: int
+    compensation: str | None = None
+    """Saga compensation after a batch rollback: running, compensated (every compensate task
+    succeeded; event run_compensated) or failed (one is dead or skipped; event
+    run_compensation_failed); absent when the run has none. The run's status stays what it
+    was (cancelled, failed or succeeded).
+    """
     tasks: list[Task] | None = None
     """The run's tasks in step order; left out of listings."""
 
@@ -3613,6 +3626,7 @@ class Run:
             trigger_ref=require(d, "trigger_ref", "Run"),
             workflow=require(d, "workflow", "Run"),
             workflow_version=require(d, "workflow_version", "Run"),
+            compensation=d.get("compensation"),
             tasks=_opt(d.get("tasks"), lambda v: [Task.from_dict(x0) for x0 in v]),
         )
 
@@ -3640,6 +3654,8 @@ class Run:
         d["trigger_ref"] = self.trigger_ref
         d["workflow"] = self.workflow
         d["workflow_version"] = self.workflow_version
+        if self.compensation is not None:
+            d["compensation"] = self.compensation
         if self.tasks is not None:
             d["tasks"] = [x0.to_dict() for x0 in self.tasks]
         return d
@@ -3692,6 +3708,219 @@ class RunCancelledEvent:
             task_id=require(d, "task_id", "RunCancelledEvent"),
             time=parse_time(require(d, "time", "RunCancelledEvent")),
             workflow=require(d, "workflow", "RunCancelledEvent"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Encodes the object as JSON-ready data (optional None fields left out)."""
+        d: dict[str, Any] = {}
+        d["actor"] = self.actor
+        d["attempt"] = None if self.attempt is None else self.attempt
+        d["data"] = self.data
+        d["duration_ms"] = None if self.duration_ms is None else self.duration_ms
+        d["error"] = self.error
+        d["error_class"] = self.error_class
+        d["id"] = self.id
+        d["kind"] = self.kind
+        d["node"] = self.node
+        d["priority"] = None if self.priority is None else self.priority
+        d["queue"] = self.queue
+        d["run_id"] = None if self.run_id is None else self.run_id
+        d["step"] = self.step
+        d["task_id"] = None if self.task_id is None else self.task_id
+        d["time"] = format_time(self.time)
+        d["workflow"] = self.workflow
+        return d
+
+
+@dataclass
+class RunCompensatedEvent:
+    """The RunCompensatedEvent schema."""
+
+    actor: str
+    """Who performed a manual action; empty for the engine's own events."""
+    attempt: int | None
+    data: Any
+    duration_ms: int | None
+    error: str
+    error_class: str
+    id: int
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    kind: str
+    node: str
+    """The worker node that recorded the event, if any."""
+    priority: int | None
+    queue: str
+    run_id: int | None
+    """Null for events that belong to no run (circuit breakers, queues)."""
+    step: str
+    task_id: int | None
+    """Null for events of a run itself or of no run."""
+    time: datetime.datetime
+    workflow: str
+    """The run's workflow; empty for events of no run."""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunCompensatedEvent:
+        """Decodes the JSON object d (unknown fields are ignored)."""
+        return cls(
+            actor=require(d, "actor", "RunCompensatedEvent"),
+            attempt=require(d, "attempt", "RunCompensatedEvent"),
+            data=require(d, "data", "RunCompensatedEvent"),
+            duration_ms=require(d, "duration_ms", "RunCompensatedEvent"),
+            error=require(d, "error", "RunCompensatedEvent"),
+            error_class=require(d, "error_class", "RunCompensatedEvent"),
+            id=require(d, "id", "RunCompensatedEvent"),
+            kind=require(d, "kind", "RunCompensatedEvent"),
+            node=require(d, "node", "RunCompensatedEvent"),
+            priority=require(d, "priority", "RunCompensatedEvent"),
+            queue=require(d, "queue", "RunCompensatedEvent"),
+            run_id=require(d, "run_id", "RunCompensatedEvent"),
+            step=require(d, "step", "RunCompensatedEvent"),
+            task_id=require(d, "task_id", "RunCompensatedEvent"),
+            time=parse_time(require(d, "time", "RunCompensatedEvent")),
+            workflow=require(d, "workflow", "RunCompensatedEvent"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Encodes the object as JSON-ready data (optional None fields left out)."""
+        d: dict[str, Any] = {}
+        d["actor"] = self.actor
+        d["attempt"] = None if self.attempt is None else self.attempt
+        d["data"] = self.data
+        d["duration_ms"] = None if self.duration_ms is None else self.duration_ms
+        d["error"] = self.error
+        d["error_class"] = self.error_class
+        d["id"] = self.id
+        d["kind"] = self.kind
+        d["node"] = self.node
+        d["priority"] = None if self.priority is None else self.priority
+        d["queue"] = self.queue
+        d["run_id"] = None if self.run_id is None else self.run_id
+        d["step"] = self.step
+        d["task_id"] = None if self.task_id is None else self.task_id
+        d["time"] = format_time(self.time)
+        d["workflow"] = self.workflow
+        return d
+
+
+@dataclass
+class RunCompensatingEvent:
+    """The RunCompensatingEvent schema."""
+
+    actor: str
+    """Who performed a manual action; empty for the engine's own events."""
+    attempt: int | None
+    data: Any
+    duration_ms: int | None
+    error: str
+    error_class: str
+    id: int
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    kind: str
+    node: str
+    """The worker node that recorded the event, if any."""
+    priority: int | None
+    queue: str
+    run_id: int | None
+    """Null for events that belong to no run (circuit breakers, queues)."""
+    step: str
+    task_id: int | None
+    """Null for events of a run itself or of no run."""
+    time: datetime.datetime
+    workflow: str
+    """The run's workflow; empty for events of no run."""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunCompensatingEvent:
+        """Decodes the JSON object d (unknown fields are ignored)."""
+        return cls(
+            actor=require(d, "actor", "RunCompensatingEvent"),
+            attempt=require(d, "attempt", "RunCompensatingEvent"),
+            data=require(d, "data", "RunCompensatingEvent"),
+            duration_ms=require(d, "duration_ms", "RunCompensatingEvent"),
+            error=require(d, "error", "RunCompensatingEvent"),
+            error_class=require(d, "error_class", "RunCompensatingEvent"),
+            id=require(d, "id", "RunCompensatingEvent"),
+            kind=require(d, "kind", "RunCompensatingEvent"),
+            node=require(d, "node", "RunCompensatingEvent"),
+            priority=require(d, "priority", "RunCompensatingEvent"),
+            queue=require(d, "queue", "RunCompensatingEvent"),
+            run_id=require(d, "run_id", "RunCompensatingEvent"),
+            step=require(d, "step", "RunCompensatingEvent"),
+            task_id=require(d, "task_id", "RunCompensatingEvent"),
+            time=parse_time(require(d, "time", "RunCompensatingEvent")),
+            workflow=require(d, "workflow", "RunCompensatingEvent"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Encodes the object as JSON-ready data (optional None fields left out)."""
+        d: dict[str, Any] = {}
+        d["actor"] = self.actor
+        d["attempt"] = None if self.attempt is None else self.attempt
+        d["data"] = self.data
+        d["duration_ms"] = None if self.duration_ms is None else self.duration_ms
+        d["error"] = self.error
+        d["error_class"] = self.error_class
+        d["id"] = self.id
+        d["kind"] = self.kind
+        d["node"] = self.node
+        d["priority"] = None if self.priority is None else self.priority
+        d["queue"] = self.queue
+        d["run_id"] = None if self.run_id is None else self.run_id
+        d["step"] = self.step
+        d["task_id"] = None if self.task_id is None else self.task_id
+        d["time"] = format_time(self.time)
+        d["workflow"] = self.workflow
+        return d
+
+
+@dataclass
+class RunCompensationFailedEvent:
+    """The RunCompensationFailedEvent schema."""
+
+    actor: str
+    """Who performed a manual action; empty for the engine's own events."""
+    attempt: int | None
+    data: Any
+    duration_ms: int | None
+    error: str
+    error_class: str
+    id: int
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    kind: str
+    node: str
+    """The worker node that recorded the event, if any."""
+    priority: int | None
+    queue: str
+    run_id: int | None
+    """Null for events that belong to no run (circuit breakers, queues)."""
+    step: str
+    task_id: int | None
+    """Null for events of a run itself or of no run."""
+    time: datetime.datetime
+    workflow: str
+    """The run's workflow; empty for events of no run."""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunCompensationFailedEvent:
+        """Decodes the JSON object d (unknown fields are ignored)."""
+        return cls(
+            actor=require(d, "actor", "RunCompensationFailedEvent"),
+            attempt=require(d, "attempt", "RunCompensationFailedEvent"),
+            data=require(d, "data", "RunCompensationFailedEvent"),
+            duration_ms=require(d, "duration_ms", "RunCompensationFailedEvent"),
+            error=require(d, "error", "RunCompensationFailedEvent"),
+            error_class=require(d, "error_class", "RunCompensationFailedEvent"),
+            id=require(d, "id", "RunCompensationFailedEvent"),
+            kind=require(d, "kind", "RunCompensationFailedEvent"),
+            node=require(d, "node", "RunCompensationFailedEvent"),
+            priority=require(d, "priority", "RunCompensationFailedEvent"),
+            queue=require(d, "queue", "RunCompensationFailedEvent"),
+            run_id=require(d, "run_id", "RunCompensationFailedEvent"),
+            step=require(d, "step", "RunCompensationFailedEvent"),
+            task_id=require(d, "task_id", "RunCompensationFailedEvent"),
+            time=parse_time(require(d, "time", "RunCompensationFailedEvent")),
+            workflow=require(d, "workflow", "RunCompensationFailedEvent"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -5443,6 +5672,10 @@ class Task:
     task_type: str
     timeout_ms: int
     when: Literal["on_success", "on_failure", "always"]
+    compensates: str | None = None
+    """On a compensation task (step compensate:NAME), the step NAME it undoes; absent for every
+    other task.
+    """
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Task:
@@ -5472,6 +5705,7 @@ class Task:
             task_type=require(d, "task_type", "Task"),
             timeout_ms=require(d, "timeout_ms", "Task"),
             when=require(d, "when", "Task"),
+            compensates=d.get("compensates"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -5501,6 +5735,8 @@ class Task:
         d["task_type"] = self.task_type
         d["timeout_ms"] = self.timeout_ms
         d["when"] = self.when
+        if self.compensates is not None:
+            d["compensates"] = self.compensates
         return d
 
 
@@ -6970,9 +7206,10 @@ class WebhookRequest:
     """
     event_types: list[str] | None = None
     """The event types wanted (required on creation): run.started, run.succeeded, run.failed,
-    run.cancelled, run.paused, run.resumed, run.needs_attention, task.failed (an attempt
-    failed), task.dead, breaker.opened, breaker.closed, sla.at_risk, sla.violated,
-    batch.finished, webhook.disabled.
+    run.cancelled, run.paused, run.resumed, run.needs_attention, run.compensating,
+    run.compensated, run.compensation_failed (saga compensation after a batch rollback),
+    task.failed (an attempt failed), task.dead, breaker.opened, breaker.closed, sla.at_risk,
+    sla.violated, batch.finished, webhook.disabled.
     """
     owners: list[str] | None = None
     """Only events of runs with one of these owners."""
@@ -7373,6 +7610,9 @@ __all__ = [
     "RetryTaskRequest",
     "Run",
     "RunCancelledEvent",
+    "RunCompensatedEvent",
+    "RunCompensatingEvent",
+    "RunCompensationFailedEvent",
     "RunFailedEvent",
     "RunFound",
     "RunInfo",
