@@ -124,8 +124,17 @@ export interface StreamOptions extends CallOptions {
   workflow?: string;
   /** Only events of these kinds (task_succeeded, run_failed ...). */
   kinds?: string[];
-  /** Resume after this event id: the server replays what came after it. */
+  /**
+   * Resume after this event id: the server replays the matching events that
+   * came after it. Without it (or with 0) the stream starts with the next event.
+   */
   lastEventId?: number;
+  /**
+   * Called each time a connection is open and subscribed (events committed
+   * from then on will come): start the work to watch after the first call to
+   * see all of its events without a lastEventId.
+   */
+  onOpen?: (info: { reconnects: number; lastEventId: number | undefined }) => void;
   /** Reconnect (with Last-Event-ID) when the connection drops. Default true. */
   reconnect?: boolean;
   /** The pause before reconnecting; the server's `retry:` (2 s) by default. */
@@ -369,6 +378,7 @@ export class BatonClient {
     let last = opts.lastEventId;
     let serverRetry = 2000;
     let idle = 0; // reconnections in a row without an event
+    let reconnects = 0;
 
     for (;;) {
       const headers: Record<string, string> = { ...this.#headers, Accept: "text/event-stream" };
@@ -380,6 +390,7 @@ export class BatonClient {
           throw await BatonProblemError.fromResponse(res, "GET", parseRetryAfter(res.headers.get("Retry-After")));
         }
         body = res.body;
+        opts.onOpen?.({ reconnects, lastEventId: last });
       } catch (err) {
         if (err instanceof BatonProblemError || opts.signal?.aborted || !reconnect) throw err;
       }
@@ -403,6 +414,7 @@ export class BatonClient {
         throw new Error(`baton stream: no event after ${maxReconnects} reconnections`);
       }
       await sleep(opts.reconnectDelayMs ?? serverRetry, opts.signal);
+      reconnects++;
     }
   }
 }
