@@ -404,7 +404,8 @@ export class BatonClient {
             yield { id, kind: msg.event, data };
           }
         } catch (err) {
-          if (opts.signal?.aborted || !reconnect) throw err;
+          // A SyntaxError is a malformed event, not a dropped connection: reconnecting would read it again.
+          if (opts.signal?.aborted || !reconnect || err instanceof SyntaxError) throw err;
           // The connection dropped: reconnect below.
         }
       }

@@ -182,3 +182,73 @@ describe("verifyWebhook", () => {
     await refused(verifyWebhook(secret, headers("v1,"), body, { now }));
   });
 });
+
+describe("stream", () => {
+  const event = (id: number, kind: string) =>
+    `id: ${id}\nevent: ${kind}\ndata: ${JSON.stringify({ id, kind, run_id: 7 })}\n\n`;
+
+  test("reconnects after a drop with Last-Event-ID and the server's retry delay", async () => {
+    const seen: (string | null)[] = [];
+    const enc = new TextEncoder();
+    const baton = new BatonClient({
+      baseUrl: "http://baton.test",
+      apiKey: "baton_k",
+      fetch: async (req) => {
+        seen.push(req.headers.get("Last-Event-ID"));
+        expect(req.headers.get("Authorization")).toBe("Bearer baton_k");
+        expect(new URL(req.url).search).toBe("?run_id=7&kind=task_succeeded&kind=run_succeeded");
+        const first = seen.length === 1;
+        let pulls = 0;
+        const body = new ReadableStream<Uint8Array>({
+          pull(c) {
+            if (first && pulls++ === 0) {
+              c.enqueue(enc.encode("retry: 5\n\n" + event(1, "task_succeeded") + event(2, "task_succeeded")));
+            } else if (first) {
+              c.error(new TypeError("terminated")); // the connection drops
+            } else {
+              c.enqueue(enc.encode(": heartbeat\n\n" + event(3, "run_succeeded")));
+              c.close();
+            }
+          },
+        });
+        return new Response(body, { headers: { "Content-Type": "text/event-stream" } });
+      },
+    });
+    const t0 = Date.now();
+    const got = [];
+    const opens: number[] = [];
+    for await (const m of baton.stream({
+      runId: 7,
+      kinds: ["task_succeeded", "run_succeeded"],
+      onOpen: (o) => opens.push(o.reconnects),
+    })) {
+      got.push([m.id, m.kind, m.data.run_id]);
+      if (m.kind === "run_succeeded") break;
+    }
+    expect(got).toEqual([
+      [1, "task_succeeded", 7],
+      [2, "task_succeeded", 7],
+      [3, "run_succeeded", 7],
+    ]);
+    expect(seen).toEqual([null, "2"]);
+    expect(opens).toEqual([0, 1]);
+    expect(Date.now() - t0).toBeLessThan(1000); // waited the server's 5 ms, not the default 2 s
+  });
+
+  test("an error answer at connection is thrown, not retried", async () => {
+    let calls = 0;
+    const baton = new BatonClient({
+      baseUrl: "http://baton.test",
+      fetch: async () => {
+        calls++;
+        return new Response(JSON.stringify({ title: "Forbidden", status: 403, detail: "needs viewer" }), {
+          status: 403,
+          headers: { "Content-Type": "application/problem+json" },
+        });
+      },
+    });
+    const it = baton.stream();
+    await expect(it.next()).rejects.toMatchObject({ name: "BatonProblemError", status: 403, detail: "needs viewer" });
+    expect(calls).toBe(1);
+  });
+});
