@@ -51,7 +51,8 @@ generate: web/node_modules/.installed clients/typescript/node_modules/.installed
 	  cd clients/typescript && BATON_OPENAPI_V2="$$tmp/v2/openapi.json" $(NPM) run --silent generate
 
 ## test-clients: the client libraries' suites (clients/*: Test.*Client) against a real baton on a fresh
-## database, then the TypeScript client packed with npm pack, installed into an empty folder and imported
+## database; the TypeScript client also packed with npm pack, installed into an empty folder and imported,
+## and run in headless Chromium
 test-clients: build clients/typescript/node_modules/.installed
 	@url="$$($(GO) run ./cmd/baton testdb)" && \
 	  BATON_TEST_DATABASE_URL="$$url" BATON_CLIENT_TESTS=1 BATON_BIN="$(CURDIR)/bin/baton" \

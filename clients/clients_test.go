@@ -63,5 +63,15 @@ func TestTypeScriptClient(t *testing.T) {
 		// npm pack, install the tarball into an empty folder, import it,
 		// type-check against it, start and await a run through it.
 		srv.RunScript(t, ctx, dir, nil, "npm", "run", "--silent", "pack-check")
+
+		// The dist/ that npm pack built, in Chromium.
+		t.Run("browser", func(t *testing.T) {
+			for _, need := range []string{"/usr/bin/chromium", filepath.Join(dir, "..", "..", "web", "node_modules", "playwright-core")} {
+				if _, err := os.Stat(need); err != nil {
+					t.Skipf("no %s (make web installs playwright-core; apt-get install chromium)", need)
+				}
+			}
+			srv.RunScript(t, ctx, dir, nil, "npm", "run", "--silent", "browser-check")
+		})
 	})
 }
