@@ -8,15 +8,16 @@ GOFLAGS ?=
 # A recipe that fails removes its half-written target, so the next run tries again.
 .DELETE_ON_ERROR:
 
-.PHONY: run test test-go test-web test-browser generate build web bench bench-web lint tools clean openapi-clients
+.PHONY: run test test-go test-web test-browser test-clients generate build web bench bench-web lint tools clean openapi-clients
 
 ## run: start everything (local PostgreSQL under ./.baton unless DATABASE_URL is set) on $(ADDR)
 run: web
 	$(GO) build -o bin/baton ./cmd/baton
 	./bin/baton dev --addr $(ADDR)
 
-## test: vet, then every Go test (with -race) against a real PostgreSQL, then the dashboard's unit and browser tests
-test: test-go test-web test-browser
+## test: vet, then every Go test (with -race) against a real PostgreSQL, then the dashboard's unit and browser tests,
+## then the client libraries' suites against a live baton
+test: test-go test-web test-browser test-clients
 
 # The fuzz runs skip minimization (-fuzzminimizetime 0): minimizing a new interesting input that
 # straddles the end of -fuzztime makes the run fail with "context deadline exceeded" (seen in CI);
@@ -40,15 +41,24 @@ test-browser: build
 	  BATON_TEST_DATABASE_URL="$$url" BATON_BROWSER_TESTS=1 BATON_BIN="$(CURDIR)/bin/baton" \
 	  $(GO) test -count=1 -timeout 10m -run '^TestBrowser$$' -v ./web/e2e/
 
-## generate: regenerate sqlc code, the OpenAPI documents, the dashboard's typed client and the
-## Python client's models (CI fails if this leaves a diff)
-generate: web/node_modules/.installed
+## generate: regenerate sqlc code, the OpenAPI documents, the dashboard's typed client, and the
+## TypeScript client's types and Python client's models from the v2 document (CI fails if this leaves a diff)
+generate: web/node_modules/.installed clients/typescript/node_modules/.installed
 	$(GO) tool sqlc generate
 	$(GO) run ./cmd/baton openapi -o api
 	cd web && $(NPM) run --silent generate
 	@tmp="$$(mktemp -d)" && trap 'rm -rf "$$tmp"' EXIT && \
 	  $(GO) run ./cmd/baton openapi --versions -o "$$tmp" && \
-	  $(PYTHON) clients/python/scripts/generate.py "$$tmp/v2/openapi.json"
+	  $(PYTHON) clients/python/scripts/generate.py "$$tmp/v2/openapi.json" && \
+	  cd clients/typescript && BATON_OPENAPI_V2="$$tmp/v2/openapi.json" $(NPM) run --silent generate
+
+## test-clients: the client libraries' suites (clients/*: Test.*Client) against a real baton on a fresh
+## database; the TypeScript client also packed with npm pack, installed into an empty folder and imported,
+## and run in headless Chromium
+test-clients: build clients/typescript/node_modules/.installed
+	@url="$$($(GO) run ./cmd/baton testdb)" && \
+	  BATON_TEST_DATABASE_URL="$$url" BATON_CLIENT_TESTS=1 BATON_BIN="$(CURDIR)/bin/baton" \
+	  $(GO) test -count=1 -timeout 10m -run 'Test.*Client$$' -v ./clients/
 
 ## build: the baton binary with the dashboard embedded
 build: web
@@ -58,6 +68,10 @@ build: web
 # changes the directory's time) without the dependencies changing.
 web/node_modules/.installed: web/package.json web/package-lock.json
 	cd web && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+clients/typescript/node_modules/.installed: clients/typescript/package.json clients/typescript/package-lock.json
+	cd clients/typescript && $(NPM) ci --no-audit --no-fund
 	@touch $@
 
 ## web: build the dashboard and the offline API docs into web/dist (only when a source changed)

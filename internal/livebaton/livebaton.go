@@ -36,6 +36,9 @@ type Options struct {
 	LogPath string
 	// Args are extra arguments after `baton dev --addr ADDR`.
 	Args []string
+	// Env holds extra NAME=value variables for the server, such as
+	// BATON_ALLOW_PRIVATE_HTTP=true for webhooks to a local receiver.
+	Env []string
 }
 
 // Server is a running baton.
@@ -85,7 +88,7 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	args = append(args, opts.Args...)
 	srv := exec.CommandContext(ctx, bin, args...)
-	srv.Env = append(os.Environ(), "DATABASE_URL="+dbURL)
+	srv.Env = append(append(os.Environ(), opts.Env...), "DATABASE_URL="+dbURL)
 	srv.Dir = t.TempDir()
 	srv.Stdout, srv.Stderr = logs, logs
 	srv.Cancel = func() error { return srv.Process.Signal(os.Interrupt) }
