@@ -2034,12 +2034,12 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Workflows by success rate
-         * @description Every workflow with runs finished in the window, with its outcomes and success rate (succeeded / finished); `sort=success_rate` puts the worst first.
+         * List workflows with their outcomes
+         * @description The latest version of every workflow (as v1's list, without definitions) with its runs finished in the window by outcome and its success rate (succeeded / finished); `sort=success_rate` puts the worst first. Replaces v1's list-workflows under /v2.
          *
          *     Needs the **viewer** role.
          */
-        get: operations["list-workflow-rates"];
+        get: operations["list-workflow-summaries"];
         put?: never;
         /**
          * Apply a workflow definition
@@ -2192,6 +2192,66 @@ export interface webhooks {
          * @description Sent to subscriptions that ask for run.cancelled. Answer 2xx within 10 s; any other answer is retried.
          */
         post: operations["webhook-run.cancelled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "run.compensated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The run.compensated event
+         * @description Sent to subscriptions that ask for run.compensated. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-run.compensated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "run.compensating": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The run.compensating event
+         * @description Sent to subscriptions that ask for run.compensating. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-run.compensating"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "run.compensation_failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The run.compensation_failed event
+         * @description Sent to subscriptions that ask for run.compensation_failed. Answer 2xx within 10 s; any other answer is retried.
+         */
+        post: operations["webhook-run.compensation_failed"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3615,6 +3675,8 @@ export interface components {
         };
         GanttTask: {
             attempts: components["schemas"]["Attempt"][] | null;
+            /** @description On a compensation task (step compensate:NAME), the step NAME it undoes; absent otherwise. */
+            compensates?: string;
             critical: boolean;
             depends_on: string[] | null;
             /**
@@ -4090,6 +4152,8 @@ export interface components {
         Run: {
             /** @description Why the run needs an operator (a dead task in the dead-letter queue); empty otherwise. */
             attention: string;
+            /** @description Saga compensation after a batch rollback: running, compensated (every compensate task succeeded; event run_compensated) or failed (one is dead or skipped; event run_compensation_failed); absent when the run has none. The run's status stays what it was (cancelled, failed or succeeded). */
+            compensation?: string;
             /** Format: date-time */
             created_at: string;
             /** @description Why the run failed; empty otherwise. */
@@ -4187,6 +4251,120 @@ export interface components {
             /** @description The run's workflow; empty for events of no run. */
             workflow: string;
         };
+        RunCompensatedEvent: {
+            /** @description Who performed a manual action; empty for the engine's own events. */
+            actor: string;
+            /** Format: int32 */
+            attempt: number | null;
+            data: unknown;
+            /** Format: int64 */
+            duration_ms: number | null;
+            error: string;
+            error_class: string;
+            /**
+             * Format: int64
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             */
+            id: number;
+            /** @example task_succeeded */
+            kind: string;
+            /** @description The worker node that recorded the event, if any. */
+            node: string;
+            /** Format: int32 */
+            priority: number | null;
+            queue: string;
+            /**
+             * Format: int64
+             * @description Null for events that belong to no run (circuit breakers, queues).
+             */
+            run_id: number | null;
+            step: string;
+            /**
+             * Format: int64
+             * @description Null for events of a run itself or of no run.
+             */
+            task_id: number | null;
+            /** Format: date-time */
+            time: string;
+            /** @description The run's workflow; empty for events of no run. */
+            workflow: string;
+        };
+        RunCompensatingEvent: {
+            /** @description Who performed a manual action; empty for the engine's own events. */
+            actor: string;
+            /** Format: int32 */
+            attempt: number | null;
+            data: unknown;
+            /** Format: int64 */
+            duration_ms: number | null;
+            error: string;
+            error_class: string;
+            /**
+             * Format: int64
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             */
+            id: number;
+            /** @example task_succeeded */
+            kind: string;
+            /** @description The worker node that recorded the event, if any. */
+            node: string;
+            /** Format: int32 */
+            priority: number | null;
+            queue: string;
+            /**
+             * Format: int64
+             * @description Null for events that belong to no run (circuit breakers, queues).
+             */
+            run_id: number | null;
+            step: string;
+            /**
+             * Format: int64
+             * @description Null for events of a run itself or of no run.
+             */
+            task_id: number | null;
+            /** Format: date-time */
+            time: string;
+            /** @description The run's workflow; empty for events of no run. */
+            workflow: string;
+        };
+        RunCompensationFailedEvent: {
+            /** @description Who performed a manual action; empty for the engine's own events. */
+            actor: string;
+            /** Format: int32 */
+            attempt: number | null;
+            data: unknown;
+            /** Format: int64 */
+            duration_ms: number | null;
+            error: string;
+            error_class: string;
+            /**
+             * Format: int64
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             */
+            id: number;
+            /** @example task_succeeded */
+            kind: string;
+            /** @description The worker node that recorded the event, if any. */
+            node: string;
+            /** Format: int32 */
+            priority: number | null;
+            queue: string;
+            /**
+             * Format: int64
+             * @description Null for events that belong to no run (circuit breakers, queues).
+             */
+            run_id: number | null;
+            step: string;
+            /**
+             * Format: int64
+             * @description Null for events of a run itself or of no run.
+             */
+            task_id: number | null;
+            /** Format: date-time */
+            time: string;
+            /** @description The run's workflow; empty for events of no run. */
+            workflow: string;
+        };
         RunFailedEvent: {
             /** @description Who performed a manual action; empty for the engine's own events. */
             actor: string;
@@ -4226,6 +4404,8 @@ export interface components {
             workflow: string;
         };
         RunFound: {
+            /** @description The finished run's cost, a decimal (the sum of its tasks' prices); absent while it runs or when no task type is priced. Computed with the search index, within about a second of the run's end. */
+            cost?: string;
             /** Format: date-time */
             created_at: string;
             /** Format: int64 */
@@ -5003,6 +5183,8 @@ export interface components {
         Task: {
             /** Format: int64 */
             attempts: number;
+            /** @description On a compensation task (step compensate:NAME), the step NAME it undoes; absent for every other task. */
+            compensates?: string;
             /** Format: date-time */
             created_at: string;
             depends_on: string[] | null;
@@ -5764,7 +5946,7 @@ export interface components {
             description?: string;
             /** @description Default true. Enabling a subscription that was disabled for failing clears its failure count. */
             enabled?: boolean;
-            /** @description The event types wanted (required on creation): run.started, run.succeeded, run.failed, run.cancelled, run.paused, run.resumed, run.needs_attention, task.failed (an attempt failed), task.dead, breaker.opened, breaker.closed, sla.at_risk, sla.violated, batch.finished, webhook.disabled. */
+            /** @description The event types wanted (required on creation): run.started, run.succeeded, run.failed, run.cancelled, run.paused, run.resumed, run.needs_attention, run.compensating, run.compensated, run.compensation_failed (saga compensation after a batch rollback), task.failed (an attempt failed), task.dead, breaker.opened, breaker.closed, sla.at_risk, sla.violated, batch.finished, webhook.disabled. */
             event_types?: string[] | null;
             /** @description Only events of runs with one of these owners. */
             owners?: string[] | null;
@@ -5840,7 +6022,7 @@ export interface components {
         WorkflowList: {
             workflows: components["schemas"]["Workflow"][] | null;
         };
-        WorkflowRate: {
+        WorkflowOutcomes: {
             /** Format: int64 */
             cancelled: number;
             /** Format: int64 */
@@ -5851,15 +6033,41 @@ export interface components {
             succeeded: number;
             /**
              * Format: double
-             * @description succeeded / finished, 0 to 1.
+             * @description succeeded / finished, 0 to 1; absent when no run finished in the window.
              */
-            success_rate: number;
-            workflow: string;
+            success_rate?: number;
         };
-        WorkflowRateList: {
+        WorkflowSummary: {
             /** Format: date-time */
+            created_at: string;
+            /** @description The full definition; left out of listings. */
+            definition?: components["schemas"]["WorkflowDefinition"];
+            description: string;
+            /** @example nightly-report */
+            name: string;
+            outcomes: components["schemas"]["WorkflowOutcomes"];
+            owner: string;
+            /** Format: int64 */
+            priority: number;
+            /**
+             * Format: int64
+             * @description The number of steps.
+             */
+            steps: number;
+            tags: string[] | null;
+            /**
+             * Format: int64
+             * @example 3
+             */
+            version: number;
+        };
+        WorkflowSummaryList: {
+            /**
+             * Format: date-time
+             * @description The window's start: outcomes count the runs finished since.
+             */
             since: string;
-            workflows: components["schemas"]["WorkflowRate"][] | null;
+            workflows: components["schemas"]["WorkflowSummary"][] | null;
         };
     };
     responses: never;
@@ -11447,6 +11655,7 @@ export interface operations {
                      *       "runs": [
                      *         {
                      *           "attention": "string",
+                     *           "compensation": "string",
                      *           "created_at": "2026-12-01T12:00:00Z",
                      *           "error": "string",
                      *           "finished_at": "2026-12-01T12:00:00Z",
@@ -15301,6 +15510,7 @@ export interface operations {
                      *       "dead_letter_id": 1,
                      *       "run": {
                      *         "attention": "string",
+                     *         "compensation": "string",
                      *         "created_at": "2026-12-01T12:00:00Z",
                      *         "error": "string",
                      *         "finished_at": "2026-12-01T12:00:00Z",
@@ -19089,6 +19299,7 @@ export interface operations {
                      *       "query": "string",
                      *       "runs": [
                      *         {
+                     *           "cost": "string",
                      *           "created_at": "2026-12-01T12:00:00Z",
                      *           "duration_ms": 1,
                      *           "error": "string",
@@ -19327,6 +19538,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -19389,6 +19601,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -19671,6 +19884,7 @@ export interface operations {
                      *       "query": "string",
                      *       "runs": [
                      *         {
+                     *           "cost": "string",
                      *           "created_at": "2026-12-01T12:00:00Z",
                      *           "duration_ms": 1,
                      *           "error": "string",
@@ -19893,6 +20107,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -20145,6 +20360,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -20658,6 +20874,7 @@ export interface operations {
                      *       "tasks": [
                      *         {
                      *           "attempts": [],
+                     *           "compensates": "string",
                      *           "critical": false,
                      *           "depends_on": [
                      *             "string"
@@ -20904,6 +21121,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -21446,6 +21664,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -21958,6 +22177,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -22513,6 +22733,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -22791,6 +23012,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "attention": "string",
+                     *       "compensation": "string",
                      *       "created_at": "2026-12-01T12:00:00Z",
                      *       "error": "string",
                      *       "finished_at": "2026-12-01T12:00:00Z",
@@ -26874,6 +27096,39 @@ export interface operations {
                          * @enum {string}
                          */
                         event: "run_cancelled";
+                        /** @description The event ID. */
+                        id?: number;
+                        /** @description The retry time in milliseconds. */
+                        retry?: number;
+                    } | {
+                        data: components["schemas"]["RunCompensatedEvent"];
+                        /**
+                         * @description The event name.
+                         * @enum {string}
+                         */
+                        event: "run_compensated";
+                        /** @description The event ID. */
+                        id?: number;
+                        /** @description The retry time in milliseconds. */
+                        retry?: number;
+                    } | {
+                        data: components["schemas"]["RunCompensatingEvent"];
+                        /**
+                         * @description The event name.
+                         * @enum {string}
+                         */
+                        event: "run_compensating";
+                        /** @description The event ID. */
+                        id?: number;
+                        /** @description The retry time in milliseconds. */
+                        retry?: number;
+                    } | {
+                        data: components["schemas"]["RunCompensationFailedEvent"];
+                        /**
+                         * @description The event name.
+                         * @enum {string}
+                         */
+                        event: "run_compensation_failed";
                         /** @description The event ID. */
                         id?: number;
                         /** @description The retry time in milliseconds. */
@@ -31237,9 +31492,10 @@ export interface operations {
             };
         };
     };
-    "list-workflow-rates": {
+    "list-workflow-summaries": {
         parameters: {
             query?: {
+                /** @description name, or success_rate: the worst first, those with no finished run last. */
                 sort?: "name" | "success_rate";
                 /** @description The window: runs finished in the last this many hours (default a week). */
                 window_hours?: number;
@@ -31284,19 +31540,10 @@ export interface operations {
                     /**
                      * @example {
                      *       "since": "2026-12-01T12:00:00Z",
-                     *       "workflows": [
-                     *         {
-                     *           "cancelled": 1,
-                     *           "failed": 1,
-                     *           "finished": 1,
-                     *           "succeeded": 1,
-                     *           "success_rate": 1.5,
-                     *           "workflow": "string"
-                     *         }
-                     *       ]
+                     *       "workflows": []
                      *     }
                      */
-                    "application/json": components["schemas"]["WorkflowRateList"];
+                    "application/json": components["schemas"]["WorkflowSummaryList"];
                 };
             };
             /** @description No credential, or an invalid, revoked or expired one. */
@@ -32613,6 +32860,93 @@ export interface operations {
         };
     };
     "webhook-run.cancelled": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-run.compensated": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-run.compensating": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The message id, the same on every attempt: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when the attempt was signed; refuse old ones to stop replays. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of id.timestamp.body>" signatures (two during a secret rotation); accept the message when one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook-run.compensation_failed": {
         parameters: {
             query?: never;
             header: {
