@@ -16,10 +16,11 @@ import (
 // tagSearch groups run search and saved searches.
 const tagSearch = "Search"
 
-// runSearchParams documents GET /v2/runs's parameters; the handler reads
+// RunSearchParams documents GET /v2/runs's parameters (exported: Huma documents
+// the fields of exported embedded structs only); the handler reads
 // them from the raw query string (search.ParseQuery), the same parser saved
 // searches use.
-type runSearchParams struct {
+type RunSearchParams struct {
 	Workflow      string `query:"workflow" maxLength:"200" doc:"Runs of this workflow."`
 	Status        string `query:"status" maxLength:"200" doc:"Comma-separated run statuses (any of)."`
 	Owner         string `query:"owner" maxLength:"200"`
@@ -47,7 +48,7 @@ type runSearchParams struct {
 }
 
 type runSearchInput struct {
-	runSearchParams
+	RunSearchParams
 	raw url.Values
 }
 

@@ -19255,7 +19255,48 @@ export interface operations {
     };
     "search-runs": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Runs of this workflow. */
+                workflow?: string;
+                /** @description Comma-separated run statuses (any of). */
+                status?: string;
+                owner?: string;
+                /** @description api, sql, schedule, event, batch or library. */
+                trigger?: string;
+                priority?: number;
+                /** @description Comma-separated tags the run has all of. */
+                tags_all?: string;
+                /** @description Comma-separated tags the run has any of. */
+                tags_any?: string;
+                /** @description RFC 3339; inclusive. */
+                created_from?: string;
+                /** @description RFC 3339; exclusive. */
+                created_to?: string;
+                started_from?: string;
+                started_to?: string;
+                finished_from?: string;
+                finished_to?: string;
+                /** @description Finished runs that took at least this long. */
+                min_duration_ms?: string;
+                max_duration_ms?: string;
+                /** @description Finished runs that cost at least this much (the sum of their tasks' prices, see task types' cost_per_second and cost_per_run). */
+                min_cost?: string;
+                max_cost?: string;
+                /** @description Members of this batch. */
+                batch?: string;
+                /** @description Runs having a task of this step (with step_status: in that status). */
+                step?: string;
+                /** @description Runs having a task in this status (of step, when given). */
+                step_status?: string;
+                /** @description Full text over input, outputs, errors, tags, owner and workflow, in websearch syntax ("quoted phrase", or, -not). Matches are highlighted. Runs are indexed within about a second of starting and finishing. */
+                q?: string;
+                /** @description created (newest first, the default), finished (latest completion first), duration (longest first) or cost (most expensive first); the last three list finished runs only, cost those with a priced task type. */
+                sort?: "created" | "finished" | "duration" | "cost";
+                /** @description 1 to 500 (default 50). */
+                limit?: string;
+                /** @description next_cursor of the previous page. */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
