@@ -1487,7 +1487,7 @@ export interface paths {
         /**
          * Stream events live
          * @deprecated
-         * @description Server-Sent Events: every event of the event log as it is committed, each with its kind as the SSE event type and its id as the SSE id. Filter by `run_id`, `workflow` and `kind`. The stream opens with a `retry:` field, sends a `: heartbeat` comment when idle, and ends when the client falls too far behind (it can reconnect). A client that reconnects with `Last-Event-ID` first receives, from the database, every matching event after that id that it missed, in order, then the live ones: no gap, no duplicate.
+         * @description Server-Sent Events: every event of the event log as it is committed, each with its kind as the SSE event type and its id as the SSE id. `task_started` (a worker began an attempt) is a transient hint outside the event log: it has no id and is not replayed after a reconnect. Filter by `run_id`, `workflow` and `kind`. The stream opens with a `retry:` field, sends a `: heartbeat` comment when idle, and ends when the client falls too far behind (it can reconnect). A client that reconnects with `Last-Event-ID` first receives, from the database, every matching event after that id that it missed, in order, then the live ones: no gap, no duplicate.
          *
          *     Needs the **viewer** role.
          */
@@ -3426,7 +3426,7 @@ export interface paths {
         };
         /**
          * Stream events live
-         * @description Server-Sent Events: every event of the event log as it is committed, each with its kind as the SSE event type and its id as the SSE id. Filter by `run_id`, `workflow` and `kind`. The stream opens with a `retry:` field, sends a `: heartbeat` comment when idle, and ends when the client falls too far behind (it can reconnect). A client that reconnects with `Last-Event-ID` first receives, from the database, every matching event after that id that it missed, in order, then the live ones: no gap, no duplicate.
+         * @description Server-Sent Events: every event of the event log as it is committed, each with its kind as the SSE event type and its id as the SSE id. `task_started` (a worker began an attempt) is a transient hint outside the event log: it has no id and is not replayed after a reconnect. Filter by `run_id`, `workflow` and `kind`. The stream opens with a `retry:` field, sends a `: heartbeat` comment when idle, and ends when the client falls too far behind (it can reconnect). A client that reconnects with `Last-Event-ID` first receives, from the database, every matching event after that id that it missed, in order, then the live ones: no gap, no duplicate.
          *
          *     Needs the **viewer** role.
          */
@@ -4570,7 +4570,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4608,7 +4608,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4646,7 +4646,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4684,7 +4684,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4722,7 +4722,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5022,7 +5022,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5602,7 +5602,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5640,7 +5640,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5822,7 +5822,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5860,7 +5860,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5963,7 +5963,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6001,7 +6001,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6039,7 +6039,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6077,7 +6077,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6128,7 +6128,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6166,7 +6166,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6204,7 +6204,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6242,7 +6242,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6635,7 +6635,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6725,7 +6725,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6763,7 +6763,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6801,7 +6801,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6839,7 +6839,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6889,7 +6889,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6927,7 +6927,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6965,7 +6965,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -7003,7 +7003,45 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
+             */
+            id: number;
+            /** @example task_succeeded */
+            kind: string;
+            /** @description The worker node that recorded the event, if any. */
+            node: string;
+            /** Format: int32 */
+            priority: number | null;
+            queue: string;
+            /**
+             * Format: int64
+             * @description Null for events that belong to no run (circuit breakers, queues).
+             */
+            run_id: number | null;
+            step: string;
+            /**
+             * Format: int64
+             * @description Null for events of a run itself or of no run.
+             */
+            task_id: number | null;
+            /** Format: date-time */
+            time: string;
+            /** @description The run's workflow; empty for events of no run. */
+            workflow: string;
+        };
+        TaskStartedEvent: {
+            /** @description Who performed a manual action; empty for the engine's own events. */
+            actor: string;
+            /** Format: int32 */
+            attempt: number | null;
+            data: unknown;
+            /** Format: int64 */
+            duration_ms: number | null;
+            error: string;
+            error_class: string;
+            /**
+             * Format: int64
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -7041,7 +7079,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -24841,6 +24879,17 @@ export interface operations {
                          * @enum {string}
                          */
                         event: "task_skipped";
+                        /** @description The event ID. */
+                        id?: number;
+                        /** @description The retry time in milliseconds. */
+                        retry?: number;
+                    } | {
+                        data: components["schemas"]["TaskStartedEvent"];
+                        /**
+                         * @description The event name.
+                         * @enum {string}
+                         */
+                        event: "task_started";
                         /** @description The event ID. */
                         id?: number;
                         /** @description The retry time in milliseconds. */
@@ -49187,6 +49236,17 @@ export interface operations {
                          * @enum {string}
                          */
                         event: "task_skipped";
+                        /** @description The event ID. */
+                        id?: number;
+                        /** @description The retry time in milliseconds. */
+                        retry?: number;
+                    } | {
+                        data: components["schemas"]["TaskStartedEvent"];
+                        /**
+                         * @description The event name.
+                         * @enum {string}
+                         */
+                        event: "task_started";
                         /** @description The event ID. */
                         id?: number;
                         /** @description The retry time in milliseconds. */
