@@ -179,6 +179,10 @@ try {
       timeout: waitMs,
     })
     assert.equal(await page.evaluate(() => window.__noReload), true, 'the page was not reloaded')
+    // task_started on the stream: bars turn running (blue) live, before their outcome.
+    const ranLive = await page.evaluate(() => new Set(window.__paints.filter((p) => p.status === 'running').map((p) => p.step)).size)
+    console.log(`     task_started: ${ranLive} of 22 bars turned running live before succeeding`)
+    assert.ok(ranLive >= 11, `bars turned running live: ${ranLive}`)
 
     // Commit-to-paint: the event's time (the committing transaction's clock) to the paint
     // of the bar's change.
