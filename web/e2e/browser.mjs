@@ -320,6 +320,65 @@ try {
     await page.close()
   })
 
+  await step('runs page: v2 search with every filter in the URL, saved searches opened by their URL', async () => {
+    const saved = await api('POST', '/v2/saved-searches', { name: 'e2e hello ok', query: 'status=succeeded&workflow=hello' })
+    const page = await context.newPage()
+    const errors = watch(page)
+    await page.goto(`${base}/runs`)
+    await page.waitForSelector('table.runs tbody tr', { timeout: waitMs })
+    const link = page.locator('.saved-searches a', { hasText: 'e2e hello ok' })
+    assert.equal(await link.getAttribute('href'), saved.dashboard_url)
+    await link.click()
+    await page.waitForFunction(() => location.search.includes('workflow=hello') && location.search.includes('status=succeeded'), null, { timeout: waitMs })
+    await page.waitForFunction(
+      () => {
+        const rows = [...document.querySelectorAll('table.runs tbody tr')]
+        return rows.length > 0 && rows.every((r) => r.children[1]?.textContent?.startsWith('hello'))
+      },
+      null,
+      { timeout: waitMs },
+    )
+    const want = (await api('GET', '/v2/runs?status=succeeded&workflow=hello')).runs.map((r) => `#${r.id}`)
+    const shown = await page.$$eval('table.runs tbody tr td:first-child', (tds) => tds.map((td) => td.textContent))
+    assert.deepEqual(shown, want, 'the page lists what GET /v2/runs answers')
+    // A control changes the URL (bookmarkable), and the list follows.
+    await page.locator('label', { hasText: 'Sort' }).locator('select').selectOption('duration')
+    await page.waitForFunction(() => new URLSearchParams(location.search).get('sort') === 'duration', null, { timeout: waitMs })
+    // Save the current search from the page.
+    await page.getByLabel('Name of the saved search').fill('e2e longest hello')
+    await page.getByRole('button', { name: 'Save search' }).click()
+    await page.locator('.saved-searches a', { hasText: 'e2e longest hello' }).waitFor({ timeout: waitMs })
+    const mine = (await api('GET', '/v2/saved-searches')).searches.find((s) => s.name === 'e2e longest hello')
+    assert.equal(mine.query, 'sort=duration&status=succeeded&workflow=hello')
+    await page.screenshot({ path: path.join(shots, 'runs-search.png'), fullPage: true })
+    assert.deepEqual(errors, [], 'no console error')
+    await page.close()
+  })
+
+  await step('run page: the Gantt zoom range is in the URL and survives a reload', async () => {
+    const runs = await api('GET', '/v1/runs?workflow=release-pipeline&status=succeeded&limit=1')
+    const page = await context.newPage()
+    const errors = watch(page)
+    await page.goto(`${base}/runs/${runs.runs[0].id}`)
+    await page.waitForSelector('.gantt-row')
+    const reset = page.getByRole('button', { name: 'Reset' })
+    assert.equal(await reset.isDisabled(), true)
+    await page.getByRole('button', { name: 'Zoom in' }).click()
+    await page.getByRole('button', { name: 'Pan right' }).click()
+    await page.waitForFunction(() => new URLSearchParams(location.search).has('from') && new URLSearchParams(location.search).has('to'), null, { timeout: waitMs })
+    const url = page.url()
+    const axis = async () => page.$$eval('.gantt-tick', (ts) => ts.map((t) => `${t.getAttribute('x')}:${t.textContent}`).join(' '))
+    const before = await axis()
+    await page.goto(url)
+    await page.waitForSelector('.gantt-row')
+    assert.equal(await reset.isDisabled(), false, 'zoomed after the reload')
+    assert.equal(await axis(), before, 'the same time range after the reload')
+    await reset.click()
+    await page.waitForFunction(() => !new URLSearchParams(location.search).has('from'), null, { timeout: waitMs })
+    assert.deepEqual(errors, [], 'no console error')
+    await page.close()
+  })
+
   const pages = [
     ['runs', '/runs'],
     ['start-run', '/runs/new'],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { StreamEvent } from './api/sse.ts'
-import { applyEvent, applyEventToRun, criticalEdges, ganttWindow, statusColor, taskMetrics, taskSegments, type Gantt, type GanttTask } from './gantt.ts'
+import { applyEvent, applyEventToRun, criticalEdges, ganttWindow, statusColor, taskMetrics, taskSegments, zoomRange, type Gantt, type GanttTask } from './gantt.ts'
 
 const T0 = Date.parse('2026-12-01T10:00:00Z')
 const iso = (ms: number) => new Date(T0 + ms).toISOString()
@@ -191,5 +191,14 @@ describe('taskMetrics and criticalEdges', () => {
       ['a', 'b'],
       ['b', 'c'],
     ])
+  })
+})
+
+describe('zoomRange', () => {
+  it('reads the zoomed range of the URL, or null for the whole run', () => {
+    expect(zoomRange('2026-12-01T10:00:00Z', '2026-12-01T10:00:05.5Z')).toEqual({ start: T0, end: T0 + 5500 })
+    expect(zoomRange(null, '2026-12-01T10:00:05Z')).toBeNull()
+    expect(zoomRange('2026-12-01T10:00:05Z', '2026-12-01T10:00:00Z')).toBeNull()
+    expect(zoomRange('yesterday', 'today')).toBeNull()
   })
 })

@@ -331,3 +331,15 @@ export function applyEventToRun<R extends PatchableRun>(run: R, e: StreamEvent):
   for (const t of tasks) counts[t.status] = (counts[t.status] ?? 0) + 1
   return { ...run, tasks, task_counts: counts }
 }
+
+/**
+ * The timeline's zoomed range from the URL (?from=&to=, RFC 3339), or null for the whole
+ * run when either is missing or they do not make a range.
+ */
+export function zoomRange(from: string | null, to: string | null): { start: number; end: number } | null {
+  if (!from || !to) return null
+  const start = Date.parse(from)
+  const end = Date.parse(to)
+  if (!Number.isFinite(start) || !Number.isFinite(end) || end <= start) return null
+  return { start, end }
+}
