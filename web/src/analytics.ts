@@ -21,10 +21,14 @@ export const ranges: Record<string, number> = {
   '90d': 90 * 24 * 3600_000,
 }
 
-/** The window of a range ending now (an unknown range is 7 days). */
+/** Windows end on a multiple of this, so pages opened within it ask the same question (which the API answers from its cache). */
+export const windowStepMs = 10_000
+
+/** The window of a range ending now, rounded up to windowStepMs (an unknown range is 7 days). */
 export function rangeWindow(range: string, now: number): { from: string; to: string } {
   const span = ranges[range] ?? ranges['7d']!
-  return { from: new Date(now - span).toISOString(), to: new Date(now).toISOString() }
+  const end = Math.ceil(now / windowStepMs) * windowStepMs
+  return { from: new Date(end - span).toISOString(), to: new Date(end).toISOString() }
 }
 
 /** The query parameters of an analytics call, in a stable order (also the cache key). */

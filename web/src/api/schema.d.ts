@@ -11516,7 +11516,10 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -11525,6 +11528,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -11740,7 +11745,10 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -11749,6 +11757,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -11980,7 +11990,10 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -11989,6 +12002,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -12206,7 +12221,10 @@ export interface operations {
                 /** @description How many normalized messages to list. */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -12215,6 +12233,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -12442,7 +12462,10 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -12451,6 +12474,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -12659,7 +12684,10 @@ export interface operations {
                 /** @description Response format; overrides the Accept header (text/csv or application/json). */
                 format?: "json" | "csv";
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -12668,6 +12696,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -12889,7 +12919,10 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -12898,6 +12931,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -16521,7 +16556,10 @@ export interface operations {
                 /** @description Only events of this kind (such as task_succeeded). */
                 kind?: string;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -16738,7 +16776,10 @@ export interface operations {
                 /** @description Only runs in this status. */
                 status?: "queued" | "running" | "paused" | "succeeded" | "failed" | "cancelled";
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -16953,7 +16994,10 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -31992,7 +32036,10 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -32001,6 +32048,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -32216,7 +32265,10 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -32225,6 +32277,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -32456,7 +32510,10 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -32465,6 +32522,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -32682,7 +32741,10 @@ export interface operations {
                 /** @description How many normalized messages to list. */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -32691,6 +32753,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -32918,7 +32982,10 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -32927,6 +32994,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -33135,7 +33204,10 @@ export interface operations {
                 /** @description Response format; overrides the Accept header (text/csv or application/json). */
                 format?: "json" | "csv";
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -33144,6 +33216,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -33365,7 +33439,10 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -33374,6 +33451,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -38462,7 +38541,10 @@ export interface operations {
                 /** @description Only events of this kind (such as task_succeeded). */
                 kind?: string;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -38679,7 +38761,10 @@ export interface operations {
                 /** @description Only runs in this status. */
                 status?: "queued" | "running" | "paused" | "succeeded" | "failed" | "cancelled";
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -38894,7 +38979,10 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
