@@ -33,8 +33,6 @@ type AnalyticsWindow struct {
 	To     time.Time `query:"to" doc:"End of the window, RFC 3339 (exclusive). Default: now. At most 366 days after from."`
 	Format string    `query:"format" enum:"json,csv" doc:"Response format; overrides the Accept header (text/csv or application/json)."`
 	Accept string    `header:"Accept" maxLength:"1000" hidden:"true"`
-	// IfNoneMatch: answers are reused for a few seconds (analytics_cache.go).
-	IfNoneMatch string `header:"If-None-Match" maxLength:"1000" doc:"An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s)."`
 }
 
 // AnalyticsFilter adds the run filters to the window (an input type).
@@ -183,7 +181,7 @@ func analyticsHandler[T any](h *handlers, name string, fn func(*analytics.Servic
 			return nil, unavailable("analytics are not configured")
 		}
 		f := in.filter()
-		out, err := cachedAnalytics(ctx, h.analyticsCache, filterKey(name, f), in.Format, in.Accept, in.IfNoneMatch,
+		out, err := cachedAnalytics(ctx, h.analyticsCache, filterKey(name, f), in.Format, in.Accept,
 			func(ctx context.Context) (*T, error) { return fn(h.analytics, ctx, f) })
 		if err != nil {
 			return nil, h.analyticsProblem(ctx, err)
@@ -208,7 +206,7 @@ func (h *handlers) analyticsErrors(ctx context.Context, in *analyticsErrorsInput
 		return nil, unavailable("analytics are not configured")
 	}
 	f := in.filter()
-	out, err := cachedAnalytics(ctx, h.analyticsCache, filterKey(fmt.Sprintf("errors/%d", in.Limit), f), in.Format, in.Accept, in.IfNoneMatch,
+	out, err := cachedAnalytics(ctx, h.analyticsCache, filterKey(fmt.Sprintf("errors/%d", in.Limit), f), in.Format, in.Accept,
 		func(ctx context.Context) (*analytics.ErrorDistribution, error) {
 			return h.analytics.Errors(ctx, f, in.Limit)
 		})
@@ -223,7 +221,7 @@ func (h *handlers) analyticsQueues(ctx context.Context, in *AnalyticsWindow) (*c
 		return nil, unavailable("analytics are not configured")
 	}
 	f := analytics.Filter{From: in.From, To: in.To}
-	out, err := cachedAnalytics(ctx, h.analyticsCache, filterKey("queues", f), in.Format, in.Accept, in.IfNoneMatch,
+	out, err := cachedAnalytics(ctx, h.analyticsCache, filterKey("queues", f), in.Format, in.Accept,
 		func(ctx context.Context) (*analytics.QueueStats, error) { return h.analytics.Queues(ctx, f) })
 	if err != nil {
 		return nil, h.analyticsProblem(ctx, err)

@@ -58,12 +58,3 @@ func TestAnalyticsCacheReusesAnswersForTheTTL(t *testing.T) {
 	require.EqualValues(t, 3, v.(*struct{ N int32 }).N)
 	require.NotEqual(t, etags[0], etag)
 }
-
-func TestEtagMatches(t *testing.T) {
-	t.Parallel()
-	require.True(t, etagMatches(`"a"`, `"a"`))
-	require.True(t, etagMatches(`"x", W/"a"`, `"a"`))
-	require.True(t, etagMatches(`*`, `"a"`))
-	require.False(t, etagMatches(``, `"a"`))
-	require.False(t, etagMatches(`"a-csv"`, `"a"`))
-}

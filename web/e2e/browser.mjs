@@ -367,7 +367,7 @@ try {
     await page.getByRole('button', { name: 'Pan right' }).click()
     await page.waitForFunction(() => new URLSearchParams(location.search).has('from') && new URLSearchParams(location.search).has('to'), null, { timeout: waitMs })
     const url = page.url()
-    const axis = async () => page.$$eval('.gantt-tick', (ts) => ts.map((t) => `${t.getAttribute('x')}:${t.textContent}`).join(' '))
+    const axis = async () => page.$$eval('.gantt-tick', (ts) => ts.map((t) => `${Math.round(Number(t.getAttribute('x')))}:${t.textContent}`).join(' '))
     const before = await axis()
     await page.goto(url)
     await page.waitForSelector('.gantt-row')

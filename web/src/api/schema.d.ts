@@ -11516,10 +11516,7 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -11745,10 +11742,7 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -11990,10 +11984,7 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -12221,10 +12212,7 @@ export interface operations {
                 /** @description How many normalized messages to list. */
                 limit?: number;
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -12462,10 +12450,7 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -12684,10 +12669,7 @@ export interface operations {
                 /** @description Response format; overrides the Accept header (text/csv or application/json). */
                 format?: "json" | "csv";
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -12919,10 +12901,7 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -16556,10 +16535,7 @@ export interface operations {
                 /** @description Only events of this kind (such as task_succeeded). */
                 kind?: string;
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -16776,10 +16752,7 @@ export interface operations {
                 /** @description Only runs in this status. */
                 status?: "queued" | "running" | "paused" | "succeeded" | "failed" | "cancelled";
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -16994,10 +16967,7 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -32036,10 +32006,7 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -32265,10 +32232,7 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -32510,10 +32474,7 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -32741,10 +32702,7 @@ export interface operations {
                 /** @description How many normalized messages to list. */
                 limit?: number;
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -32982,10 +32940,7 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -33204,10 +33159,7 @@ export interface operations {
                 /** @description Response format; overrides the Accept header (text/csv or application/json). */
                 format?: "json" | "csv";
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -33439,10 +33391,7 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -38541,10 +38490,7 @@ export interface operations {
                 /** @description Only events of this kind (such as task_succeeded). */
                 kind?: string;
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -38761,10 +38707,7 @@ export interface operations {
                 /** @description Only runs in this status. */
                 status?: "queued" | "running" | "paused" | "succeeded" | "failed" | "cancelled";
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -38979,10 +38922,7 @@ export interface operations {
                 /** @description Only runs carrying every one of these tags (comma-separated). */
                 tags?: string[] | null;
             };
-            header?: {
-                /** @description An ETag of an earlier answer: 304 Not Modified while it is still the answer (answers are reused for up to 5 s). */
-                "If-None-Match"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };

@@ -66,7 +66,8 @@ export function Gantt({ data, title, now, selected, onSelect, params, zoom: init
     if (same(zoom, reported.current)) return
     const t = setTimeout(() => {
       reported.current = zoom
-      reportRef.current?.(zoom)
+      // Whole milliseconds: what the URL's timestamps can hold.
+      reportRef.current?.(zoom && { start: Math.round(zoom.start), end: Math.round(zoom.end) })
     }, zoomReportMs)
     return () => clearTimeout(t)
   }, [zoom])
