@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -144,22 +145,22 @@ func registerAnalytics(api huma.API, h *handlers) {
 	}
 	huma.Register(api, op("get-analytics-completion", "/analytics/completion", "Run completion rates",
 		"Counts the runs created in the window by status, with each status's share.", "Completion"),
-		analyticsHandler(h, (*analytics.Service).Completion))
+		analyticsHandler(h, "completion", (*analytics.Service).Completion))
 	huma.Register(api, op("get-analytics-durations", "/analytics/durations", "Run duration trend",
 		"Per UTC day, the runs that finished that day and the p50 and p95 of their durations (finished_at - started_at, interpolated). The default window is 30 days.", "DurationTrend"),
-		analyticsHandler(h, (*analytics.Service).DurationTrend))
+		analyticsHandler(h, "durations", (*analytics.Service).DurationTrend))
 	huma.Register(api, op("get-analytics-task-types", "/analytics/task-types", "Success rate per task type",
 		"Per task type, the attempts that ended in the window: tasks succeeded and dead, attempts, retried attempts, and the success rates of tasks (succeeded / (succeeded + dead)) and of attempts.", "TaskTypeOutcomes"),
-		analyticsHandler(h, (*analytics.Service).TaskTypes))
+		analyticsHandler(h, "task-types", (*analytics.Service).TaskTypes))
 	huma.Register(api, op("get-analytics-errors", "/analytics/errors", "Error distribution",
 		"The failed attempts of the window by error class, and the most frequent messages once uuids, hex ids and numbers are replaced by <uuid>, <hex> and <n>, with recent examples.", "ErrorDistribution"),
 		h.analyticsErrors)
 	huma.Register(api, op("get-analytics-cost", "/analytics/cost", "Cost breakdown",
 		"The attempts that ended in the window priced at their task type's cost_per_second × duration plus cost_per_run per attempt (current prices; unset prices count 0), by task type, workflow and owner.", "CostBreakdown"),
-		analyticsHandler(h, (*analytics.Service).Cost))
+		analyticsHandler(h, "cost", (*analytics.Service).Cost))
 	huma.Register(api, op("get-analytics-heatmap", "/analytics/heatmap", "Node activity by hour",
 		"Per worker node and UTC hour, the attempts that ended and their busy seconds. CPU, memory and slots come with node metrics.", "Heatmap"),
-		analyticsHandler(h, (*analytics.Service).Heatmap))
+		analyticsHandler(h, "heatmap", (*analytics.Service).Heatmap))
 	huma.Register(api, op("get-analytics-queues", "/analytics/queues", "Queue depth and wait",
 		"Per River queue and priority: the jobs available, scheduled, retryable and running now, and the wait (attempted_at - scheduled_at) of the jobs attempted in the window (default: the last hour). River deletes finalized jobs after a day by default, so older windows report no waits.", "QueueStats"),
 		h.analyticsQueues)
@@ -174,39 +175,58 @@ func registerAnalytics(api huma.API, h *handlers) {
 
 // analyticsHandler adapts a Service method taking a Filter to a Huma
 // handler.
-func analyticsHandler[T any](h *handlers, fn func(*analytics.Service, context.Context, analytics.Filter) (*T, error)) func(context.Context, *AnalyticsFilter) (*analyticsOutput[T], error) {
-	return func(ctx context.Context, in *AnalyticsFilter) (*analyticsOutput[T], error) {
+func analyticsHandler[T any](h *handlers, name string, fn func(*analytics.Service, context.Context, analytics.Filter) (*T, error)) func(context.Context, *AnalyticsFilter) (*cachedOutput[T], error) {
+	return func(ctx context.Context, in *AnalyticsFilter) (*cachedOutput[T], error) {
 		if h.analytics == nil {
 			return nil, unavailable("analytics are not configured")
 		}
-		res, err := fn(h.analytics, ctx, in.filter())
+		f := in.filter()
+		out, err := cachedAnalytics(ctx, h.analyticsCache, filterKey(name, f), in.Format, in.Accept,
+			func(ctx context.Context) (*T, error) { return fn(h.analytics, ctx, f) })
 		if err != nil {
 			return nil, h.analyticsProblem(ctx, err)
 		}
-		return &analyticsOutput[T]{ContentType: contentType(in.Format, in.Accept), Body: *res}, nil
+		return out, nil
 	}
 }
 
-func (h *handlers) analyticsErrors(ctx context.Context, in *analyticsErrorsInput) (*analyticsOutput[analytics.ErrorDistribution], error) {
-	if h.analytics == nil {
-		return nil, unavailable("analytics are not configured")
+// filterKey names an analytics question in the cache.
+func filterKey(name string, f analytics.Filter) string {
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339Nano)
 	}
-	res, err := h.analytics.Errors(ctx, in.filter(), in.Limit)
-	if err != nil {
-		return nil, h.analyticsProblem(ctx, err)
-	}
-	return &analyticsOutput[analytics.ErrorDistribution]{ContentType: contentType(in.Format, in.Accept), Body: *res}, nil
+	return strings.Join([]string{name, ts(f.From), ts(f.To), f.Workflow, f.TaskType, f.Owner, strings.Join(f.Tags, ",")}, "\x00")
 }
 
-func (h *handlers) analyticsQueues(ctx context.Context, in *AnalyticsWindow) (*analyticsOutput[analytics.QueueStats], error) {
+func (h *handlers) analyticsErrors(ctx context.Context, in *analyticsErrorsInput) (*cachedOutput[analytics.ErrorDistribution], error) {
 	if h.analytics == nil {
 		return nil, unavailable("analytics are not configured")
 	}
-	res, err := h.analytics.Queues(ctx, analytics.Filter{From: in.From, To: in.To})
+	f := in.filter()
+	out, err := cachedAnalytics(ctx, h.analyticsCache, filterKey(fmt.Sprintf("errors/%d", in.Limit), f), in.Format, in.Accept,
+		func(ctx context.Context) (*analytics.ErrorDistribution, error) {
+			return h.analytics.Errors(ctx, f, in.Limit)
+		})
 	if err != nil {
 		return nil, h.analyticsProblem(ctx, err)
 	}
-	return &analyticsOutput[analytics.QueueStats]{ContentType: contentType(in.Format, in.Accept), Body: *res}, nil
+	return out, nil
+}
+
+func (h *handlers) analyticsQueues(ctx context.Context, in *AnalyticsWindow) (*cachedOutput[analytics.QueueStats], error) {
+	if h.analytics == nil {
+		return nil, unavailable("analytics are not configured")
+	}
+	f := analytics.Filter{From: in.From, To: in.To}
+	out, err := cachedAnalytics(ctx, h.analyticsCache, filterKey("queues", f), in.Format, in.Accept,
+		func(ctx context.Context) (*analytics.QueueStats, error) { return h.analytics.Queues(ctx, f) })
+	if err != nil {
+		return nil, h.analyticsProblem(ctx, err)
+	}
+	return out, nil
 }
 
 func (h *handlers) runGantt(ctx context.Context, in *ganttInput) (*analyticsOutput[analytics.Gantt], error) {

@@ -119,8 +119,10 @@ type handlers struct {
 	triggers *trigger.Service
 	// analytics is nil only when building the OpenAPI document.
 	analytics *analytics.Service
-	logger    *slog.Logger
-	ready     func(ctx context.Context) error
+	// analyticsCache reuses analytics answers for a few seconds (analytics_cache.go).
+	analyticsCache *analyticsCache
+	logger         *slog.Logger
+	ready          func(ctx context.Context) error
 	// schedules is nil only when building the OpenAPI document.
 	schedules *schedule.Service
 	// access is nil when access control is off.
@@ -145,6 +147,7 @@ func New(opts Options) (http.Handler, huma.API) {
 	}
 	h.access = opts.Access
 	h.analytics = opts.Analytics
+	h.analyticsCache = newAnalyticsCache(analyticsTTL)
 	h.webhooks, h.jobs, h.batches = opts.Webhooks, opts.Jobs, opts.Batches
 	if h.batches == nil && opts.Engine != nil {
 		h.batches = batch.New(opts.Engine.Pool())

@@ -30,7 +30,7 @@ const streamWriteTimeout = 5 * time.Second
 // StreamEvent is the data of one event on the live stream: a row of the
 // event log. Its SSE id is the event's id.
 type StreamEvent struct {
-	ID         int64           `json:"id" doc:"The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."`
+	ID         int64           `json:"id" doc:"The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed."`
 	Time       time.Time       `json:"time"`
 	RunID      *int64          `json:"run_id" doc:"Null for events that belong to no run (circuit breakers, queues)."`
 	TaskID     *int64          `json:"task_id" doc:"Null for events of a run itself or of no run."`
@@ -59,6 +59,7 @@ type (
 	RunPausedEvent              StreamEvent
 	RunResumedEvent             StreamEvent
 	RunNeedsAttentionEvent      StreamEvent
+	TaskStartedEvent            StreamEvent
 	TaskSucceededEvent          StreamEvent
 	TaskAttemptFailedEvent      StreamEvent
 	TaskAttemptInterruptedEvent StreamEvent
@@ -94,6 +95,7 @@ var streamKinds = map[string]func(StreamEvent) any{
 	"run_paused":               func(e StreamEvent) any { return RunPausedEvent(e) },
 	"run_resumed":              func(e StreamEvent) any { return RunResumedEvent(e) },
 	"run_needs_attention":      func(e StreamEvent) any { return RunNeedsAttentionEvent(e) },
+	"task_started":             func(e StreamEvent) any { return TaskStartedEvent(e) },
 	"task_succeeded":           func(e StreamEvent) any { return TaskSucceededEvent(e) },
 	"task_attempt_failed":      func(e StreamEvent) any { return TaskAttemptFailedEvent(e) },
 	"task_attempt_interrupted": func(e StreamEvent) any { return TaskAttemptInterruptedEvent(e) },
@@ -185,6 +187,7 @@ func registerStream(v1 huma.API, h *handlers) {
 		Path:        "/stream",
 		Summary:     "Stream events live",
 		Description: "Server-Sent Events: every event of the event log as it is committed, each with its kind as the SSE event type and its id as the SSE id. " +
+			"`task_started` (a worker began an attempt) is a transient hint outside the event log: it has no id and is not replayed after a reconnect. " +
 			"Filter by `run_id`, `workflow` and `kind`. The stream opens with a `retry:` field, sends a `: heartbeat` comment when idle, and ends when the client falls too far behind (it can reconnect). " +
 			"A client that reconnects with `Last-Event-ID` first receives, from the database, every matching event after that id that it missed, in order, then the live ones: no gap, no duplicate.",
 		Tags:   []string{tagStream},

@@ -485,3 +485,56 @@ func TestStreamSurvivesDatabaseRestart(t *testing.T) {
 	}
 	c.requireQuiet(300 * time.Millisecond)
 }
+
+// TestStreamTaskStarted sends a transient task_started event (no SSE id,
+// not replayed) when baton.tasks_started marks a task running, to the
+// clients whose filters take it.
+func TestStreamTaskStarted(t *testing.T) {
+	t.Parallel()
+	s := setupStream(t, stream.Options{})
+	s.workflows()
+	// Reading both runs' events from all shows the hub has fanned them out,
+	// so that the clients connecting afterwards start after them.
+	all := s.connect("/v1/stream", 0)
+	run := s.startRun("wf-a")
+	other := s.startRun("wf-b")
+	all.next(2)
+	ctx := context.Background()
+	var task int64
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT id FROM baton.run_tasks WHERE run_id = $1`, run).Scan(&task))
+
+	byRun := s.connect(fmt.Sprintf("/v1/stream?run_id=%d", run), 0)
+	byKind := s.connect("/v1/stream?kind=task_started", 0)
+	elsewhere := s.connect(fmt.Sprintf("/v1/stream?run_id=%d", other), 0)
+	_, err := s.pool.Exec(ctx, `SELECT baton.tasks_started($1, $2, $3)`, []int64{task}, []int32{1}, []time.Time{time.Now()})
+	require.NoError(t, err)
+	for _, c := range []*sseClient{byRun, byKind} {
+		ev := c.next(1)[0]
+		require.Equal(t, "task_started", ev.Event)
+		require.Zero(t, ev.ID, "no SSE id: not in the event log")
+		require.Equal(t, run, *ev.Data.RunID)
+		require.Equal(t, task, *ev.Data.TaskID)
+		require.Equal(t, "only", ev.Data.Step)
+		require.Equal(t, "wf-a", ev.Data.Workflow)
+		require.EqualValues(t, 1, *ev.Data.Attempt)
+	}
+	elsewhere.requireQuiet(100 * time.Millisecond)
+
+	// A task that has finished is not announced as started.
+	s.post(fmt.Sprintf("/v1/runs/%d/cancel", run), "")
+	for ev := byRun.next(1)[0]; ev.Event != "run_cancelled"; ev = byRun.next(1)[0] {
+	}
+	_, err = s.pool.Exec(ctx, `SELECT baton.tasks_started($1, $2, $3)`, []int64{task}, []int32{2}, []time.Time{time.Now()})
+	require.NoError(t, err)
+	byRun.requireQuiet(200 * time.Millisecond)
+
+	// Not replayed: a client resuming from the run's start gets the logged
+	// events only.
+	var first int64
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT min(id) FROM baton.task_events WHERE run_id = $1`, run).Scan(&first))
+	replay := s.connect(fmt.Sprintf("/v1/stream?run_id=%d", run), first)
+	for ev := replay.next(1)[0]; ev.Event != "run_cancelled"; ev = replay.next(1)[0] {
+		require.NotEqual(t, "task_started", ev.Event)
+	}
+	replay.requireQuiet(100 * time.Millisecond)
+}

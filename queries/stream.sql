@@ -32,3 +32,12 @@ SELECT coalesce(max(id), 0)::bigint AS max_id FROM baton.task_events;
 -- ended) and xmax (every transaction with this id or more had not started).
 SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
        pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax;
+
+-- name: StreamTasksStarted :many
+-- The tasks a task_started notice names that are still running, for the
+-- stream's transient task_started events.
+SELECT t.id, t.run_id, t.step_name, t.attempts, t.started_at, t.priority, t.queue, r.workflow_name
+FROM baton.run_tasks t
+JOIN baton.runs r ON r.id = t.run_id
+WHERE t.id = ANY (@ids::bigint[]) AND t.status = 'running'
+ORDER BY t.id;

@@ -4,18 +4,38 @@
 -- (their outcome is being recorded): it locks the tasks in id order with
 -- SKIP LOCKED and never waits for a lock, so it cannot deadlock with an
 -- outcome (see the lock order in internal/engine).
+--
+-- It writes no event row (the hint is not part of the audit trail) but
+-- notifies baton_events with kind task_started and the ids of the tasks it
+-- marked, per run and at most 100 ids a notice (payloads are limited to
+-- 8000 bytes): the live stream reads those tasks and sends a transient
+-- task_started event, so a dashboard shows the task running at once.
 CREATE OR REPLACE FUNCTION baton.tasks_started(p_ids bigint[], p_attempts integer[], p_started_at timestamptz[])
 RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_notices text[];
+BEGIN
     WITH locked AS (
         SELECT t.id FROM baton.run_tasks t
         WHERE t.id = ANY (p_ids) AND t.status IN ('queued', 'running')
         ORDER BY t.id
         FOR UPDATE SKIP LOCKED
+    ), marked AS (
+        UPDATE baton.run_tasks t
+        SET status = 'running', attempts = s.attempt, started_at = coalesce(t.started_at, s.started_at)
+        FROM unnest(p_ids, p_attempts, p_started_at) AS s(id, attempt, started_at)
+        JOIN locked ON locked.id = s.id
+        WHERE t.id = s.id AND t.status IN ('queued', 'running')
+        RETURNING t.id, t.run_id
+    ), numbered AS (
+        SELECT id, run_id, (row_number() OVER (PARTITION BY run_id ORDER BY id) - 1) / 100 AS chunk
+        FROM marked
     )
-    UPDATE baton.run_tasks t
-    SET status = 'running', attempts = s.attempt, started_at = coalesce(t.started_at, s.started_at)
-    FROM unnest(p_ids, p_attempts, p_started_at) AS s(id, attempt, started_at)
-    JOIN locked ON locked.id = s.id
-    WHERE t.id = s.id AND t.status IN ('queued', 'running');
+    SELECT array_agg(json_build_object('kind', 'task_started', 'run_id', run_id, 'task_ids', ids)::text)
+    INTO v_notices
+    FROM (SELECT run_id, array_agg(id ORDER BY id) AS ids FROM numbered GROUP BY run_id, chunk) g;
+
+    PERFORM pg_notify('baton_events', n) FROM unnest(v_notices) AS n;
+END;
 $$;

@@ -200,3 +200,53 @@ func (q *Queries) StreamSnapshot(ctx context.Context, db DBTX) (*StreamSnapshotR
 	err := row.Scan(&i.Xmin, &i.Xmax)
 	return &i, err
 }
+
+const streamTasksStarted = `-- name: StreamTasksStarted :many
+SELECT t.id, t.run_id, t.step_name, t.attempts, t.started_at, t.priority, t.queue, r.workflow_name
+FROM baton.run_tasks t
+JOIN baton.runs r ON r.id = t.run_id
+WHERE t.id = ANY ($1::bigint[]) AND t.status = 'running'
+ORDER BY t.id
+`
+
+type StreamTasksStartedRow struct {
+	ID           int64
+	RunID        int64
+	StepName     string
+	Attempts     int32
+	StartedAt    *time.Time
+	Priority     int16
+	Queue        string
+	WorkflowName string
+}
+
+// The tasks a task_started notice names that are still running, for the
+// stream's transient task_started events.
+func (q *Queries) StreamTasksStarted(ctx context.Context, db DBTX, ids []int64) ([]*StreamTasksStartedRow, error) {
+	rows, err := db.Query(ctx, streamTasksStarted, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*StreamTasksStartedRow
+	for rows.Next() {
+		var i StreamTasksStartedRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.RunID,
+			&i.StepName,
+			&i.Attempts,
+			&i.StartedAt,
+			&i.Priority,
+			&i.Queue,
+			&i.WorkflowName,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,13 @@ import (
 // Channel is the notification channel the engine notifies on every change
 // (db/functions/_notify.sql). Payloads carry ids only; the hub reads rows.
 const Channel = "baton_events"
+
+// KindTaskStarted is the kind of the transient event the hub sends when
+// workers begin attempts (baton.tasks_started notifies with this kind and
+// the tasks' ids). It has no row in task_events, so its Event.ID is 0: it
+// is not replayed after a reconnect and does not move a client's
+// Last-Event-ID.
+const KindTaskStarted = "task_started"
 
 // Errors that end a stream.
 var (
@@ -271,8 +279,67 @@ func (h *Hub) start(ctx context.Context) error {
 // of the listener so that what was written while it was away is read.
 type notifyHandler struct{ h *Hub }
 
-func (n notifyHandler) HandleNotification(context.Context, *pgconn.Notification, *pgx.Conn) error {
+func (n notifyHandler) HandleNotification(ctx context.Context, note *pgconn.Notification, _ *pgx.Conn) error {
+	if ids, ok := startedTasks(note.Payload); ok {
+		// Read and sent here, before the next notice is handled, so that a
+		// task's start reaches subscribers before the outcome committed
+		// after it.
+		if err := n.h.sendStarted(ctx, ids); err != nil && ctx.Err() == nil {
+			n.h.opts.Logger.WarnContext(ctx, "stream: read started tasks", slog.String("error", err.Error()))
+		}
+		return nil // no task_events row to read
+	}
 	n.h.signal()
+	return nil
+}
+
+// startedTasks returns the task ids of a task_started notice, and whether
+// the payload is one.
+func startedTasks(payload string) ([]int64, bool) {
+	if !strings.Contains(payload, `"`+KindTaskStarted+`"`) {
+		return nil, false
+	}
+	var p struct {
+		Kind    string  `json:"kind"`
+		TaskIDs []int64 `json:"task_ids"`
+	}
+	if err := json.Unmarshal([]byte(payload), &p); err != nil || p.Kind != KindTaskStarted {
+		return nil, false
+	}
+	return p.TaskIDs, true
+}
+
+// sendStarted reads the named tasks that are still running and hands each
+// subscriber that wants them a transient task_started event (ID 0). Without
+// subscribers it reads nothing.
+func (h *Hub) sendStarted(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 || h.Clients() == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	rows, err := h.queries.StreamTasksStarted(ctx, h.pool, ids)
+	if err != nil {
+		return fmt.Errorf("read started tasks: %w", err)
+	}
+	events := make([]*Event, 0, len(rows))
+	for _, r := range rows {
+		attempt := r.Attempts
+		priority := r.Priority
+		ev := &Event{
+			RunID: &r.RunID, TaskID: &r.ID, Workflow: r.WorkflowName, Step: r.StepName, Kind: KindTaskStarted,
+			Attempt: &attempt, Queue: r.Queue, Priority: &priority, Data: json.RawMessage("{}"),
+		}
+		if r.StartedAt != nil {
+			ev.Time = *r.StartedAt
+		} else {
+			ev.Time = h.opts.Now()
+		}
+		events = append(events, ev)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.deliverLocked(events)
 	return nil
 }
 
@@ -381,6 +448,13 @@ func (h *Hub) fanOut(events []*Event) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.deliverLocked(events)
+	h.hw = events[len(events)-1].ID
+}
+
+// deliverLocked hands events to every matching subscriber, dropping one
+// whose buffer is full. The caller holds h.mu.
+func (h *Hub) deliverLocked(events []*Event) {
 	for _, ev := range events {
 		for sub := range h.subs {
 			if !sub.filter.Match(ev) {
@@ -393,7 +467,6 @@ func (h *Hub) fanOut(events []*Event) {
 				h.opts.Logger.Info("stream: dropped a slow client", slog.Int("buffer", h.opts.Buffer))
 			}
 		}
-		h.hw = ev.ID
 	}
 }
 

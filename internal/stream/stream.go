@@ -84,6 +84,13 @@ func (h *Hub) Stream(ctx context.Context, p StreamParams, sink Sink) error {
 			if !ok {
 				return sub.Err()
 			}
+			if ev.ID == 0 { // transient (task_started): no place in the id order
+				if err := sink.Send(ev); err != nil {
+					return err
+				}
+				heartbeat.Reset(h.opts.Heartbeat)
+				continue
+			}
 			if ev.ID <= last { // the client is ahead of this hub (another node served it)
 				continue
 			}

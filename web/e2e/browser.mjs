@@ -105,6 +105,14 @@ try {
       owner: 'platform-team',
       steps: ['one', 'two', 'three'].map((name) => ({ name, type: 'e2e-guarded' })),
     })
+    // Two steps, the second slow, for the live task_started check.
+    await api('POST', '/v1/workflows', {
+      name: 'e2e-slow',
+      steps: [
+        { name: 'first', type: 'sim', params: { min: '800ms', max: '800ms' } },
+        { name: 'slow', type: 'sim', depends_on: ['first'], params: { min: '1500ms', max: '1500ms' } },
+      ],
+    })
     await api('POST', '/v1/schedules', { name: 'nightly-hello', workflow: 'hello', cron: '0 2 * * *', description: 'Every night at 02:00 UTC.' })
     await api('POST', '/v1/triggers', { name: 'on-deploy', event_type: 'deploy.finished', workflow: 'hello', dedup_window_seconds: 300 })
     for (let i = 0; i < 3; i++) await api('POST', '/v1/events', { type: 'deploy.finished', source: 'ci', dedup_key: 'deploy-42', payload: { build: 42 } })
@@ -179,6 +187,11 @@ try {
       timeout: waitMs,
     })
     assert.equal(await page.evaluate(() => window.__noReload), true, 'the page was not reloaded')
+    // task_started on the stream: bars turn running (blue) live before their outcome, when
+    // the start gets to the page before the outcome does (sim tasks last 50-250 ms, and
+    // starts are marked after 50 ms); the step below checks it on a task that takes 1.5 s.
+    const ranLive = await page.evaluate(() => new Set(window.__paints.filter((p) => p.status === 'running').map((p) => p.step)).size)
+    console.log(`     task_started: ${ranLive} of 22 bars were painted running live before succeeding`)
 
     // Commit-to-paint: the event's time (the committing transaction's clock) to the paint
     // of the bar's change.
@@ -241,6 +254,31 @@ try {
     assert.ok(pdfBuf.length > 5_000, `PDF ${pdfBuf.length} bytes`)
     assert.ok(!/\/Subtype\s*\/Image/.test(pdfText), 'vector PDF (no embedded raster image)')
     console.log(`     exports: PNG ${w}x${h} ${pngBuf.length} B; PDF ${pages} page, ${pdfBuf.length} B, vector`)
+    assert.deepEqual(errors, [], 'no console error')
+    await page.close()
+  })
+
+  await step('run page: a task turns running live (task_started on the stream)', async () => {
+    const run = await api('POST', '/v1/runs', { workflow: 'e2e-slow', input: {} })
+    await api('POST', `/v1/runs/${run.id}/pause`)
+    const page = await context.newPage()
+    const errors = watch(page)
+    await page.goto(`${base}/runs/${run.id}`)
+    await page.waitForSelector('.gantt-row[data-step="slow"][data-status="pending"]', { timeout: waitMs })
+    await page.evaluate(() => {
+      window.__noReload = true
+    })
+    const resumed = Date.now()
+    await api('POST', `/v1/runs/${run.id}/resume`)
+    // "first" takes 800 ms: the refetch that follows run_resumed sees "slow" pending, and
+    // only the stream's task_started (or nothing) can turn it running before it ends.
+    await page.waitForSelector('.gantt-row[data-step="slow"][data-status="running"]', { timeout: waitMs })
+    const shownRunning = Date.now() - resumed
+    const task = (await api('GET', `/v1/runs/${run.id}`)).tasks.find((t) => t.step === 'slow')
+    assert.equal(task.status, 'running', 'the bar turned running while the task ran')
+    await page.waitForSelector('.gantt-row[data-step="slow"][data-status="succeeded"]', { timeout: waitMs })
+    assert.equal(await page.evaluate(() => window.__noReload), true, 'the page was not reloaded')
+    console.log(`     task_started: the 1.5 s step was drawn running ${shownRunning} ms after the resume, then succeeded`)
     assert.deepEqual(errors, [], 'no console error')
     await page.close()
   })
@@ -312,6 +350,65 @@ try {
       assert.match(res.headers.get('content-type') ?? '', kind === 'CSV' ? /text\/csv/ : /json/)
     }
     await page.screenshot({ path: path.join(shots, 'analytics.png'), fullPage: true })
+    assert.deepEqual(errors, [], 'no console error')
+    await page.close()
+  })
+
+  await step('runs page: v2 search with every filter in the URL, saved searches opened by their URL', async () => {
+    const saved = await api('POST', '/v2/saved-searches', { name: 'e2e hello ok', query: 'status=succeeded&workflow=hello' })
+    const page = await context.newPage()
+    const errors = watch(page)
+    await page.goto(`${base}/runs`)
+    await page.waitForSelector('table.runs tbody tr', { timeout: waitMs })
+    const link = page.locator('.saved-searches a', { hasText: 'e2e hello ok' })
+    assert.equal(await link.getAttribute('href'), saved.dashboard_url)
+    await link.click()
+    await page.waitForFunction(() => location.search.includes('workflow=hello') && location.search.includes('status=succeeded'), null, { timeout: waitMs })
+    await page.waitForFunction(
+      () => {
+        const rows = [...document.querySelectorAll('table.runs tbody tr')]
+        return rows.length > 0 && rows.every((r) => r.children[1]?.textContent?.startsWith('hello'))
+      },
+      null,
+      { timeout: waitMs },
+    )
+    const want = (await api('GET', '/v2/runs?status=succeeded&workflow=hello')).runs.map((r) => `#${r.id}`)
+    const shown = await page.$$eval('table.runs tbody tr td:first-child', (tds) => tds.map((td) => td.textContent))
+    assert.deepEqual(shown, want, 'the page lists what GET /v2/runs answers')
+    // A control changes the URL (bookmarkable), and the list follows.
+    await page.locator('label', { hasText: 'Sort' }).locator('select').selectOption('duration')
+    await page.waitForFunction(() => new URLSearchParams(location.search).get('sort') === 'duration', null, { timeout: waitMs })
+    // Save the current search from the page.
+    await page.getByLabel('Name of the saved search').fill('e2e longest hello')
+    await page.getByRole('button', { name: 'Save search' }).click()
+    await page.locator('.saved-searches a', { hasText: 'e2e longest hello' }).waitFor({ timeout: waitMs })
+    const mine = (await api('GET', '/v2/saved-searches')).searches.find((s) => s.name === 'e2e longest hello')
+    assert.equal(mine.query, 'sort=duration&status=succeeded&workflow=hello')
+    await page.screenshot({ path: path.join(shots, 'runs-search.png'), fullPage: true })
+    assert.deepEqual(errors, [], 'no console error')
+    await page.close()
+  })
+
+  await step('run page: the Gantt zoom range is in the URL and survives a reload', async () => {
+    const runs = await api('GET', '/v1/runs?workflow=release-pipeline&status=succeeded&limit=1')
+    const page = await context.newPage()
+    const errors = watch(page)
+    await page.goto(`${base}/runs/${runs.runs[0].id}`)
+    await page.waitForSelector('.gantt-row')
+    const reset = page.getByRole('button', { name: 'Reset' })
+    assert.equal(await reset.isDisabled(), true)
+    await page.getByRole('button', { name: 'Zoom in' }).click()
+    await page.getByRole('button', { name: 'Pan right' }).click()
+    await page.waitForFunction(() => new URLSearchParams(location.search).has('from') && new URLSearchParams(location.search).has('to'), null, { timeout: waitMs })
+    const url = page.url()
+    const axis = async () => page.$$eval('.gantt-tick', (ts) => ts.map((t) => `${Math.round(Number(t.getAttribute('x')))}:${t.textContent}`).join(' '))
+    const before = await axis()
+    await page.goto(url)
+    await page.waitForSelector('.gantt-row')
+    assert.equal(await reset.isDisabled(), false, 'zoomed after the reload')
+    assert.equal(await axis(), before, 'the same time range after the reload')
+    await reset.click()
+    await page.waitForFunction(() => !new URLSearchParams(location.search).has('from'), null, { timeout: waitMs })
     assert.deepEqual(errors, [], 'no console error')
     await page.close()
   })

@@ -1,6 +1,7 @@
 import { type QueryClient, useQueryClient } from '@tanstack/react-query'
 import { lazy, Suspense, useEffect, useState } from 'react'
 import { createBrowserRouter, Link, NavLink, Navigate, Outlet, useRouteError } from 'react-router'
+import { prefetchAnalytics } from './analytics.ts'
 import { getGantt, getRun } from './api.ts'
 import { setUnauthorizedHandler } from './api/client.ts'
 import { useStreamConnected } from './api/live.tsx'
@@ -45,7 +46,14 @@ export function createRouter(qc: QueryClient) {
         { path: 'runs', element: <RunsPage /> },
         { path: 'runs/new', element: <StartRunPage /> },
         { path: 'runs/:id', element: <RunPage />, loader: ({ params }) => prefetchRun(qc, params.id) },
-        { path: 'analytics', element: <AnalyticsPage /> },
+        {
+          path: 'analytics',
+          element: <AnalyticsPage />,
+          loader: ({ request }) => {
+            prefetchAnalytics(qc, new URL(request.url).searchParams)
+            return null
+          },
+        },
         { path: 'alerts', element: <AlertsPage /> },
         { path: 'breakers', element: <BreakersPage /> },
         { path: 'schedules', element: <SchedulesPage /> },

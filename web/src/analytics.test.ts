@@ -20,6 +20,8 @@ describe('analytics helpers', () => {
     const now = Date.parse('2026-12-01T00:00:00Z')
     expect(rangeWindow('24h', now)).toEqual({ from: '2026-11-30T00:00:00.000Z', to: '2026-12-01T00:00:00.000Z' })
     expect(rangeWindow('bogus', now).from).toBe('2026-11-24T00:00:00.000Z')
+    // Rounded up to 10 s, so pages opened together share the API's cached answers.
+    expect(rangeWindow('1h', now + 1234)).toEqual({ from: '2026-11-30T23:00:10.000Z', to: '2026-12-01T00:00:10.000Z' })
   })
   it('lays the heatmap out as nodes × consecutive hours', () => {
     const g = heatmapGrid([

@@ -1,6 +1,7 @@
 // Helpers of the analytics page: the shared filter as API query parameters, time ranges,
 // and the heatmap's grid. Pure, so they are unit-tested.
-import type { Schemas } from './api/client.ts'
+import type { QueryClient } from '@tanstack/react-query'
+import { api, unwrapJSON, type Schemas } from './api/client.ts'
 
 /** The filter every chart of the page shares (all in the URL). */
 export interface AnalyticsFilter {
@@ -20,10 +21,14 @@ export const ranges: Record<string, number> = {
   '90d': 90 * 24 * 3600_000,
 }
 
-/** The window of a range ending now (an unknown range is 7 days). */
+/** Windows end on a multiple of this, so pages opened within it ask the same question (which the API answers from its cache). */
+export const windowStepMs = 10_000
+
+/** The window of a range ending now, rounded up to windowStepMs (an unknown range is 7 days). */
 export function rangeWindow(range: string, now: number): { from: string; to: string } {
   const span = ranges[range] ?? ranges['7d']!
-  return { from: new Date(now - span).toISOString(), to: new Date(now).toISOString() }
+  const end = Math.ceil(now / windowStepMs) * windowStepMs
+  return { from: new Date(end - span).toISOString(), to: new Date(end).toISOString() }
 }
 
 /** The query parameters of an analytics call, in a stable order (also the cache key). */
@@ -57,4 +62,70 @@ export function heatmapGrid(cells: Schemas['NodeHour'][]): {
   const row = new Map(nodes.map((n, i) => [n, i]))
   const out = cells.map((c) => ({ i: row.get(c.node)!, j: Math.round((Date.parse(c.hour) - first) / 3600_000), busy: c.busy_seconds, attempts: c.attempts }))
   return { nodes, hours, cells: out, max: Math.max(1e-9, ...out.map((c) => c.busy)) }
+}
+
+/** The analytics operations the charts read; each also answers CSV for the export links. */
+export type AnalyticsPath =
+  | '/v1/analytics/completion'
+  | '/v1/analytics/durations'
+  | '/v1/analytics/task-types'
+  | '/v1/analytics/errors'
+  | '/v1/analytics/cost'
+  | '/v1/analytics/queues'
+  | '/v1/analytics/heatmap'
+
+/** Every chart's operation, and whether it takes the shared filter (queues take the window only). */
+export const analyticsCharts: [AnalyticsPath, boolean][] = [
+  ['/v1/analytics/completion', true],
+  ['/v1/analytics/durations', true],
+  ['/v1/analytics/task-types', true],
+  ['/v1/analytics/errors', true],
+  ['/v1/analytics/cost', true],
+  ['/v1/analytics/queues', false],
+  ['/v1/analytics/heatmap', true],
+]
+
+/** The shared filter as the page's query string holds it. */
+export function analyticsFilter(query: URLSearchParams): AnalyticsFilter {
+  return {
+    range: query.get('range') ?? '7d',
+    workflow: query.get('workflow') ?? '',
+    task_type: query.get('task_type') ?? '',
+    owner: query.get('owner') ?? '',
+    tags: query.get('tags') ?? '',
+  }
+}
+
+/** A chart's query key (the cache the page and the route's prefetch share). */
+export function analyticsKey(path: AnalyticsPath, params: [string, string][]) {
+  return ['analytics', path, params] as const
+}
+
+/** Reads one chart's data. */
+export function fetchAnalytics<T>(path: AnalyticsPath, params: [string, string][], signal?: AbortSignal): Promise<T> {
+  return unwrapJSON<T>(api.GET(path, { params: { query: Object.fromEntries(params) as never }, signal }))
+}
+
+/**
+ * The window of a filter, fixed the first time it is asked for (kept in the query cache), so
+ * that the route's prefetch and every chart of the page cover the same instants. `fresh`
+ * (each navigation to the page) starts a new window ending now.
+ */
+export function analyticsWindow(qc: QueryClient, f: AnalyticsFilter, now: number, fresh = false): { from: string; to: string } {
+  const key = ['analytics-window', JSON.stringify(f)]
+  const known = qc.getQueryData<{ from: string; to: string }>(key)
+  if (known && !fresh) return known
+  const w = rangeWindow(f.range, now)
+  qc.setQueryData(key, w)
+  return w
+}
+
+/** Starts reading every chart of the page while its code (Recharts) downloads. */
+export function prefetchAnalytics(qc: QueryClient, query: URLSearchParams): void {
+  const f = analyticsFilter(query)
+  const w = analyticsWindow(qc, f, Date.now(), true)
+  for (const [path, filtered] of analyticsCharts) {
+    const params = analyticsQuery(filtered ? f : null, w)
+    void qc.prefetchQuery({ queryKey: analyticsKey(path, params), queryFn: ({ signal }) => fetchAnalytics(path, params, signal) })
+  }
 }

@@ -13,6 +13,18 @@ import {
 
 function run(id: number, status: Run['status'] = 'running'): Run {
   return {
+    attention: '',
+    error: '',
+    idempotency_key: '',
+    input: {},
+    owner: '',
+    sla_deadline: null,
+    sla_state: '',
+    tags: null,
+    tasks_remaining: 0,
+    tasks_total: 0,
+    trigger: 'api',
+    trigger_ref: '',
     id,
     workflow: 'hello',
     workflow_version: 1,

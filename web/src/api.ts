@@ -8,90 +8,36 @@ import { ApiError, isRecord, problemFromResponse, type Json } from './api/proble
 export * from './api/problem.ts'
 export { dashboardActor }
 
-export const runStatuses = ['queued', 'running', 'paused', 'succeeded', 'failed', 'cancelled'] as const
+/** Status of a run (table baton.runs), as the API documents it. */
+export type RunStatus = Schemas['Run']['status']
 
-/** Status of a run (table baton.runs). */
-export type RunStatus = (typeof runStatuses)[number]
+export const runStatuses: readonly RunStatus[] = ['queued', 'running', 'paused', 'succeeded', 'failed', 'cancelled']
 
-export const taskStatuses = [
-  'pending',
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'skipped',
-  'cancelled',
-  'dead',
-] as const
+/** Status of one step of a run (table baton.run_tasks), as the API documents it. */
+export type TaskStatus = Schemas['Task']['status']
 
-/** Status of one step of a run (table baton.run_tasks). */
-export type TaskStatus = (typeof taskStatuses)[number]
+export const taskStatuses: readonly TaskStatus[] = ['pending', 'queued', 'running', 'succeeded', 'failed', 'skipped', 'cancelled', 'dead']
 
 /** Number of tasks of a run in each status; statuses with no task may be missing. */
-export type TaskCounts = Partial<Record<TaskStatus, number>>
+export type TaskCounts = Partial<Record<string, number>>
 
+/** A run as listed by GET /v1/runs (generated from the OpenAPI document). */
+export type Run = Schemas['Run']
 
-/** A run as listed by GET /v1/runs. Timestamps are RFC 3339 strings. */
-export interface Run {
-  id: number
-  workflow: string
-  workflow_version: number
-  status: RunStatus
-  priority: number
-  created_at: string
-  started_at: string | null
-  finished_at: string | null
-  task_counts: TaskCounts
-  /** Why the run needs an operator (a dead task in the dead-letter queue); empty otherwise. */
-  attention?: string
-}
+/** One step of a run, as returned inside GET /v1/runs/{id} (generated). */
+export type Task = Schemas['Task']
 
-/** One step of a run, as returned inside GET /v1/runs/{id}. */
-export interface Task {
-  step: string
-  task_type: string
-  status: TaskStatus
-  attempts: number
-  max_attempts: number
-  depends_on: string[]
-  created_at: string
-  started_at: string | null
-  finished_at: string | null
-  error: string | null
-  error_class: string | null
-  output: Json
-  /** The step's params, merged over its task type's defaults (templates not rendered). */
-  params?: Json
-  /** True when an operator skipped the task. */
-  manual_skip?: boolean
-  optional?: boolean
-}
+/** GET /v1/runs/{id}: a run with its tasks (getRun makes the lists non-null). */
+export type RunDetail = Omit<Run, 'tasks'> & { tasks: (Omit<Task, 'depends_on'> & { depends_on: string[] })[] }
 
-/** GET /v1/runs/{id}. */
-export interface RunDetail extends Run {
-  input: Json
-  error: string | null
-  tasks: Task[]
-}
+/** GET /v1/runs (generated). next_cursor is empty on the last page. */
+export type RunPage = Schemas['RunList']
 
-/** GET /v1/runs. next_cursor is absent or empty on the last page. */
-export interface RunPage {
-  runs: Run[]
-  next_cursor?: string | null
-}
+/** A workflow definition as listed by GET /v1/workflows (generated). */
+export type Workflow = Schemas['Workflow']
 
-/** A workflow definition as listed by GET /v1/workflows. */
-export interface Workflow {
-  name: string
-  version: number
-  description?: string
-  steps: number
-}
-
-/** GET /v1/workflows. */
-export interface WorkflowList {
-  workflows: Workflow[]
-}
+/** GET /v1/workflows (generated). */
+export type WorkflowList = Schemas['WorkflowList']
 
 async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
   const headers = new Headers(init.headers)
@@ -133,9 +79,10 @@ export function listRuns(f: RunFilter, signal?: AbortSignal): Promise<RunPage> {
   return request<RunPage>(`/v1/runs${runsQuery(f)}`, { signal })
 }
 
-/** GET /v1/runs/{id} */
-export function getRun(id: number, signal?: AbortSignal): Promise<RunDetail> {
-  return request<RunDetail>(`/v1/runs/${encodeURIComponent(id)}`, { signal })
+/** GET /v1/runs/{id}, with its task list (and each task's dependencies) never null. */
+export async function getRun(id: number, signal?: AbortSignal): Promise<RunDetail> {
+  const run = await request<Run>(`/v1/runs/${encodeURIComponent(id)}`, { signal })
+  return { ...run, tasks: (run.tasks ?? []).map((t) => ({ ...t, depends_on: t.depends_on ?? [] })) }
 }
 
 // An operator action: a POST naming the dashboard as actor, with an optional JSON body.
@@ -213,12 +160,8 @@ export type DeadLetterList = Schemas['DeadLetterList']
 /** GET /v1/dead-letters/stats (generated from the OpenAPI document). */
 export type DeadLetterStats = Schemas['DeadLetterStats']
 
-/** POST /v1/dead-letters/{id}/resubmit. */
-export interface ResubmitResult {
-  dead_letter_id: number
-  task_id: number
-  run: Run
-}
+/** POST /v1/dead-letters/{id}/resubmit (generated). */
+export type ResubmitResult = Schemas['ResubmitResult']
 
 /** POST /v1/dead-letters/resubmit (generated from the OpenAPI document). */
 export type BulkResubmitResult = Schemas['BulkResubmitResult']
@@ -279,10 +222,8 @@ export function bulkResubmitDeadLetters(f: DeadLetterFilter): Promise<BulkResubm
   return action<BulkResubmitResult>('/v1/dead-letters/resubmit', bulkResubmitBody(f))
 }
 
-/** GET /v1/attention. */
-export interface AttentionList {
-  runs: Run[] | null
-}
+/** GET /v1/attention (generated). */
+export type AttentionList = Schemas['AttentionList']
 
 /** GET /v1/attention */
 export function listAttention(signal?: AbortSignal): Promise<AttentionList> {
@@ -359,13 +300,11 @@ export function taskActions(s: TaskStatus): { retry: boolean; skip: boolean; can
   }
 }
 
-/** The optional body of a retry or resubmit: new params for the task. */
-export interface ParamsBody {
-  params: Record<string, Json>
-}
+/** The optional body of a retry or resubmit: new params for the task (generated). */
+export type ParamsBody = Required<Schemas['RetryTaskRequest']>
 
 /** Formats params for the editor: pretty JSON, {} when there are none. */
-export function formatParams(params: Json | undefined): string {
+export function formatParams(params: unknown): string {
   return JSON.stringify(params ?? {}, null, 2)
 }
 
@@ -375,7 +314,7 @@ export function formatParams(params: Json | undefined): string {
  * JSON object and is sent as {"params": …}. Returns the body (undefined for none) or an
  * error message.
  */
-export function paramsBody(text: string, original: Json | undefined): { body: ParamsBody | undefined } | { error: string } {
+export function paramsBody(text: string, original: unknown): { body: ParamsBody | undefined } | { error: string } {
   if (text.trim() === '') return { body: undefined }
   let v: unknown
   try {

@@ -29,18 +29,22 @@ export function elapsed(startIso: string | null, endIso: string | null, now: num
   return formatDuration(end - start)
 }
 
+// One formatter for every timestamp: toLocaleString with options builds a new
+// Intl.DateTimeFormat on each call, which costs more than the rest of a table row.
+const timeFormat = new Intl.DateTimeFormat(undefined, {
+  year: 'numeric',
+  month: 'short',
+  day: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+})
+
 /** Formats a timestamp in the viewer's locale (date and time to the second). */
 export function formatTime(iso: string | null | undefined): string {
   const t = parseTime(iso)
   if (t === null) return '–'
-  return new Date(t).toLocaleString(undefined, {
-    year: 'numeric',
-    month: 'short',
-    day: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  })
+  return timeFormat.format(t)
 }
 
 /** Formats how long ago a timestamp was: "12s ago", "5m ago". */

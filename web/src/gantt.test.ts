@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { StreamEvent } from './api/sse.ts'
-import { applyEvent, applyEventToRun, criticalEdges, ganttWindow, statusColor, taskMetrics, taskSegments, type Gantt, type GanttTask } from './gantt.ts'
+import { applyEvent, applyEventToRun, criticalEdges, ganttWindow, statusColor, taskMetrics, taskSegments, zoomRange, type Gantt, type GanttTask } from './gantt.ts'
 
 const T0 = Date.parse('2026-12-01T10:00:00Z')
 const iso = (ms: number) => new Date(T0 + ms).toISOString()
@@ -119,6 +119,20 @@ describe('applyEvent', () => {
     expect(applyEvent(retried, event({ kind: 'task_dead', attempt: 3 }))).toBe(retried)
   })
 
+  it('turns a queued task running on task_started, once, and never after its attempt ended', () => {
+    const queued = gantt([task('a', { status: 'queued', queued_at: iso(0) })])
+    const g = applyEvent(queued, event({ kind: 'task_started', id: 0, attempt: 1, time: iso(300) }))
+    expect(g.tasks![0]).toMatchObject({ status: 'running', started_at: iso(300) })
+    expect(taskSegments(g.tasks![0]!, T0 + 500).map((s) => s.kind)).toEqual(['wait', 'current'])
+    expect(applyEvent(g, event({ kind: 'task_started', id: 0, attempt: 1 }))).toBe(g)
+    // The start of attempt 1 arriving after that attempt failed (the task is queued again).
+    const failed = applyEvent(g, event({ kind: 'task_attempt_failed', attempt: 1, duration_ms: 100 }))
+    expect(applyEvent(failed, event({ kind: 'task_started', id: 0, attempt: 1 }))).toBe(failed)
+    expect(applyEvent(failed, event({ kind: 'task_started', id: 0, attempt: 2 })).tasks![0]!.status).toBe('running')
+    const done = applyEvent(g, event({ attempt: 1, duration_ms: 100 }))
+    expect(applyEvent(done, event({ kind: 'task_started', id: 0, attempt: 1 }))).toBe(done)
+  })
+
   it('ignores events of other runs, unknown steps and run-level kinds', () => {
     expect(applyEvent(base, event({ run_id: 8 }))).toBe(base)
     expect(applyEvent(base, event({ step: 'nope' }))).toBe(base)
@@ -145,6 +159,20 @@ describe('applyEventToRun', () => {
     expect(s.tasks.map((t) => t.status)).toEqual(['skipped', 'queued'])
     expect(applyEventToRun(s, event({ kind: 'task_skipped' }))).toBe(s)
   })
+
+  it('turns a queued task running on task_started unless it already counts that attempt', () => {
+    const run = {
+      id: 7,
+      task_counts: { queued: 1 },
+      tasks: [{ step: 'a', status: 'queued', attempts: 0, depends_on: [], started_at: null, finished_at: null, error: null, error_class: null }],
+    }
+    const r = applyEventToRun(run, event({ kind: 'task_started', id: 0, attempt: 1, time: iso(200) }))
+    expect(r.tasks[0]).toMatchObject({ status: 'running', attempts: 1, started_at: iso(200) })
+    expect(r.task_counts).toEqual({ running: 1 })
+    // Attempt 1 failed and the task waits for its retry: a late start of attempt 1 is old news.
+    const retrying = { ...run, tasks: [{ ...run.tasks[0]!, attempts: 1 }] }
+    expect(applyEventToRun(retrying, event({ kind: 'task_started', id: 0, attempt: 1 }))).toBe(retrying)
+  })
 })
 
 describe('taskMetrics and criticalEdges', () => {
@@ -163,5 +191,14 @@ describe('taskMetrics and criticalEdges', () => {
       ['a', 'b'],
       ['b', 'c'],
     ])
+  })
+})
+
+describe('zoomRange', () => {
+  it('reads the zoomed range of the URL, or null for the whole run', () => {
+    expect(zoomRange('2026-12-01T10:00:00Z', '2026-12-01T10:00:05.5Z')).toEqual({ start: T0, end: T0 + 5500 })
+    expect(zoomRange(null, '2026-12-01T10:00:05Z')).toBeNull()
+    expect(zoomRange('2026-12-01T10:00:05Z', '2026-12-01T10:00:00Z')).toBeNull()
+    expect(zoomRange('yesterday', 'today')).toBeNull()
   })
 })

@@ -141,6 +141,9 @@ export function taskMetrics(task: GanttTask, now: number): TaskMetrics {
 
 const doneForDependents = new Set(['succeeded', 'skipped'])
 
+/** Statuses a task_started event moves to running. */
+const startable = new Set(['pending', 'queued'])
+
 const finalStatuses = new Set(['succeeded', 'dead', 'skipped', 'cancelled'])
 
 const statusOf: Record<string, string> = {
@@ -173,6 +176,14 @@ export function applyEvent(g: Gantt, e: StreamEvent): Gantt {
   const idx = g.tasks.findIndex((x) => x.step === e.step)
   if (idx < 0) return g
   const task = g.tasks[idx]!
+  if (e.kind === 'task_started') {
+    // A status hint: only a waiting task whose attempt has not ended yet turns running (a
+    // start that arrives after the attempt's outcome, or after a refetch, changes nothing).
+    if (!startable.has(task.status) || (task.attempts ?? []).some((a) => a.attempt >= (e.attempt ?? 1))) return g
+    const tasks = g.tasks.slice()
+    tasks[idx] = { ...task, status: 'running', started_at: task.started_at ?? e.time }
+    return { ...g, tasks }
+  }
   if (reflects(task, e)) return g
   const next: GanttTask = { ...task }
   const endedAttempt = (outcome: string): Attempt => {
@@ -271,6 +282,15 @@ export function applyEventToRun<R extends PatchableRun>(run: R, e: StreamEvent):
   const idx = run.tasks.findIndex((x) => x.step === e.step)
   if (idx < 0) return run
   const current = run.tasks[idx]!
+  if (e.kind === 'task_started') {
+    // The run counts an attempt from its start: a start it already counts is old news.
+    if (!startable.has(current.status) || (e.attempt ?? 1) <= current.attempts) return run
+    const tasks = run.tasks.slice()
+    tasks[idx] = { ...current, status: 'running', attempts: e.attempt ?? current.attempts + 1, started_at: current.started_at ?? e.time }
+    const counts: Partial<Record<string, number>> = {}
+    for (const t of tasks) counts[t.status] = (counts[t.status] ?? 0) + 1
+    return { ...run, tasks, task_counts: counts }
+  }
   // Already reflected (replayed after a refetch): an older attempt, or the same final outcome.
   if (e.attempt != null && (e.attempt < current.attempts || (e.attempt === current.attempts && finalStatuses.has(current.status)))) return run
   if (e.attempt == null && current.status === statusOf[e.kind]) return run
@@ -310,4 +330,16 @@ export function applyEventToRun<R extends PatchableRun>(run: R, e: StreamEvent):
   const counts: Partial<Record<string, number>> = {}
   for (const t of tasks) counts[t.status] = (counts[t.status] ?? 0) + 1
   return { ...run, tasks, task_counts: counts }
+}
+
+/**
+ * The timeline's zoomed range from the URL (?from=&to=, RFC 3339), or null for the whole
+ * run when either is missing or they do not make a range.
+ */
+export function zoomRange(from: string | null, to: string | null): { start: number; end: number } | null {
+  if (!from || !to) return null
+  const start = Date.parse(from)
+  const end = Date.parse(to)
+  if (!Number.isFinite(start) || !Number.isFinite(end) || end <= start) return null
+  return { start, end }
 }

@@ -7,7 +7,7 @@ export function useWorkflows(): { workflows: Workflow[] | undefined; error: ApiE
   useEffect(() => {
     const ctrl = new AbortController()
     listWorkflows(ctrl.signal).then(
-      (res) => setState({ workflows: [...res.workflows].sort((a, b) => a.name.localeCompare(b.name)) }),
+      (res) => setState({ workflows: [...(res.workflows ?? [])].sort((a, b) => a.name.localeCompare(b.name)) }),
       (err: unknown) => {
         if (!isAbort(err)) setState({ error: toApiError(err) as ApiError })
       },

@@ -45,12 +45,35 @@ export async function apiFetch(input: RequestInfo | URL, init?: RequestInit): Pr
   }
   let res: Response
   try {
-    res = await fetch(req)
+    const early = req.method === 'GET' ? takePreloaded(req.url) : undefined
+    res = early ? await early.catch(() => fetch(req)) : await fetch(req)
   } catch (err) {
     throw toApiError(err)
   }
   if (res.status === 401) hooks.unauthorized?.(res)
   return res
+}
+
+declare global {
+  interface Window {
+    /** Reads public/preload.js started before the app loaded, by path. */
+    __batonPreload?: Record<string, Promise<Response> | undefined>
+  }
+}
+
+/**
+ * Takes the answer public/preload.js started for this URL (same origin, same path and
+ * query), if any; each is taken once, so a later read asks the server again.
+ */
+export function takePreloaded(url: string): Promise<Response> | undefined {
+  const store = typeof window === 'undefined' ? undefined : window.__batonPreload
+  if (!store) return undefined
+  const u = new URL(url, window.location.href)
+  if (u.origin !== window.location.origin) return undefined
+  const key = u.pathname + u.search
+  const p = store[key]
+  if (p) delete store[key]
+  return p
 }
 
 /** The typed API client, generated from the OpenAPI document (web/src/api/schema.d.ts). */

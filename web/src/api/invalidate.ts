@@ -18,8 +18,11 @@ const runLevelKinds = new Set([
   'task_resubmitted',
 ])
 
-/** Task events the run page applies to its cached run and Gantt itself. */
-export const taskOutcomeKinds = new Set(['task_succeeded', 'task_dead', 'task_attempt_failed', 'task_attempt_interrupted', 'task_skipped', 'task_cancelled'])
+/**
+ * Task events the run page applies to its cached run and Gantt itself (task_started, a
+ * transient hint, and the outcomes).
+ */
+export const taskOutcomeKinds = new Set(['task_started', 'task_succeeded', 'task_dead', 'task_attempt_failed', 'task_attempt_interrupted', 'task_skipped', 'task_cancelled'])
 
 /** Task event kinds that change the dead-letter queue. */
 const deadLetterKinds = new Set(['task_dead', 'task_resubmitted', 'dead_letter_discarded', 'run_needs_attention'])

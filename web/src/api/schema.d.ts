@@ -1487,7 +1487,7 @@ export interface paths {
         /**
          * Stream events live
          * @deprecated
-         * @description Server-Sent Events: every event of the event log as it is committed, each with its kind as the SSE event type and its id as the SSE id. Filter by `run_id`, `workflow` and `kind`. The stream opens with a `retry:` field, sends a `: heartbeat` comment when idle, and ends when the client falls too far behind (it can reconnect). A client that reconnects with `Last-Event-ID` first receives, from the database, every matching event after that id that it missed, in order, then the live ones: no gap, no duplicate.
+         * @description Server-Sent Events: every event of the event log as it is committed, each with its kind as the SSE event type and its id as the SSE id. `task_started` (a worker began an attempt) is a transient hint outside the event log: it has no id and is not replayed after a reconnect. Filter by `run_id`, `workflow` and `kind`. The stream opens with a `retry:` field, sends a `: heartbeat` comment when idle, and ends when the client falls too far behind (it can reconnect). A client that reconnects with `Last-Event-ID` first receives, from the database, every matching event after that id that it missed, in order, then the live ones: no gap, no duplicate.
          *
          *     Needs the **viewer** role.
          */
@@ -3426,7 +3426,7 @@ export interface paths {
         };
         /**
          * Stream events live
-         * @description Server-Sent Events: every event of the event log as it is committed, each with its kind as the SSE event type and its id as the SSE id. Filter by `run_id`, `workflow` and `kind`. The stream opens with a `retry:` field, sends a `: heartbeat` comment when idle, and ends when the client falls too far behind (it can reconnect). A client that reconnects with `Last-Event-ID` first receives, from the database, every matching event after that id that it missed, in order, then the live ones: no gap, no duplicate.
+         * @description Server-Sent Events: every event of the event log as it is committed, each with its kind as the SSE event type and its id as the SSE id. `task_started` (a worker began an attempt) is a transient hint outside the event log: it has no id and is not replayed after a reconnect. Filter by `run_id`, `workflow` and `kind`. The stream opens with a `retry:` field, sends a `: heartbeat` comment when idle, and ends when the client falls too far behind (it can reconnect). A client that reconnects with `Last-Event-ID` first receives, from the database, every matching event after that id that it missed, in order, then the live ones: no gap, no duplicate.
          *
          *     Needs the **viewer** role.
          */
@@ -4630,7 +4630,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4668,7 +4668,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4706,7 +4706,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4744,7 +4744,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4782,7 +4782,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5082,7 +5082,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5664,7 +5664,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5702,7 +5702,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5886,7 +5886,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6038,7 +6038,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6143,7 +6143,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6181,7 +6181,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6219,7 +6219,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6257,7 +6257,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6308,7 +6308,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6346,7 +6346,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6384,7 +6384,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6422,7 +6422,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6815,7 +6815,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6907,7 +6907,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6945,7 +6945,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6983,7 +6983,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -7021,7 +7021,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -7071,7 +7071,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -7109,7 +7109,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -7147,7 +7147,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -7185,7 +7185,45 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
+             */
+            id: number;
+            /** @example task_succeeded */
+            kind: string;
+            /** @description The worker node that recorded the event, if any. */
+            node: string;
+            /** Format: int32 */
+            priority: number | null;
+            queue: string;
+            /**
+             * Format: int64
+             * @description Null for events that belong to no run (circuit breakers, queues).
+             */
+            run_id: number | null;
+            step: string;
+            /**
+             * Format: int64
+             * @description Null for events of a run itself or of no run.
+             */
+            task_id: number | null;
+            /** Format: date-time */
+            time: string;
+            /** @description The run's workflow; empty for events of no run. */
+            workflow: string;
+        };
+        TaskStartedEvent: {
+            /** @description Who performed a manual action; empty for the engine's own events. */
+            actor: string;
+            /** Format: int32 */
+            attempt: number | null;
+            data: unknown;
+            /** Format: int64 */
+            duration_ms: number | null;
+            error: string;
+            error_class: string;
+            /**
+             * Format: int64
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -7223,7 +7261,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -11695,6 +11733,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -11919,6 +11959,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -12159,6 +12201,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -12385,6 +12429,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -12621,6 +12667,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -12838,6 +12886,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -13068,6 +13118,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -25100,6 +25152,17 @@ export interface operations {
                         /** @description The retry time in milliseconds. */
                         retry?: number;
                     } | {
+                        data: components["schemas"]["TaskStartedEvent"];
+                        /**
+                         * @description The event name.
+                         * @enum {string}
+                         */
+                        event: "task_started";
+                        /** @description The event ID. */
+                        id?: number;
+                        /** @description The retry time in milliseconds. */
+                        retry?: number;
+                    } | {
                         data: components["schemas"]["TaskSucceededEvent"];
                         /**
                          * @description The event name.
@@ -32206,6 +32269,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -32430,6 +32495,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -32670,6 +32737,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -32896,6 +32965,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -33132,6 +33203,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -33349,6 +33422,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -33579,6 +33654,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -49529,6 +49606,17 @@ export interface operations {
                          * @enum {string}
                          */
                         event: "task_skipped";
+                        /** @description The event ID. */
+                        id?: number;
+                        /** @description The retry time in milliseconds. */
+                        retry?: number;
+                    } | {
+                        data: components["schemas"]["TaskStartedEvent"];
+                        /**
+                         * @description The event name.
+                         * @enum {string}
+                         */
+                        event: "task_started";
                         /** @description The event ID. */
                         id?: number;
                         /** @description The retry time in milliseconds. */

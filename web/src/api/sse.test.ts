@@ -18,6 +18,7 @@ describe('invalidationsFor', () => {
   const ev = (kind: string, over: Partial<StreamEvent> = {}) => ({ id: 1, kind, run_id: 3, step: '', time: '', workflow: 'w', ...over }) as StreamEvent
   it('leaves task outcomes of a run to the run page patch', () => {
     expect(invalidationsFor(ev('task_succeeded', { step: 's' }))).toEqual([['runs'], ['attempts', 3, 's']])
+    expect(invalidationsFor(ev('task_started', { id: 0, step: 's' }))).toEqual([['runs'], ['attempts', 3, 's']])
   })
   it('refetches the run and its Gantt on run-level events', () => {
     expect(invalidationsFor(ev('run_succeeded'))).toEqual([['runs'], ['run', 3], ['gantt', 3]])

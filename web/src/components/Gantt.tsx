@@ -30,18 +30,47 @@ export interface GanttProps {
   onSelect: (step: string) => void
   /** Each step's params, for the hover card. */
   params?: Record<string, unknown>
+  /** The zoomed time range to start with (from the URL); null shows the whole run. */
+  zoom?: TimeRange | null
+  /** Called (debounced) when the user zooms or pans, to keep the range in the URL. */
+  onZoomChange?: (zoom: TimeRange | null) => void
 }
+
+/** A time range in epoch milliseconds. */
+export interface TimeRange {
+  start: number
+  end: number
+}
+
+/** How long the zoom waits after the last change before reporting it (drag and wheel fire often). */
+const zoomReportMs = 250
 
 /**
  * The run's tasks on one time axis: a row per task, a segment per queue wait and attempt,
  * the critical path outlined in red with arrows between its steps, a "now" line while the
  * run is going, a legend, zoom (wheel, +/- keys, buttons) and pan (drag, arrow keys).
  */
-export function Gantt({ data, title, now, selected, onSelect, params }: GanttProps) {
+export function Gantt({ data, title, now, selected, onSelect, params, zoom: initialZoom = null, onZoomChange }: GanttProps) {
   const wrap = useRef<HTMLDivElement>(null)
   const svg = useRef<SVGSVGElement>(null)
   const [width, setWidth] = useState(960)
-  const [zoom, setZoom] = useState<{ start: number; end: number } | null>(null)
+  const [zoom, setZoom] = useState<TimeRange | null>(initialZoom)
+  // Report the range once it settles, unless it is the one we were given.
+  const reported = useRef(initialZoom)
+  const reportRef = useRef(onZoomChange)
+  useEffect(() => {
+    reportRef.current = onZoomChange
+  })
+  useEffect(() => {
+    const same = (a: TimeRange | null, b: TimeRange | null) => a === b || (!!a && !!b && a.start === b.start && a.end === b.end)
+    if (same(zoom, reported.current)) return
+    const t = setTimeout(() => {
+      reported.current = zoom
+      // Whole milliseconds: what the URL's timestamps can hold.
+      reportRef.current?.(zoom && { start: Math.round(zoom.start), end: Math.round(zoom.end) })
+    }, zoomReportMs)
+    return () => clearTimeout(t)
+  }, [zoom])
   const [hover, setHover] = useState<{ step: string; x: number; y: number } | null>(null)
   const drag = useRef<{ x: number; start: number; end: number } | null>(null)
 

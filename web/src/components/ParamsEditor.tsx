@@ -1,12 +1,12 @@
 import { useState } from 'react'
-import { formatParams, paramsBody, type Json, type ParamsBody } from '../api.ts'
+import { formatParams, paramsBody, type ParamsBody } from '../api.ts'
 
 /**
  * An inline editor for the params of a retry or resubmit, prefilled with the current
  * params. Submitting unchanged params sends no body (the task keeps its params).
  */
 export function ParamsEditor(props: {
-  params: Json | undefined
+  params: unknown
   submitLabel: string
   pending: boolean
   onSubmit: (body: ParamsBody | undefined) => void

@@ -7,7 +7,7 @@ import { ApiError } from '../api/problem.ts'
 import { exportPDF, exportPNG } from '../export.ts'
 import { formatDuration } from '../format.ts'
 import { applyEvent, isFinished, type Gantt as GanttData } from '../gantt.ts'
-import { Gantt } from './Gantt.tsx'
+import { Gantt, type TimeRange } from './Gantt.tsx'
 import { ProblemBanner } from './ProblemBanner.tsx'
 
 /**
@@ -22,8 +22,10 @@ export function RunTimeline(props: {
   selected?: string
   onSelect: (step: string) => void
   params?: Record<string, unknown>
+  zoom?: TimeRange | null
+  onZoomChange?: (zoom: TimeRange | null) => void
 }) {
-  const { id, title, workflow, selected, onSelect, params } = props
+  const { id, title, workflow, selected, onSelect, params, zoom, onZoomChange } = props
   // The run's task events seen so far: a refetch (after a run-level event) may answer with
   // data read before some of them, so they are replayed onto it (applyEvent skips what the
   // data already reflects).
@@ -80,7 +82,16 @@ export function RunTimeline(props: {
       {gantt.loading && <p className="muted">Loading the timeline…</p>}
       {gantt.data && (
         <div ref={wrap}>
-          <Gantt data={gantt.data} title={title} now={now} selected={selected} onSelect={onSelect} params={params} />
+          <Gantt
+            data={gantt.data}
+            title={title}
+            now={now}
+            selected={selected}
+            onSelect={onSelect}
+            params={params}
+            zoom={zoom}
+            onZoomChange={onZoomChange}
+          />
           {gantt.data.critical_path && gantt.data.critical_path.length > 0 && (
             <p className="muted small">
               Critical path ({formatDuration(gantt.data.critical_path_ms)}): {gantt.data.critical_path.join(' → ')}

@@ -14,7 +14,8 @@ import {
   XAxis,
   YAxis,
 } from 'recharts'
-import { api, unwrapJSON, type Schemas } from '../api/client.ts'
+import { useQueryClient } from '@tanstack/react-query'
+import type { Schemas } from '../api/client.ts'
 import { useLive } from '../api/live.tsx'
 import { QueryView } from '../components/States.tsx'
 import { exportPNG } from '../export.ts'
@@ -23,7 +24,17 @@ import { statusColor } from '../gantt.ts'
 import { useQueryState } from '../router.tsx'
 import { useTitle } from '../useTitle.ts'
 import { useWorkflows } from '../useWorkflows.ts'
-import { analyticsQuery, heatmapGrid, rangeWindow, ranges, type AnalyticsFilter } from '../analytics.ts'
+import {
+  analyticsFilter,
+  analyticsKey,
+  analyticsQuery,
+  analyticsWindow,
+  fetchAnalytics,
+  heatmapGrid,
+  ranges,
+  type AnalyticsFilter,
+  type AnalyticsPath,
+} from '../analytics.ts'
 
 const palette = ['#2563eb', '#16a34a', '#f97316', '#dc2626', '#7c3aed', '#0891b2', '#ca8a04', '#db2777']
 
@@ -31,18 +42,10 @@ const palette = ['#2563eb', '#16a34a', '#f97316', '#dc2626', '#7c3aed', '#0891b2
 export function AnalyticsPage() {
   useTitle('Analytics')
   const [query, setQuery] = useQueryState()
-  const filter: AnalyticsFilter = {
-    range: query.get('range') ?? '7d',
-    workflow: query.get('workflow') ?? '',
-    task_type: query.get('task_type') ?? '',
-    owner: query.get('owner') ?? '',
-    tags: query.get('tags') ?? '',
-  }
-  // The window is fixed when the filter changes, so every chart covers the same instants.
-  const [win] = useState(() => new Map<string, { from: string; to: string }>())
-  const fkey = JSON.stringify(filter)
-  if (!win.has(fkey)) win.set(fkey, rangeWindow(filter.range, Date.now()))
-  const w = win.get(fkey)!
+  const filter = analyticsFilter(query)
+  // The window is fixed when the filter changes (the route's prefetch fixed it first), so
+  // every chart covers the same instants.
+  const w = analyticsWindow(useQueryClient(), filter, Date.now())
   const { workflows } = useWorkflows()
 
   return (
@@ -108,21 +111,9 @@ function TextFilter({ label, value, placeholder, onChange }: { label: string; va
 
 type Props = { filter: AnalyticsFilter; w: { from: string; to: string } }
 
-// The analytics operations the charts read; each also answers CSV for the export links.
-type AnalyticsPath =
-  | '/v1/analytics/completion'
-  | '/v1/analytics/durations'
-  | '/v1/analytics/task-types'
-  | '/v1/analytics/errors'
-  | '/v1/analytics/cost'
-  | '/v1/analytics/queues'
-  | '/v1/analytics/heatmap'
-
 function useAnalytics<T>(path: AnalyticsPath, filter: AnalyticsFilter | null, w: { from: string; to: string }) {
   const params = analyticsQuery(filter, w)
-  return useLive(['analytics', path, params], (signal) =>
-    unwrapJSON<T>(api.GET(path, { params: { query: Object.fromEntries(params) as never }, signal })),
-  )
+  return useLive(analyticsKey(path, params), (signal) => fetchAnalytics<T>(path, params, signal))
 }
 
 function ChartCard({ title, path, filter, w, children, wide }: { title: string; path: AnalyticsPath; filter: AnalyticsFilter | null; w: { from: string; to: string }; children: ReactNode; wide?: boolean }) {

@@ -24,7 +24,7 @@ import { elapsed, formatTime } from '../format.ts'
 import { useAction, type Action } from '../useAction.ts'
 import { useLive, useStreamEvents } from '../api/live.tsx'
 import type { StreamEvent } from '../api/sse.ts'
-import { applyEventToRun } from '../gantt.ts'
+import { applyEventToRun, zoomRange } from '../gantt.ts'
 import { RunTimeline } from '../components/RunTimeline.tsx'
 import { useQueryState } from '../router.tsx'
 
@@ -194,6 +194,8 @@ function RunView({ id }: { id: number }) {
             selected={selected}
             onSelect={(step) => setQuery({ task: step === selected ? undefined : step })}
             params={paramsByStep}
+            zoom={zoomRange(query.get('from'), query.get('to'))}
+            onZoomChange={(z) => setQuery(z ? { from: new Date(z.start).toISOString(), to: new Date(z.end).toISOString() } : { from: undefined, to: undefined })}
           />
           {selectedTask && (
             <TaskPanel runId={id} task={selectedTask} act={act} ops={taskOps} onClose={() => setQuery({ task: undefined })} />
