@@ -1135,7 +1135,10 @@ class BreakerClosedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -1206,7 +1209,10 @@ class BreakerForcedClosedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -1277,7 +1283,10 @@ class BreakerForcedOpenEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -1348,7 +1357,10 @@ class BreakerHalfOpenEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -1419,7 +1431,10 @@ class BreakerOpenedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -1968,7 +1983,10 @@ class DeadLetterDiscardedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -3216,7 +3234,10 @@ class QueuePausedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -3287,7 +3308,10 @@ class QueueResumedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -3673,7 +3697,10 @@ class RunCancelledEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -3744,7 +3771,10 @@ class RunCompensatedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -3815,7 +3845,10 @@ class RunCompensatingEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -3886,7 +3919,10 @@ class RunCompensationFailedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -3957,7 +3993,10 @@ class RunFailedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -4214,7 +4253,10 @@ class RunNeedsAttentionEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -4285,7 +4327,10 @@ class RunPausedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -4356,7 +4401,10 @@ class RunPriorityChangedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -4427,7 +4475,10 @@ class RunResumedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -4548,7 +4599,10 @@ class RunStartedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -4619,7 +4673,10 @@ class RunSucceededEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -4690,7 +4747,10 @@ class SLAAtRiskEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -4761,7 +4821,10 @@ class SLAViolatedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -5578,7 +5641,10 @@ class StreamEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -5752,7 +5818,10 @@ class TaskAttemptFailedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -5823,7 +5892,10 @@ class TaskAttemptInterruptedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -5894,7 +5966,10 @@ class TaskCancelledEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -5965,7 +6040,10 @@ class TaskDeadEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -6078,7 +6156,10 @@ class TaskPriorityChangedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -6149,7 +6230,10 @@ class TaskResubmittedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -6220,7 +6304,10 @@ class TaskRetriedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -6291,7 +6378,10 @@ class TaskSkippedEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -6351,6 +6441,80 @@ class TaskSkippedEvent:
 
 
 @dataclass
+class TaskStartedEvent:
+    """The TaskStartedEvent schema."""
+
+    actor: str
+    """Who performed a manual action; empty for the engine's own events."""
+    attempt: int | None
+    data: Any
+    duration_ms: int | None
+    error: str
+    error_class: str
+    id: int
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
+    kind: str
+    node: str
+    """The worker node that recorded the event, if any."""
+    priority: int | None
+    queue: str
+    run_id: int | None
+    """Null for events that belong to no run (circuit breakers, queues)."""
+    step: str
+    task_id: int | None
+    """Null for events of a run itself or of no run."""
+    time: datetime.datetime
+    workflow: str
+    """The run's workflow; empty for events of no run."""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TaskStartedEvent:
+        """Decodes the JSON object d (unknown fields are ignored)."""
+        return cls(
+            actor=require(d, "actor", "TaskStartedEvent"),
+            attempt=require(d, "attempt", "TaskStartedEvent"),
+            data=require(d, "data", "TaskStartedEvent"),
+            duration_ms=require(d, "duration_ms", "TaskStartedEvent"),
+            error=require(d, "error", "TaskStartedEvent"),
+            error_class=require(d, "error_class", "TaskStartedEvent"),
+            id=require(d, "id", "TaskStartedEvent"),
+            kind=require(d, "kind", "TaskStartedEvent"),
+            node=require(d, "node", "TaskStartedEvent"),
+            priority=require(d, "priority", "TaskStartedEvent"),
+            queue=require(d, "queue", "TaskStartedEvent"),
+            run_id=require(d, "run_id", "TaskStartedEvent"),
+            step=require(d, "step", "TaskStartedEvent"),
+            task_id=require(d, "task_id", "TaskStartedEvent"),
+            time=parse_time(require(d, "time", "TaskStartedEvent")),
+            workflow=require(d, "workflow", "TaskStartedEvent"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Encodes the object as JSON-ready data (optional None fields left out)."""
+        d: dict[str, Any] = {}
+        d["actor"] = self.actor
+        d["attempt"] = None if self.attempt is None else self.attempt
+        d["data"] = self.data
+        d["duration_ms"] = None if self.duration_ms is None else self.duration_ms
+        d["error"] = self.error
+        d["error_class"] = self.error_class
+        d["id"] = self.id
+        d["kind"] = self.kind
+        d["node"] = self.node
+        d["priority"] = None if self.priority is None else self.priority
+        d["queue"] = self.queue
+        d["run_id"] = None if self.run_id is None else self.run_id
+        d["step"] = self.step
+        d["task_id"] = None if self.task_id is None else self.task_id
+        d["time"] = format_time(self.time)
+        d["workflow"] = self.workflow
+        return d
+
+
+@dataclass
 class TaskSucceededEvent:
     """The TaskSucceededEvent schema."""
 
@@ -6362,7 +6526,10 @@ class TaskSucceededEvent:
     error: str
     error_class: str
     id: int
-    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume."""
+    """The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for
+    task_started, a transient status hint that is not in the event log: it has no SSE id and
+    is not replayed.
+    """
     kind: str
     node: str
     """The worker node that recorded the event, if any."""
@@ -7657,6 +7824,7 @@ __all__ = [
     "TaskResubmittedEvent",
     "TaskRetriedEvent",
     "TaskSkippedEvent",
+    "TaskStartedEvent",
     "TaskSucceededEvent",
     "TaskSummary",
     "TaskType",

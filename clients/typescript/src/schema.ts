@@ -1765,7 +1765,7 @@ export interface paths {
         };
         /**
          * Stream events live
-         * @description Server-Sent Events: every event of the event log as it is committed, each with its kind as the SSE event type and its id as the SSE id. Filter by `run_id`, `workflow` and `kind`. The stream opens with a `retry:` field, sends a `: heartbeat` comment when idle, and ends when the client falls too far behind (it can reconnect). A client that reconnects with `Last-Event-ID` first receives, from the database, every matching event after that id that it missed, in order, then the live ones: no gap, no duplicate.
+         * @description Server-Sent Events: every event of the event log as it is committed, each with its kind as the SSE event type and its id as the SSE id. `task_started` (a worker began an attempt) is a transient hint outside the event log: it has no id and is not replayed after a reconnect. Filter by `run_id`, `workflow` and `kind`. The stream opens with a `retry:` field, sends a `: heartbeat` comment when idle, and ends when the client falls too far behind (it can reconnect). A client that reconnects with `Last-Event-ID` first receives, from the database, every matching event after that id that it missed, in order, then the live ones: no gap, no duplicate.
          *
          *     Needs the **viewer** role.
          */
@@ -2969,7 +2969,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -3007,7 +3007,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -3045,7 +3045,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -3083,7 +3083,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -3121,7 +3121,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -3421,7 +3421,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4003,7 +4003,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4041,7 +4041,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4225,7 +4225,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4263,7 +4263,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4301,7 +4301,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4339,7 +4339,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4377,7 +4377,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4482,7 +4482,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4520,7 +4520,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4558,7 +4558,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4596,7 +4596,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4647,7 +4647,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4685,7 +4685,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4723,7 +4723,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -4761,7 +4761,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5154,7 +5154,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5246,7 +5246,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5284,7 +5284,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5322,7 +5322,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5360,7 +5360,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5410,7 +5410,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5448,7 +5448,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5486,7 +5486,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5524,7 +5524,45 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
+             */
+            id: number;
+            /** @example task_succeeded */
+            kind: string;
+            /** @description The worker node that recorded the event, if any. */
+            node: string;
+            /** Format: int32 */
+            priority: number | null;
+            queue: string;
+            /**
+             * Format: int64
+             * @description Null for events that belong to no run (circuit breakers, queues).
+             */
+            run_id: number | null;
+            step: string;
+            /**
+             * Format: int64
+             * @description Null for events of a run itself or of no run.
+             */
+            task_id: number | null;
+            /** Format: date-time */
+            time: string;
+            /** @description The run's workflow; empty for events of no run. */
+            workflow: string;
+        };
+        TaskStartedEvent: {
+            /** @description Who performed a manual action; empty for the engine's own events. */
+            actor: string;
+            /** Format: int32 */
+            attempt: number | null;
+            data: unknown;
+            /** Format: int64 */
+            duration_ms: number | null;
+            error: string;
+            error_class: string;
+            /**
+             * Format: int64
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5562,7 +5600,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -10034,6 +10072,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -10258,6 +10298,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -10498,6 +10540,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -10724,6 +10768,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -10960,6 +11006,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -11177,6 +11225,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -11407,6 +11457,8 @@ export interface operations {
             /** @description The result as JSON, or as CSV (a header line, then one line per row) with format=csv or Accept: text/csv. */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
+                    ETag?: string;
                     /**
                      * @description Remaining requests (r) and seconds until the bucket is full (t), IETF draft form.
                      * @example "key";r=119;t=1
@@ -27357,6 +27409,17 @@ export interface operations {
                          * @enum {string}
                          */
                         event: "task_skipped";
+                        /** @description The event ID. */
+                        id?: number;
+                        /** @description The retry time in milliseconds. */
+                        retry?: number;
+                    } | {
+                        data: components["schemas"]["TaskStartedEvent"];
+                        /**
+                         * @description The event name.
+                         * @enum {string}
+                         */
+                        event: "task_started";
                         /** @description The event ID. */
                         id?: number;
                         /** @description The retry time in milliseconds. */

@@ -5924,7 +5924,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -5962,7 +5962,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
@@ -6000,7 +6000,7 @@ export interface components {
             error_class: string;
             /**
              * Format: int64
-             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume.
+             * @description The event's id, also sent as the SSE id: send it back as Last-Event-ID to resume. 0 for task_started, a transient status hint that is not in the event log: it has no SSE id and is not replayed.
              */
             id: number;
             /** @example task_succeeded */
