@@ -614,8 +614,10 @@ class EventStream:
                         raise BatonError(f"the stream sent an event that is not a StreamEvent: {e}") from None
                     if event_id is not None and event_id.isdigit():
                         self.last_event_id = int(event_id)
-                    else:
+                    elif ev.id:
                         self.last_event_id = ev.id
+                    # else: a transient hint (task_started, id 0) outside the
+                    # event log: a reconnection resumes after the event before.
                     yield ev
                 data, event_id = [], None
                 continue

@@ -145,7 +145,8 @@ export interface StreamOptions extends CallOptions {
 
 /** One event of the live stream. */
 export interface StreamMessage {
-  /** The event's id: pass it as lastEventId to resume after it. */
+  /** The event's id: pass it as lastEventId to resume after it. 0 for a transient hint
+   * outside the event log (task_started), which is not replayed after a reconnection. */
   id: number;
   /** The event's kind (the SSE event type), such as run_succeeded. */
   kind: string;
@@ -398,8 +399,11 @@ export class BatonClient {
         try {
           for await (const msg of parseSSE(body, (ms) => (serverRetry = ms), last === undefined ? "" : String(last))) {
             const data = JSON.parse(msg.data) as StreamEvent;
-            const id = msg.id !== "" && /^\d+$/.test(msg.id) ? Number(msg.id) : data.id;
-            last = id;
+            // task_started is a transient hint outside the event log: id 0 and no SSE id of
+            // its own (the parser's id is the previous event's), so it moves no resume point.
+            const transient = data.id === 0;
+            const id = transient ? 0 : msg.id !== "" && /^\d+$/.test(msg.id) ? Number(msg.id) : data.id;
+            if (!transient) last = id;
             idle = 0;
             yield { id, kind: msg.event, data };
           }

@@ -132,9 +132,13 @@ describe.skipIf(!url).concurrent("against a live baton", () => {
       fetch: (req) => {
         if (!new URL(req.url).pathname.endsWith("/stream")) return fetch(req);
         connections.push({ header: req.headers.get("Last-Event-ID"), lastReceived: got.at(-1)?.id });
+        // One controller per connection (not AbortSignal.any, whose composite signal did
+        // not abort a body already being read on Node 20 here): the client's own abort is
+        // forwarded to it.
         const wire = new AbortController();
+        req.signal.addEventListener("abort", () => wire.abort(req.signal.reason), { once: true });
         cut = () => wire.abort(new Error("connection reset (test)"));
-        return fetch(new Request(req, { signal: AbortSignal.any([req.signal, wire.signal]) }));
+        return fetch(new Request(req, { signal: wire.signal }));
       },
     });
 
@@ -153,8 +157,11 @@ describe.skipIf(!url).concurrent("against a live baton", () => {
     })) {
       await started;
       if (msg.data.run_id !== runId) continue;
+      if (msg.id === 0) continue; // task_started: a transient hint, not in the event log
       got.push(msg);
-      if (got.length === 3) cut?.();
+      // Cut at the run's first event: the 22 tasks' events are still to come, so
+      // the cut cannot fall after the whole run was already read from the socket.
+      if (got.length === 1) cut?.();
       if (msg.kind === "run_succeeded" || msg.kind === "run_failed") break;
     }
     const run = { id: runId };
@@ -162,7 +169,7 @@ describe.skipIf(!url).concurrent("against a live baton", () => {
     expect(connections[0]).toEqual({ header: null, lastReceived: undefined });
     // Events read from the socket before the cut are still delivered; the
     // reconnection names the last of them.
-    expect(connections[1]!.lastReceived).toBeGreaterThanOrEqual(got[2]!.id);
+    expect(connections[1]!.lastReceived).toBeGreaterThanOrEqual(got[0]!.id);
     expect(connections[1]!.header).toBe(String(connections[1]!.lastReceived));
 
     // Compare with the run's event log.
