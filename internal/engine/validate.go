@@ -388,36 +388,43 @@ func (w *WorkflowSpec) validateStep(i int, graph *specGraph, types TaskTypeLooku
 		w.validateCompensate(i, graph, types, params, problems)
 	}
 
-	paramsField := field + ".params"
-	if err := CheckJSON(step.Params, 0); err != nil {
-		problems.add(paramsField, "%s", err.Error())
-		return
-	}
-	if _, err := specDecodeObject(step.Params); err != nil {
-		problems.add(paramsField, "%s", err.Error())
-		return
-	}
-	if params != nil && executor != "" {
-		// Called without params too, so that missing required ones are found.
-		if err := params(executor, step.Params); err != nil {
-			problems.add(paramsField, "%s", err.Error())
-		}
-	}
-	if specIsNull(step.Params) {
-		return
-	}
-	decoded, err := tmplDecodeJSON(step.Params)
-	if err != nil {
-		problems.add(paramsField, "invalid JSON: %s", err.Error())
-		return
-	}
-	tmplCheckParams(decoded, paramsField, step.Name, func(name string) (known, upstream bool) {
+	checkTaskParams(field+".params", step.Name, executor, step.Params, params, func(name string) (known, upstream bool) {
 		index, known := graph.index[name]
 		if !known {
 			return false, false
 		}
 		return true, index != i && graph.isAncestor(index, i)
 	}, problems)
+}
+
+// checkTaskParams checks the params of a task (a step's or its
+// compensation's): a JSON object within the limits, valid for the executor
+// (called without params too, so that missing required ones are found),
+// whose templates read only the steps refers allows.
+func checkTaskParams(field, stepName, executor string, raw json.RawMessage, params ParamsValidator,
+	refers func(name string) (known, upstream bool), problems *specProblems) {
+	if err := CheckJSON(raw, 0); err != nil {
+		problems.add(field, "%s", err.Error())
+		return
+	}
+	if _, err := specDecodeObject(raw); err != nil {
+		problems.add(field, "%s", err.Error())
+		return
+	}
+	if params != nil && executor != "" {
+		if err := params(executor, raw); err != nil {
+			problems.add(field, "%s", err.Error())
+		}
+	}
+	if specIsNull(raw) {
+		return
+	}
+	decoded, err := tmplDecodeJSON(raw)
+	if err != nil {
+		problems.add(field, "invalid JSON: %s", err.Error())
+		return
+	}
+	tmplCheckParams(decoded, field, stepName, refers, problems)
 }
 
 // validateCompensate checks the compensate task of step i: a known task
@@ -445,31 +452,9 @@ func (w *WorkflowSpec) validateCompensate(i int, graph *specGraph, types TaskTyp
 	problems.checkBackoff(field+".backoff", c.Backoff)
 	problems.checkPriority(field+".priority", c.Priority)
 
-	paramsField := field + ".params"
-	if err := CheckJSON(c.Params, 0); err != nil {
-		problems.add(paramsField, "%s", err.Error())
-		return
-	}
-	if _, err := specDecodeObject(c.Params); err != nil {
-		problems.add(paramsField, "%s", err.Error())
-		return
-	}
-	if params != nil && executor != "" {
-		if err := params(executor, c.Params); err != nil {
-			problems.add(paramsField, "%s", err.Error())
-		}
-	}
-	if specIsNull(c.Params) {
-		return
-	}
-	decoded, err := tmplDecodeJSON(c.Params)
-	if err != nil {
-		problems.add(paramsField, "invalid JSON: %s", err.Error())
-		return
-	}
 	// A compensation runs after its step succeeded: it may read the step's
 	// own output and those of the steps upstream of it.
-	tmplCheckParams(decoded, paramsField, step.Name, func(name string) (known, upstream bool) {
+	checkTaskParams(field+".params", step.Name, executor, c.Params, params, func(name string) (known, upstream bool) {
 		index, known := graph.index[name]
 		if !known {
 			return false, false
