@@ -48,7 +48,10 @@ type TaskWorker struct {
 
 	started   *batcher[engine.Started]
 	succeeded *batcher[engine.Attempt]
-	templates *templateLoader
+	// definitions reads the tasks whose jobs carry only their ids;
+	// templates reads the run input and upstream results templates use.
+	definitions *loader[engine.TaskDefinition]
+	templates   *loader[engine.TemplateData]
 	// conns[i] is used only by the succeeded batcher's flusher i.
 	conns [successFlushers]*pgxpool.Conn
 }
@@ -127,7 +130,8 @@ func NewTaskWorker(opts TaskWorkerOptions) *TaskWorker {
 		recordFor:    cmp.Or(opts.RecordFor, time.Minute),
 	}
 	w.started = newBatcher(maxBatch, 1, w.flushStarted)
-	w.templates = newTemplateLoader(opts.Engine)
+	w.definitions = newLoader("task", opts.Engine.TaskDefinitions)
+	w.templates = newLoader("input of run", opts.Engine.TemplateDataForRuns)
 	// Successes are routed to flushers by run: one run's tasks are never
 	// recorded by two transactions at once, so flushers do not wait on each
 	// other's run locks.
@@ -137,6 +141,7 @@ func NewTaskWorker(opts TaskWorkerOptions) *TaskWorker {
 }
 
 func (w *TaskWorker) start() {
+	w.definitions.batcher.start()
 	w.templates.batcher.start()
 	w.started.start()
 	w.succeeded.start()
@@ -146,6 +151,7 @@ func (w *TaskWorker) stop() {
 	w.succeeded.stop()
 	w.started.stop()
 	w.templates.batcher.stop()
+	w.definitions.batcher.stop()
 	for i := range w.conns {
 		w.releaseFlushConn(i)
 	}
@@ -187,21 +193,35 @@ func retryDelay(args engine.TaskArgs, attempt int, err error) time.Duration {
 
 // Work implements river.Worker.
 func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) error {
-	args := job.Args
-	if args.Resources != nil && w.placement != nil {
-		// One in-memory check; tasks without resources skip it entirely.
-		if !w.placement.TryReserve(*args.Resources) {
-			return w.noRoom(ctx, job)
+	if !job.Args.Complete() {
+		// The job carries only its task's ids: read the task (with other
+		// workers' tasks, in one query). The rest of the attempt, and
+		// River's NextRetry after it, see the whole args.
+		var def engine.TaskDefinition
+		err := retryUnavailable(ctx, func(ctx context.Context) (err error) {
+			def, err = w.definitions.load(ctx, job.Args.TaskID)
+			return err
+		})
+		if errors.Is(err, engine.ErrNotFound) {
+			// Its run was purged: there is nothing left to run or record.
+			return river.JobCancel(err)
 		}
-		defer w.placement.Release(*args.Resources)
-	}
-	if job.Attempt > 1 {
+		if err != nil {
+			return err
+		}
+		if def.Finished {
+			// Cancelled or skipped before it started, or finished by an
+			// attempt whose job was delivered again after a crash.
+			return nil
+		}
+		job.Args = def.Args
+	} else if job.Attempt > 1 {
 		// A retry, or a job delivered again after a crash: its task may
 		// have finished meanwhile (for instance its success was recorded but
 		// the process died before River completed the job).
 		var finished bool
 		err := retryUnavailable(ctx, func(ctx context.Context) (err error) {
-			finished, err = w.engine.TaskFinished(ctx, args.TaskID)
+			finished, err = w.engine.TaskFinished(ctx, job.Args.TaskID)
 			return err
 		})
 		if err != nil {
@@ -210,6 +230,14 @@ func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) 
 		if finished {
 			return nil
 		}
+	}
+	args := job.Args
+	if args.Resources != nil && w.placement != nil {
+		// One in-memory check; tasks without resources skip it entirely.
+		if !w.placement.TryReserve(*args.Resources) {
+			return w.noRoom(ctx, job)
+		}
+		defer w.placement.Release(*args.Resources)
 	}
 	if len(args.Concurrency) > 0 {
 		// Cluster-wide limits: one database round trip, only for tasks that

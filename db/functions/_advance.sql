@@ -13,6 +13,12 @@ DROP FUNCTION IF EXISTS baton._advance(bigint[], bigint[]);
 -- subqueries that cannot be flattened (OFFSET 0) or scalar subqueries, so no
 -- plan can turn them into a scan of runs by status or of every task, whatever
 -- the statistics say.
+--
+-- Each task is written once per call: a child still waiting on other parents
+-- gets its new count of pending parents; a child waiting on nothing more is
+-- decided first and then written once, as queued (by _enqueue), skipped, or
+-- (in a paused run) pending with nothing to wait for. A row written twice in
+-- one transaction costs a second row version and a foreign key check.
 CREATE OR REPLACE FUNCTION baton._advance(p_task_ids bigint[], p_settle_runs bigint[] DEFAULT '{}',
                                           p_run_ids bigint[] DEFAULT NULL)
 RETURNS void
@@ -22,9 +28,9 @@ DECLARE
     ready      bigint[] := '{}';
     skipped    bigint[] := '{}';
     run_ids    bigint[] := p_run_ids;
-    rel_ids    bigint[];
-    rel_counts integer[];
-    child      record;
+    free_ids   bigint[];
+    wait_ids   bigint[];
+    wait_left  integer[];
     n_finished integer;
 BEGIN
     IF run_ids IS NULL THEN
@@ -36,20 +42,18 @@ BEGIN
     FROM unnest(coalesce(run_ids, '{}') || coalesce(p_settle_runs, '{}')) AS x;
 
     -- Tasks already waiting on nothing (settle mode).
-    FOR child IN
-        SELECT c.id, c.run_id, c.when_cond, c.depends_on FROM baton.run_tasks c
-        WHERE c.run_id = ANY (p_settle_runs) AND c.status = 'pending' AND c.deps_pending = 0
-    LOOP
-        IF baton._condition_holds(child.run_id, child.when_cond, child.depends_on) THEN
-            ready := ready || child.id;
-        ELSE
-            skipped := skipped || child.id;
-        END IF;
-    END LOOP;
+    IF cardinality(p_settle_runs) > 0 THEN
+        SELECT coalesce(array_agg(h.task_id) FILTER (WHERE h.holds), '{}'),
+               coalesce(array_agg(h.task_id) FILTER (WHERE NOT h.holds), '{}')
+        INTO ready, skipped
+        FROM baton._conditions_hold(ARRAY(
+            SELECT c.id FROM baton.run_tasks c
+            WHERE c.run_id = ANY (p_settle_runs) AND c.status = 'pending' AND c.deps_pending = 0)) h;
+    END IF;
 
     LOOP
         WITH s AS (
-            UPDATE baton.run_tasks t SET status = 'skipped', finished_at = now()
+            UPDATE baton.run_tasks t SET status = 'skipped', deps_pending = 0, finished_at = now()
             WHERE t.id = ANY (skipped) AND t.status = 'pending'
             RETURNING t.id, t.run_id, t.step_name, t.when_cond
         )
@@ -61,51 +65,37 @@ BEGIN
         skipped := '{}';
         EXIT WHEN cardinality(finished) = 0;
 
-        -- Children are looked up per finished task through the run's index,
-        -- never by scanning every task, then updated through the primary key.
-        SELECT coalesce(array_agg(c2.id), '{}'), coalesce(array_agg(c2.n), '{}') INTO rel_ids, rel_counts
+        -- The pending children of the finished tasks, each with how many of
+        -- its parents it still waits for. Children are looked up per finished
+        -- task through the run's index, never by scanning every task.
+        SELECT coalesce(array_agg(c.id) FILTER (WHERE c.left_ = 0), '{}'),
+               coalesce(array_agg(c.id) FILTER (WHERE c.left_ > 0), '{}'),
+               coalesce(array_agg(c.left_) FILTER (WHERE c.left_ > 0), '{}')
+        INTO free_ids, wait_ids, wait_left
         FROM (
-            SELECT c2.id, count(*)::integer AS n
+            SELECT ch.id, ch.deps_pending - count(*)::integer AS left_
             FROM unnest(finished) AS f(id)
             CROSS JOIN LATERAL (
                 SELECT d.run_id, d.step_name FROM baton.run_tasks d WHERE d.id = f.id OFFSET 0
             ) d
             CROSS JOIN LATERAL (
-                SELECT c.id FROM baton.run_tasks c
+                SELECT c.id, c.deps_pending FROM baton.run_tasks c
                 WHERE c.run_id = d.run_id AND d.step_name = ANY (c.depends_on) AND c.status = 'pending'
                 OFFSET 0
-            ) c2
-            GROUP BY c2.id
-        ) c2;
+            ) ch
+            GROUP BY ch.id, ch.deps_pending
+        ) c;
 
-        WITH released AS (
-            UPDATE baton.run_tasks c
-            SET deps_pending = c.deps_pending - r.n
-            FROM unnest(rel_ids, rel_counts) AS r(id, n)
-            WHERE c.id = ANY (rel_ids) AND c.id = r.id
-            RETURNING c.id, c.run_id, c.when_cond, c.depends_on, c.deps_pending
-        ), decided AS (
-            -- The children waiting on nothing more, with their condition
-            -- (baton._condition_holds, set-based) evaluated on their parents.
-            SELECT c.id,
-                   CASE c.when_cond
-                       WHEN 'always' THEN true
-                       WHEN 'on_failure' THEN coalesce(bool_or(p.status IN ('failed', 'dead')), false)
-                       ELSE coalesce(bool_and(p.status = 'succeeded' OR (p.status = 'skipped' AND p.manual_skip)), true)
-                   END AS holds
-            FROM released c
-            LEFT JOIN LATERAL (
-                SELECT p.status, p.manual_skip FROM baton.run_tasks p
-                WHERE p.run_id = c.run_id AND p.step_name = ANY (c.depends_on)
-                OFFSET 0
-            ) p ON true
-            WHERE c.deps_pending = 0
-            GROUP BY c.id, c.when_cond
-        )
-        SELECT ready || coalesce(array_agg(d.id) FILTER (WHERE d.holds), '{}'),
-               skipped || coalesce(array_agg(d.id) FILTER (WHERE NOT d.holds), '{}')
+        IF cardinality(wait_ids) > 0 THEN
+            UPDATE baton.run_tasks c SET deps_pending = w.left_
+            FROM unnest(wait_ids, wait_left) AS w(id, left_)
+            WHERE c.id = ANY (wait_ids) AND c.id = w.id;
+        END IF;
+
+        SELECT ready || coalesce(array_agg(h.task_id) FILTER (WHERE h.holds), '{}'),
+               coalesce(array_agg(h.task_id) FILTER (WHERE NOT h.holds), '{}')
         INTO ready, skipped
-        FROM decided d;
+        FROM baton._conditions_hold(free_ids) h;
         finished := '{}';
         EXIT WHEN cardinality(skipped) = 0;
     END LOOP;
@@ -117,6 +107,8 @@ BEGIN
     WHERE t.id = ANY (ready) AND t.status = 'pending'
       AND (t.compensates IS NOT NULL
            OR (SELECT r.status FROM baton.runs r WHERE r.id = t.run_id) IN ('queued', 'running'));
+    UPDATE baton.run_tasks t SET deps_pending = 0
+    WHERE t.id = ANY (ready) AND t.status = 'pending' AND t.deps_pending <> 0;
 
     WITH done AS (
         SELECT x.id,

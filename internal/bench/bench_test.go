@@ -102,13 +102,14 @@ func BenchmarkBatonVersusRiver(b *testing.B) {
 			}
 			mon := startSampler(b, url, benchApp)
 			var one, dag []float64
-			fmt.Printf("\n%s\n%-6s %12s %12s %8s %12s %14s %8s\n", phase,
-				"round", "River jobs/s", "1-step runs/s", "ratio", "River jobs/s", "DAG tasks/s", "ratio")
+			fmt.Printf("\n%s\n%-6s %12s %12s %8s %12s %14s %8s   %s\n", phase,
+				"round", "River jobs/s", "1-step runs/s", "ratio", "River jobs/s", "DAG tasks/s", "ratio",
+				"machine CPU per 1,000 River jobs, 1-step runs, DAG tasks")
 			for r := 1; r <= rounds; r++ {
 				river1 := burnDownRiver(b, pool, n)
 				steps := burnDownBaton(b, pool, n)
 				river2 := burnDownRiver(b, pool, dagTasks)
-				var tasks float64
+				var tasks burn
 				if storage == nil {
 					storage = &storageUse{runs: dagTasks / 22}
 					storage.before = measureStorage(b, pool)
@@ -117,9 +118,12 @@ func BenchmarkBatonVersusRiver(b *testing.B) {
 				} else {
 					tasks = burnDownDAG(b, pool, dagTasks/22)
 				}
-				one = append(one, steps/river1)
-				dag = append(dag, tasks/river2)
-				fmt.Printf("%-6d %12.0f %12.0f %7.1f%% %12.0f %14.0f %7.1f%%\n", r, river1, steps, 100*steps/river1, river2, tasks, 100*tasks/river2)
+				one = append(one, steps.perSec/river1.perSec)
+				dag = append(dag, tasks.perSec/river2.perSec)
+				fmt.Printf("%-6d %12.0f %12.0f %7.1f%% %12.0f %14.0f %7.1f%%   %s, %s, %s\n", r,
+					river1.perSec, steps.perSec, 100*steps.perSec/river1.perSec,
+					river2.perSec, tasks.perSec, 100*tasks.perSec/river2.perSec,
+					((river1.cpuPerK + river2.cpuPerK) / 2).Round(time.Millisecond), steps.cpuPerK.Round(time.Millisecond), tasks.cpuPerK.Round(time.Millisecond))
 			}
 			seen := mon.finish()
 			lat := measureLatency(b, pool, latencyRuns)
@@ -195,7 +199,7 @@ func riverConfig() *river.Config {
 	}
 }
 
-func burnDownRiver(b *testing.B, pool *pgxpool.Pool, n int) float64 {
+func burnDownRiver(b *testing.B, pool *pgxpool.Pool, n int) burn {
 	ctx := context.Background()
 	worker := &noopWorker{worked: &atomic.Int64{}, target: int64(n), done: make(chan struct{})}
 	w := river.NewWorkers()
@@ -214,16 +218,18 @@ func burnDownRiver(b *testing.B, pool *pgxpool.Pool, n int) float64 {
 	}
 	// Statistics as autovacuum would have them on a live system.
 	require.NoError(b, engine.New(pool, engine.Options{}).Analyze(ctx))
-	start := time.Now()
-	require.NoError(b, client.Start(ctx))
-	select {
-	case <-worker.done:
-	case <-time.After(5 * time.Minute):
-		b.Fatalf("raw River: %d of %d jobs worked", worker.worked.Load(), n)
-	}
-	elapsed := time.Since(start)
-	require.NoError(b, client.Stop(ctx))
-	return float64(n) / elapsed.Seconds()
+	return measureBurn(n, func() time.Duration {
+		start := time.Now()
+		require.NoError(b, client.Start(ctx))
+		select {
+		case <-worker.done:
+		case <-time.After(5 * time.Minute):
+			b.Fatalf("raw River: %d of %d jobs worked", worker.worked.Load(), n)
+		}
+		elapsed := time.Since(start)
+		require.NoError(b, client.Stop(ctx))
+		return elapsed
+	})
 }
 
 func newBaton(b *testing.B, pool *pgxpool.Pool) (*engine.Engine, *jobs.Client) {
@@ -246,14 +252,15 @@ func newBaton(b *testing.B, pool *pgxpool.Pool) (*engine.Engine, *jobs.Client) {
 	return eng, client
 }
 
-func burnDownBaton(b *testing.B, pool *pgxpool.Pool, n int) float64 {
+func burnDownBaton(b *testing.B, pool *pgxpool.Pool, n int) burn {
 	eng, client := newBaton(b, pool)
-	return float64(n) / burnDownRuns(b, pool, eng, client, "bench-one", n).Seconds()
+	return burnDownRuns(b, pool, eng, client, "bench-one", n, n)
 }
 
 // burnDownRuns starts runs of workflow in batches before the workers start,
-// then starts them and returns how long they took to finish every run.
-func burnDownRuns(b *testing.B, pool *pgxpool.Pool, eng *engine.Engine, client *jobs.Client, workflow string, runs int) time.Duration {
+// then starts them and measures how long they took to finish every run, as
+// items (runs, or their tasks) per second.
+func burnDownRuns(b *testing.B, pool *pgxpool.Pool, eng *engine.Engine, client *jobs.Client, workflow string, runs, items int) burn {
 	ctx := context.Background()
 	for done := 0; done < runs; done += batchSize {
 		ps := make([]engine.StartParams, min(batchSize, runs-done))
@@ -267,29 +274,31 @@ func burnDownRuns(b *testing.B, pool *pgxpool.Pool, eng *engine.Engine, client *
 	}
 	// Statistics as autovacuum would have them on a live system.
 	require.NoError(b, eng.Analyze(ctx))
-	start := time.Now()
-	require.NoError(b, client.Start(ctx))
-	deadline := start.Add(10 * time.Minute)
-	for {
-		// Runs still going (not the finished ones: their count grows with
-		// the seeded tables).
-		var left int64
-		for _, status := range []string{engine.RunQueued, engine.RunRunning} {
-			n, err := eng.CountRuns(ctx, status)
-			require.NoError(b, err)
-			left += n
+	return measureBurn(items, func() time.Duration {
+		start := time.Now()
+		require.NoError(b, client.Start(ctx))
+		deadline := start.Add(10 * time.Minute)
+		for {
+			// Runs still going (not the finished ones: their count grows with
+			// the seeded tables).
+			var left int64
+			for _, status := range []string{engine.RunQueued, engine.RunRunning} {
+				n, err := eng.CountRuns(ctx, status)
+				require.NoError(b, err)
+				left += n
+			}
+			if left == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%s: %d of %d runs unfinished", workflow, left, runs)
+			}
+			time.Sleep(5 * time.Millisecond) // polling interval
 		}
-		if left == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%s: %d of %d runs unfinished", workflow, left, runs)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval
-	}
-	elapsed := time.Since(start)
-	require.NoError(b, client.Stop(ctx))
-	return elapsed
+		elapsed := time.Since(start)
+		require.NoError(b, client.Stop(ctx))
+		return elapsed
+	})
 }
 
 // measureLatency starts runs one at a time against idle workers, waiting for

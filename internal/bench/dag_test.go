@@ -33,12 +33,13 @@ func BenchmarkDAGVersusRiver(b *testing.B) {
 
 	for i := 0; i < b.N; i++ {
 		var ratios []float64
-		fmt.Printf("\n%-6s %12s %14s %8s\n", "round", "River jobs/s", "DAG tasks/s", "ratio")
+		fmt.Printf("\n%-6s %12s %14s %8s   %s\n", "round", "River jobs/s", "DAG tasks/s", "ratio", "machine CPU per 1,000: River jobs, DAG tasks")
 		for r := 1; r <= rounds; r++ {
-			riverRate := burnDownRiver(b, pool, n)
-			taskRate := burnDownDAG(b, pool, n/22)
-			ratios = append(ratios, taskRate/riverRate)
-			fmt.Printf("%-6d %12.0f %14.0f %7.1f%%\n", r, riverRate, taskRate, 100*taskRate/riverRate)
+			river := burnDownRiver(b, pool, n)
+			dag := burnDownDAG(b, pool, n/22)
+			ratios = append(ratios, dag.perSec/river.perSec)
+			fmt.Printf("%-6d %12.0f %14.0f %7.1f%%   %s, %s\n", r, river.perSec, dag.perSec, 100*dag.perSec/river.perSec,
+				river.cpuPerK.Round(time.Millisecond), dag.cpuPerK.Round(time.Millisecond))
 		}
 		fmt.Printf("median DAG / River: %.1f %%\n\n", 100*median(ratios))
 		b.ReportMetric(100*median(ratios), "baton_dag_%_of_river")
@@ -62,7 +63,7 @@ func BenchmarkLockWaits(b *testing.B) {
 
 	for i := 0; i < b.N; i++ {
 		mon := startSampler(b, url, app)
-		rate := burnDownDAG(b, pool, runs)
+		rate := burnDownDAG(b, pool, runs).perSec
 		seen := mon.finish()
 		fmt.Printf("\n%d release-pipeline runs (%d tasks): %.0f tasks/s; %d samples, %d with a lock wait; "+
 			"longest lock wait %s (%q), of a recording statement %s; deadlocks %d; most connections %d (budget %d)\n\n",
@@ -113,9 +114,9 @@ func releasePipelineNoop(b *testing.B) *engine.WorkflowSpec {
 	return spec
 }
 
-func burnDownDAG(b *testing.B, pool *pgxpool.Pool, runs int) float64 {
+func burnDownDAG(b *testing.B, pool *pgxpool.Pool, runs int) burn {
 	eng, client := newBaton(b, pool)
 	_, _, err := eng.ApplyWorkflow(context.Background(), releasePipelineNoop(b))
 	require.NoError(b, err)
-	return float64(runs*22) / burnDownRuns(b, pool, eng, client, "bench-dag", runs).Seconds()
+	return burnDownRuns(b, pool, eng, client, "bench-dag", runs, runs*22)
 }

@@ -11,7 +11,9 @@ import (
 const TaskKind = "baton_task"
 
 // TaskArgs are the River job arguments of a task: everything a worker needs
-// to execute it without reading the database first.
+// to execute it. The job itself carries only TaskID, RunID and TimeoutMs
+// (see baton._enqueue); the worker reads the rest with TaskDefinitions.
+// Jobs enqueued by earlier versions carry all of it.
 type TaskArgs struct {
 	TaskID             int64           `json:"task_id"`
 	RunID              int64           `json:"run_id"`
@@ -32,6 +34,10 @@ type TaskArgs struct {
 	// worker skips the concurrency check).
 	Concurrency []TaskConcurrency `json:"concurrency,omitempty"`
 }
+
+// Complete reports whether the args hold the whole task, not just the ids
+// and timeout its job carries.
+func (a TaskArgs) Complete() bool { return a.Executor != "" }
 
 // Kind implements river.JobArgs.
 func (TaskArgs) Kind() string { return TaskKind }

@@ -70,12 +70,13 @@ steps:
 	require.NoError(t, err)
 
 	argsOf := func(runID int64, step string) engine.TaskArgs {
-		var raw []byte
-		require.NoError(t, pool.QueryRow(ctx, `SELECT j.args FROM river_job j JOIN baton.run_tasks t ON t.river_job_id = j.id
-			WHERE t.run_id = $1 AND t.step_name = $2`, runID, step).Scan(&raw))
-		var args engine.TaskArgs
-		require.NoError(t, json.Unmarshal(raw, &args))
-		return args
+		var taskID int64
+		require.NoError(t, pool.QueryRow(ctx, `SELECT t.id FROM river_job j JOIN baton.run_tasks t ON t.river_job_id = j.id
+			WHERE t.run_id = $1 AND t.step_name = $2`, runID, step).Scan(&taskID))
+		defs, err := eng.TaskDefinitions(ctx, []int64{taskID})
+		require.NoError(t, err)
+		require.Contains(t, defs, taskID)
+		return defs[taskID].Args
 	}
 	require.Equal(t, []engine.TaskConcurrency{
 		{Key: "workflow:rules", Limit: 10},

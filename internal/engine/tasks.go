@@ -228,11 +228,41 @@ func (e *Engine) TaskFinished(ctx context.Context, taskID int64) (bool, error) {
 	if err != nil {
 		return false, translateError(err, fmt.Sprintf("task %d", taskID))
 	}
+	return statusFinished(status), nil
+}
+
+func statusFinished(status string) bool {
 	switch status {
 	case TaskPending, TaskQueued, TaskRunning:
-		return false, nil
+		return false
 	}
-	return true, nil
+	return true
+}
+
+// TaskDefinition is what a worker executes a task with: its whole job args
+// (the River job carries only the ids and the timeout, see baton._enqueue)
+// and whether the task already reached a final state.
+type TaskDefinition struct {
+	Args     TaskArgs
+	Finished bool
+}
+
+// TaskDefinitions reads the definitions of the given tasks in one query;
+// tasks that do not exist are missing from the map.
+func (e *Engine) TaskDefinitions(ctx context.Context, taskIDs []int64) (map[int64]TaskDefinition, error) {
+	rows, err := e.queries.RunTaskDefinitions(ctx, e.pool, taskIDs)
+	if err != nil {
+		return nil, translateError(err, "task definitions")
+	}
+	defs := make(map[int64]TaskDefinition, len(rows))
+	for _, row := range rows {
+		var args TaskArgs
+		if err := json.Unmarshal(row.Args, &args); err != nil {
+			return nil, fmt.Errorf("decode definition of task %d: %w", row.ID, err)
+		}
+		defs[row.ID] = TaskDefinition{Args: args, Finished: statusFinished(row.Status)}
+	}
+	return defs, nil
 }
 
 func eventFromRow(r *dbsqlc.BatonTaskEvent) *Event {

@@ -1,0 +1,28 @@
+DROP FUNCTION IF EXISTS baton._condition_holds(bigint, text, text[]);
+-- _conditions_hold evaluates the `when` of the given tasks, whose parents
+-- have all reached a final state, against those states: always; on_failure
+-- (a parent failed or is dead); otherwise on_success (every parent succeeded
+-- or was skipped by an operator). A task without parents (a root being
+-- retried) may always run. One row per task that exists.
+--
+-- A plain SQL function over one SELECT: the planner inlines it into the
+-- caller's statement. Parents are reached through the run's index, never by
+-- scanning every task.
+CREATE OR REPLACE FUNCTION baton._conditions_hold(p_task_ids bigint[])
+RETURNS TABLE (task_id bigint, holds boolean)
+LANGUAGE sql STABLE AS $$
+    SELECT c.id,
+           CASE c.when_cond
+               WHEN 'always' THEN true
+               WHEN 'on_failure' THEN coalesce(bool_or(p.status IN ('failed', 'dead')), false)
+               ELSE coalesce(bool_and(p.status = 'succeeded' OR (p.status = 'skipped' AND p.manual_skip)), true)
+           END
+    FROM baton.run_tasks c
+    LEFT JOIN LATERAL (
+        SELECT p.status, p.manual_skip FROM baton.run_tasks p
+        WHERE p.run_id = c.run_id AND p.step_name = ANY (c.depends_on)
+        OFFSET 0
+    ) p ON true
+    WHERE c.id = ANY (p_task_ids)
+    GROUP BY c.id, c.when_cond;
+$$;
