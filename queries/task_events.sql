@@ -5,7 +5,11 @@ SELECT * FROM baton.task_events WHERE run_id = @run_id::bigint ORDER BY time, id
 SELECT baton.maintain_event_partitions(@days_ahead::integer, @retention::interval)::integer AS changed;
 
 -- name: TaskEventListByTask :many
-SELECT * FROM baton.task_events WHERE task_id = @task_id::bigint ORDER BY time, id;
+-- Through the run's events (task_events_run_idx): events have no index by task.
+SELECT e.* FROM baton.task_events e
+WHERE e.run_id = (SELECT t.run_id FROM baton.run_tasks t WHERE t.id = @task_id::bigint)
+  AND e.task_id = @task_id::bigint
+ORDER BY e.time, e.id;
 
 -- name: TaskEventInsertSystem :exec
 WITH event AS (

@@ -77,9 +77,13 @@ func (q *Queries) TaskEventListByRun(ctx context.Context, db DBTX, runID int64) 
 }
 
 const taskEventListByTask = `-- name: TaskEventListByTask :many
-SELECT id, time, run_id, task_id, step_name, kind, attempt, duration_ms, error, error_class, node, queue, priority, actor, data FROM baton.task_events WHERE task_id = $1::bigint ORDER BY time, id
+SELECT e.id, e.time, e.run_id, e.task_id, e.step_name, e.kind, e.attempt, e.duration_ms, e.error, e.error_class, e.node, e.queue, e.priority, e.actor, e.data FROM baton.task_events e
+WHERE e.run_id = (SELECT t.run_id FROM baton.run_tasks t WHERE t.id = $1::bigint)
+  AND e.task_id = $1::bigint
+ORDER BY e.time, e.id
 `
 
+// Through the run's events (task_events_run_idx): events have no index by task.
 func (q *Queries) TaskEventListByTask(ctx context.Context, db DBTX, taskID int64) ([]*BatonTaskEvent, error) {
 	rows, err := db.Query(ctx, taskEventListByTask, taskID)
 	if err != nil {
