@@ -1,11 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -226,17 +226,23 @@ func constToEnum(doc *huma.OpenAPI) {
 	}
 }
 
-func (h *handlers) streamEvents(ctx context.Context, in *streamInput, send sse.Sender) {
+func (h *handlers) streamEvents(ctx context.Context, in *streamInput, _ sse.Sender) {
+	// Events are written in Huma's SSE format (see sseMessage) by this
+	// handler: each event is encoded once for every client, and a burst is
+	// flushed once.
 	w, _ := ctx.Value(writerKey{}).(http.ResponseWriter)
-	raw := func(text string) error {
-		if w == nil {
-			return errors.New("no response writer")
-		}
-		rc := http.NewResponseController(w)
+	if w == nil {
+		h.logger.ErrorContext(ctx, "stream: no response writer")
+		return
+	}
+	rc := http.NewResponseController(w)
+	write := func(b []byte) error {
 		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-		if _, err := io.WriteString(w, text); err != nil {
-			return err
-		}
+		_, err := w.Write(b)
+		return err
+	}
+	flush := func() error {
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 		return rc.Flush()
 	}
 	last := in.After
@@ -246,16 +252,46 @@ func (h *handlers) streamEvents(ctx context.Context, in *streamInput, send sse.S
 	err := h.stream.Stream(ctx, stream.StreamParams{
 		Filter:      stream.Filter{RunID: in.RunID, Workflow: in.Workflow, Kinds: in.kinds},
 		LastEventID: last,
-		Started:     func() error { return raw(fmt.Sprintf("retry: %d\n\n", streamRetry.Milliseconds())) },
-	}, stream.Sink{
-		Send: func(ev *stream.Event) error {
-			return send(sse.Message{ID: int(ev.ID), Data: streamEventData(ev)})
+		Started: func() error {
+			if err := write(fmt.Appendf(nil, "retry: %d\n\n", streamRetry.Milliseconds())); err != nil {
+				return err
+			}
+			return flush()
 		},
-		Heartbeat: func() error { return raw(": heartbeat\n\n") },
+	}, stream.Sink{
+		Send:  func(ev *stream.Event) error { return write(ev.Encoded(sseMessage)) },
+		Flush: flush,
+		Heartbeat: func() error {
+			if err := write([]byte(": heartbeat\n\n")); err != nil {
+				return err
+			}
+			return flush()
+		},
 	})
 	if err != nil && !errors.Is(err, stream.ErrClosed) {
 		h.logger.DebugContext(ctx, "stream ended", "error", err.Error())
 	}
+}
+
+// sseMessage is an event as Huma's sse.Sender writes a message: its id (if
+// any), its kind as the event type (kinds this build does not know are
+// plain messages), and its data as JSON.
+func sseMessage(ev *stream.Event) []byte {
+	var b bytes.Buffer
+	if ev.ID > 0 {
+		fmt.Fprintf(&b, "id: %d\n", ev.ID)
+	}
+	if _, known := streamKinds[ev.Kind]; known {
+		b.WriteString("event: " + ev.Kind + "\n")
+	}
+	b.WriteString("data: ")
+	if err := json.NewEncoder(&b).Encode(streamEventData(ev)); err != nil {
+		// Every field is a plain value or JSON read from the database.
+		b.Truncate(0)
+		fmt.Fprintf(&b, "data: {\"error\": %q}\n", "encode error: "+err.Error())
+	}
+	b.WriteString("\n")
+	return b.Bytes()
 }
 
 func streamEventData(ev *stream.Event) any {

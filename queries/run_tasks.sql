@@ -18,21 +18,11 @@ SELECT baton.task_fail(@id::bigint, @attempt::integer, @error::text, @error_clas
 SELECT status FROM baton.run_tasks WHERE id = @id;
 
 -- name: RunTaskDefinitions :many
--- What workers need to execute the given tasks, in the shape of the River
--- job args of a task (engine.TaskArgs; baton._enqueue puts only the ids and
--- the timeout in the job itself), and each task's status. Unset options are
--- left out.
-SELECT t.id, t.status,
-       (jsonb_build_object(
-            'task_id', t.id, 'run_id', t.run_id, 'step', t.step_name, 'task_type', t.task_type,
-            'executor', t.executor, 'params', t.params, 'timeout_ms', t.timeout_ms)
-        || CASE WHEN t.permanent_exit_codes IS NULL THEN '{}'
-                ELSE jsonb_build_object('permanent_exit_codes', t.permanent_exit_codes) END
-        || CASE WHEN t.backoff IS NULL THEN '{}' ELSE jsonb_build_object('backoff', t.backoff) END
-        || CASE WHEN t.circuit_breaker IS NULL THEN '{}' ELSE jsonb_build_object('circuit_breaker', t.circuit_breaker) END
-        || CASE WHEN t.resources IS NULL THEN '{}' ELSE jsonb_build_object('resources', t.resources) END
-        || CASE WHEN t.concurrency IS NULL THEN '{}' ELSE jsonb_build_object('concurrency', t.concurrency) END
-       )::jsonb AS args
+-- What workers need to execute the given tasks (engine.TaskArgs;
+-- baton._enqueue puts only the ids and the timeout in the job itself), and
+-- each task's status.
+SELECT t.id, t.status, t.run_id, t.step_name, t.task_type, t.executor, t.params, t.timeout_ms,
+       t.permanent_exit_codes, t.backoff, t.circuit_breaker, t.resources, t.concurrency
 FROM baton.run_tasks t
 WHERE t.id = ANY (@ids::bigint[]);
 

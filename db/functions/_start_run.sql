@@ -80,7 +80,7 @@ BEGIN
             p_trigger, nullif(p_trigger_ref, ''), key, coalesce(p_opts ->> 'owner', wf.owner),
             coalesce(tags, wf.tags), n_tasks, now(),
             now() + wf.sla_ms * interval '1 millisecond', CASE WHEN wf.sla_ms IS NOT NULL THEN 'open' END)
-    ON CONFLICT (idempotency_key) DO NOTHING
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id INTO run_id;
 
     IF run_id IS NULL THEN

@@ -145,7 +145,7 @@ BEGIN
         CROSS JOIN LATERAL (SELECT members -> u.idx AS value) e
         WHERE u.run_id IS NOT NULL
         ORDER BY u.run_id
-        ON CONFLICT (idempotency_key) DO NOTHING
+        ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING runs.id
     )
     SELECT coalesce(array_agg(new_runs.id ORDER BY new_runs.id), '{}') INTO run_ids FROM new_runs;

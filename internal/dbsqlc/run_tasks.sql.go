@@ -60,31 +60,31 @@ func (q *Queries) RunTaskCancel(ctx context.Context, db DBTX, arg *RunTaskCancel
 }
 
 const runTaskDefinitions = `-- name: RunTaskDefinitions :many
-SELECT t.id, t.status,
-       (jsonb_build_object(
-            'task_id', t.id, 'run_id', t.run_id, 'step', t.step_name, 'task_type', t.task_type,
-            'executor', t.executor, 'params', t.params, 'timeout_ms', t.timeout_ms)
-        || CASE WHEN t.permanent_exit_codes IS NULL THEN '{}'
-                ELSE jsonb_build_object('permanent_exit_codes', t.permanent_exit_codes) END
-        || CASE WHEN t.backoff IS NULL THEN '{}' ELSE jsonb_build_object('backoff', t.backoff) END
-        || CASE WHEN t.circuit_breaker IS NULL THEN '{}' ELSE jsonb_build_object('circuit_breaker', t.circuit_breaker) END
-        || CASE WHEN t.resources IS NULL THEN '{}' ELSE jsonb_build_object('resources', t.resources) END
-        || CASE WHEN t.concurrency IS NULL THEN '{}' ELSE jsonb_build_object('concurrency', t.concurrency) END
-       )::jsonb AS args
+SELECT t.id, t.status, t.run_id, t.step_name, t.task_type, t.executor, t.params, t.timeout_ms,
+       t.permanent_exit_codes, t.backoff, t.circuit_breaker, t.resources, t.concurrency
 FROM baton.run_tasks t
 WHERE t.id = ANY ($1::bigint[])
 `
 
 type RunTaskDefinitionsRow struct {
-	ID     int64
-	Status string
-	Args   []byte
+	ID                 int64
+	Status             string
+	RunID              int64
+	StepName           string
+	TaskType           string
+	Executor           string
+	Params             []byte
+	TimeoutMs          int64
+	PermanentExitCodes []int32
+	Backoff            []byte
+	CircuitBreaker     []byte
+	Resources          []byte
+	Concurrency        []byte
 }
 
-// What workers need to execute the given tasks, in the shape of the River
-// job args of a task (engine.TaskArgs; baton._enqueue puts only the ids and
-// the timeout in the job itself), and each task's status. Unset options are
-// left out.
+// What workers need to execute the given tasks (engine.TaskArgs;
+// baton._enqueue puts only the ids and the timeout in the job itself), and
+// each task's status.
 func (q *Queries) RunTaskDefinitions(ctx context.Context, db DBTX, ids []int64) ([]*RunTaskDefinitionsRow, error) {
 	rows, err := db.Query(ctx, runTaskDefinitions, ids)
 	if err != nil {
@@ -94,7 +94,21 @@ func (q *Queries) RunTaskDefinitions(ctx context.Context, db DBTX, ids []int64) 
 	var items []*RunTaskDefinitionsRow
 	for rows.Next() {
 		var i RunTaskDefinitionsRow
-		if err := rows.Scan(&i.ID, &i.Status, &i.Args); err != nil {
+		if err := rows.Scan(
+			&i.ID,
+			&i.Status,
+			&i.RunID,
+			&i.StepName,
+			&i.TaskType,
+			&i.Executor,
+			&i.Params,
+			&i.TimeoutMs,
+			&i.PermanentExitCodes,
+			&i.Backoff,
+			&i.CircuitBreaker,
+			&i.Resources,
+			&i.Concurrency,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, &i)

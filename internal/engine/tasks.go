@@ -256,9 +256,27 @@ func (e *Engine) TaskDefinitions(ctx context.Context, taskIDs []int64) (map[int6
 	}
 	defs := make(map[int64]TaskDefinition, len(rows))
 	for _, row := range rows {
-		var args TaskArgs
-		if err := json.Unmarshal(row.Args, &args); err != nil {
-			return nil, fmt.Errorf("decode definition of task %d: %w", row.ID, err)
+		args := TaskArgs{
+			TaskID: row.ID, RunID: row.RunID, Step: row.StepName, TaskType: row.TaskType, Executor: row.Executor,
+			Params: row.Params, TimeoutMs: row.TimeoutMs,
+		}
+		for _, code := range row.PermanentExitCodes {
+			args.PermanentExitCodes = append(args.PermanentExitCodes, int(code))
+		}
+		// The options most tasks leave unset are decoded only when set.
+		for _, opt := range []struct {
+			raw  []byte
+			into any
+		}{
+			{row.Backoff, &args.Backoff}, {row.CircuitBreaker, &args.CircuitBreaker},
+			{row.Resources, &args.Resources}, {row.Concurrency, &args.Concurrency},
+		} {
+			if len(opt.raw) == 0 {
+				continue
+			}
+			if err := json.Unmarshal(opt.raw, opt.into); err != nil {
+				return nil, fmt.Errorf("decode definition of task %d: %w", row.ID, err)
+			}
 		}
 		defs[row.ID] = TaskDefinition{Args: args, Finished: statusFinished(row.Status)}
 	}

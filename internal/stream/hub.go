@@ -67,6 +67,20 @@ type Event struct {
 	Priority   *int16
 	Actor      string
 	Data       json.RawMessage
+
+	// encodeOnce guards encoded, the event as written to clients: one
+	// event goes to every matching client, and is encoded once for all.
+	encodeOnce sync.Once
+	encoded    []byte
+}
+
+// Encoded returns the event as encode writes it, calling encode only for
+// the first caller: every client of a hub gets the same bytes. The hub has
+// one encoder (its server's wire format), so which caller comes first does
+// not matter.
+func (e *Event) Encoded(encode func(*Event) []byte) []byte {
+	e.encodeOnce.Do(func() { e.encoded = encode(e) })
+	return e.encoded
 }
 
 // Filter selects events. The zero Filter selects every event.
