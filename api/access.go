@@ -144,7 +144,7 @@ func authenticate(access *Access, next http.Handler) http.Handler {
 				c.anonymousRefusal = "this operation needs an API key: send Authorization: Bearer <API key>"
 			}
 		}
-		if r.URL.Path == "/metrics" && !c.role.Allows(auth.RoleViewer) {
+		if needsViewer(r.URL.Path) && !c.role.Allows(auth.RoleViewer) {
 			refuse(w, c, auth.RoleViewer)
 			return
 		}
@@ -173,6 +173,17 @@ func authenticate(access *Access, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, callerKey{}, c)))
 	})
+}
+
+// RiverUIPrefix is where serve and dev mount River's job UI (UI in
+// Options serves it).
+const RiverUIPrefix = "/riverui"
+
+// needsViewer reports whether path, outside the API's operations, shows
+// data that needs the viewer role: the metrics, and River's job UI (its
+// pages and its API, which lists every job with its args and errors).
+func needsViewer(path string) bool {
+	return path == "/metrics" || path == RiverUIPrefix || strings.HasPrefix(path, RiverUIPrefix+"/")
 }
 
 // actorOf is the actor recorded in events for a key: its name, with the

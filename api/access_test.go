@@ -171,6 +171,12 @@ func TestAccessRoles(t *testing.T) {
 	for _, path := range []string{"/healthz", "/readyz", "/openapi.json", "/v1/openapi.json", "/v2/openapi.json", "/v2/openapi-3.0.json"} {
 		require.Equal(t, http.StatusOK, s.send(s.h, http.MethodGet, path, "", "", nil).Code, path)
 	}
+	// River's job UI (its pages and its API list every job with its args
+	// and errors) and the metrics need a viewer, like the API's reads.
+	for _, path := range []string{"/metrics", "/riverui", "/riverui/", "/riverui/api/jobs?state=completed"} {
+		requireProblem(t, http.StatusUnauthorized, s.send(s.h, http.MethodGet, path, "", "", nil))
+		require.NotContains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, s.as("viewer", http.MethodGet, path, "").Code, path)
+	}
 	requireProblem(t, http.StatusUnauthorized, s.send(s.h, http.MethodGet, "/v1/runs", "nonsense", "", nil))
 
 	// A viewer: 403 on every write, reads pass the role check.

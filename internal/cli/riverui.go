@@ -10,11 +10,14 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"riverqueue.com/riverui"
+
+	"github.com/baton-run/baton/api"
 )
 
 // riverUIPrefix is where River's own job UI is served, linked from the dashboard's
-// navigation for raw queue inspection.
-const riverUIPrefix = "/riverui"
+// navigation for raw queue inspection. The API's access control asks the viewer
+// role for it, as for the metrics.
+const riverUIPrefix = api.RiverUIPrefix
 
 // withRiverUI serves River's job UI (riverqueue.com/riverui) under /riverui/ and passes
 // every other request to next. The UI is read-only: only GET and HEAD reach it (its
