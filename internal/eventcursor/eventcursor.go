@@ -41,6 +41,9 @@ type Step struct {
 	Visible []int64
 	Skip    []int64
 	Next    Cursor
+	// Listed is how many ids past c.Last Read found (at most its maxRows):
+	// when it is maxRows, more may follow.
+	Listed int
 }
 
 // Advance plans a read. ids are the visible ids past c.Last in ascending
@@ -119,6 +122,7 @@ func Read(ctx context.Context, db dbsqlc.DBTX, c Cursor, maxRows int, now time.T
 	}
 	st := c.Advance(ids, visible, now, Options{})
 	st.Visible = nonNil(st.Visible)
+	st.Listed = len(ids)
 	return st, nil
 }
 

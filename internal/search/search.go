@@ -485,21 +485,42 @@ func (s *Service) Search(ctx context.Context, q Query) (*Page, error) {
 	return page, nil
 }
 
+// indexStep is how many events one transaction of the indexer reads. The
+// documents of their runs are rewritten in that transaction; a long one
+// would hold back, for its whole length, every reader of the server that
+// waits for the transactions in flight to end (the live stream's gap proof).
+const indexStep = 1000
+
 // Index writes the full-text documents of the runs started or ended since
 // the last call (events past the indexer's high-water mark) and returns how
-// many. Calls take turns (the indexer row is locked).
+// many, in transactions of at most indexStep events each, until it has
+// caught up. Calls take turns (the indexer row is locked).
 func (s *Service) Index(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, more, err := s.indexStep(ctx)
+		total += n
+		if err != nil || !more {
+			return total, err
+		}
+	}
+}
+
+// indexStep indexes the runs of up to indexStep events in one transaction
+// and reports whether more events may be waiting.
+func (s *Service) indexStep(ctx context.Context) (indexed int, more bool, err error) {
 	var n int64
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		state, err := s.queries.SearchIndexerLock(ctx, tx)
 		if err != nil {
 			return fmt.Errorf("lock indexer: %w", err)
 		}
 		cur := eventcursor.Cursor{Last: state.LastEventID, Pending: state.PendingIds, PendingSeenMs: state.PendingSeenMs}
-		step, err := eventcursor.Read(ctx, tx, cur, 20000, time.Now())
+		step, err := eventcursor.Read(ctx, tx, cur, indexStep, time.Now())
 		if err != nil {
 			return err
 		}
+		more = step.Listed == indexStep
 		if step.Moved(cur) {
 			ids, err := s.queries.SearchEventRuns(ctx, tx, &dbsqlc.SearchEventRunsParams{
 				AfterID: cur.Last, UptoID: step.Upto, PendingIds: step.Visible,
@@ -520,9 +541,9 @@ func (s *Service) Index(ctx context.Context) (int, error) {
 		})
 	})
 	if err != nil {
-		return 0, dbError(err, "search index")
+		return 0, false, dbError(err, "search index")
 	}
-	return int(n), nil
+	return int(n), more, nil
 }
 
 func dbError(err error, what string) error {

@@ -53,7 +53,9 @@ const zoomReportMs = 250
 export function Gantt({ data, title, now, selected, onSelect, params, zoom: initialZoom = null, onZoomChange }: GanttProps) {
   const wrap = useRef<HTMLDivElement>(null)
   const svg = useRef<SVGSVGElement>(null)
-  const [width, setWidth] = useState(960)
+  // 0 until the layout effect below has measured the container (before the
+  // first paint): the chart is drawn once, at its real width.
+  const [width, setWidth] = useState(0)
   const [zoom, setZoom] = useState<TimeRange | null>(initialZoom)
   // Report the range once it settles, unless it is the one we were given.
   const reported = useRef(initialZoom)
@@ -200,79 +202,81 @@ export function Gantt({ data, title, now, selected, onSelect, params, zoom: init
         </button>
         <span className="muted small">Shift/Ctrl + wheel zooms, drag pans; +, −, 0 and Shift+arrows when focused.</span>
       </div>
-      <svg
-        ref={svg}
-        className="gantt-svg"
-        width={width}
-        height={height}
-        viewBox={`0 0 ${width} ${height}`}
-        xmlns="http://www.w3.org/2000/svg"
-        tabIndex={0}
-        role="img"
-        aria-label={`Timeline of ${title}`}
-        onKeyDown={onKey}
-        onPointerDown={onPointerDown}
-        onPointerMove={onPointerMove}
-        onPointerUp={onPointerUp}
-        data-critical-path={(data.critical_path ?? []).join(',')}
-      >
-        <defs>
-          <clipPath id="gantt-plot">
-            <rect x={labelWidth} y={top - 6} width={plotWidth} height={tasks.length * rowHeight + 12} />
-          </clipPath>
-          <marker id="gantt-arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" markerHeight="7" orient="auto">
-            <path d="M0,0 L8,4 L0,8 z" fill={criticalColor} />
-          </marker>
-        </defs>
-        <text className="gantt-title" x={8} y={18} fontSize={14} fontWeight={600}>
-          {title}
-        </text>
-        {ticks.map((tick) => (
-          <g key={tick.getTime()}>
-            <line className="gantt-grid" x1={x(tick)} x2={x(tick)} y1={top - 8} y2={top + tasks.length * rowHeight} />
-            <text className="gantt-tick" x={x(tick)} y={top - 12} fontSize={10} textAnchor="middle">
-              +{formatDuration(tick.getTime() - t0)}
-            </text>
-          </g>
-        ))}
-        {tasks.map((task, i) => (
-          <Row
-            key={task.step}
-            task={task}
-            i={i}
-            d0={domain.start}
-            d1={domain.end}
-            plotWidth={plotWidth}
-            now={task.status === 'running' || task.status === 'queued' || task.status === 'pending' ? now : 0}
-            critical={critical.has(task.step)}
-            selected={selected === task.step}
-            onSelect={select}
-            onHover={onHover}
-          />
-        ))}
-        <g clipPath="url(#gantt-plot)">
-          {edges.map((e) => (
-            <path
-              key={e.key}
-              className="gantt-edge"
-              d={`M${e.x1},${e.y1} C${e.x1 + 12},${e.y1} ${e.x2 - 12},${e.y2} ${e.x2},${e.y2}`}
-              fill="none"
-              stroke={criticalColor}
-              strokeWidth={1.5}
-              markerEnd="url(#gantt-arrow)"
-            />
-          ))}
-          {running && now >= domain.start && now <= domain.end && (
-            <g className="gantt-now">
-              <line x1={x(now)} x2={x(now)} y1={top - 8} y2={top + tasks.length * rowHeight} stroke="#2563eb" strokeDasharray="4 3" />
-              <text x={x(now) + 3} y={top - 2} fontSize={10} fill="#2563eb">
-                now
+      {width > 0 && (
+        <svg
+          ref={svg}
+          className="gantt-svg"
+          width={width}
+          height={height}
+          viewBox={`0 0 ${width} ${height}`}
+          xmlns="http://www.w3.org/2000/svg"
+          tabIndex={0}
+          role="img"
+          aria-label={`Timeline of ${title}`}
+          onKeyDown={onKey}
+          onPointerDown={onPointerDown}
+          onPointerMove={onPointerMove}
+          onPointerUp={onPointerUp}
+          data-critical-path={(data.critical_path ?? []).join(',')}
+        >
+          <defs>
+            <clipPath id="gantt-plot">
+              <rect x={labelWidth} y={top - 6} width={plotWidth} height={tasks.length * rowHeight + 12} />
+            </clipPath>
+            <marker id="gantt-arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" markerHeight="7" orient="auto">
+              <path d="M0,0 L8,4 L0,8 z" fill={criticalColor} />
+            </marker>
+          </defs>
+          <text className="gantt-title" x={8} y={18} fontSize={14} fontWeight={600}>
+            {title}
+          </text>
+          {ticks.map((tick) => (
+            <g key={tick.getTime()}>
+              <line className="gantt-grid" x1={x(tick)} x2={x(tick)} y1={top - 8} y2={top + tasks.length * rowHeight} />
+              <text className="gantt-tick" x={x(tick)} y={top - 12} fontSize={10} textAnchor="middle">
+                +{formatDuration(tick.getTime() - t0)}
               </text>
             </g>
-          )}
-        </g>
-        <Legend y={top + tasks.length * rowHeight + 14} width={width} />
-      </svg>
+          ))}
+          {tasks.map((task, i) => (
+            <Row
+              key={task.step}
+              task={task}
+              i={i}
+              d0={domain.start}
+              d1={domain.end}
+              plotWidth={plotWidth}
+              now={task.status === 'running' || task.status === 'queued' || task.status === 'pending' ? now : 0}
+              critical={critical.has(task.step)}
+              selected={selected === task.step}
+              onSelect={select}
+              onHover={onHover}
+            />
+          ))}
+          <g clipPath="url(#gantt-plot)">
+            {edges.map((e) => (
+              <path
+                key={e.key}
+                className="gantt-edge"
+                d={`M${e.x1},${e.y1} C${e.x1 + 12},${e.y1} ${e.x2 - 12},${e.y2} ${e.x2},${e.y2}`}
+                fill="none"
+                stroke={criticalColor}
+                strokeWidth={1.5}
+                markerEnd="url(#gantt-arrow)"
+              />
+            ))}
+            {running && now >= domain.start && now <= domain.end && (
+              <g className="gantt-now">
+                <line x1={x(now)} x2={x(now)} y1={top - 8} y2={top + tasks.length * rowHeight} stroke="#2563eb" strokeDasharray="4 3" />
+                <text x={x(now) + 3} y={top - 2} fontSize={10} fill="#2563eb">
+                  now
+                </text>
+              </g>
+            )}
+          </g>
+          <Legend y={top + tasks.length * rowHeight + 14} width={width} />
+        </svg>
+      )}
       {hover && hoverTask && (
         <HoverCard task={hoverTask} now={now} x={Math.min(hover.x, width - 380)} y={hover.y} params={params?.[hoverTask.step]} />
       )}
