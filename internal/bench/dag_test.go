@@ -49,8 +49,11 @@ func BenchmarkDAGVersusRiver(b *testing.B) {
 // the release pipeline with no-op steps at once, burns them down with 1,000
 // workers on a pool of db.DefaultMaxConns connections, and samples
 // pg_stat_activity and pg_locks every 10 ms meanwhile. It fails on a
-// deadlock, on a session recording outcomes waiting more than 100 ms for a
-// lock, or on the pool holding more connections than its budget.
+// deadlock, on a session recording outcomes waiting more than 100 ms for
+// another transaction (row, transaction id or table locks: the lock order's
+// business), or on the pool holding more connections than its budget. Waits
+// to extend a table or index file (another writer adding a page: the
+// server's storage, not the lock order) are printed, not judged.
 func BenchmarkLockWaits(b *testing.B) {
 	runs := envInt("BATON_BENCH_LOCK_RUNS", 10000)
 	ctx := context.Background()
@@ -65,12 +68,14 @@ func BenchmarkLockWaits(b *testing.B) {
 		rate := burnDownDAG(b, pool, runs).perSec
 		seen := mon.finish()
 		fmt.Printf("\n%d release-pipeline runs (%d tasks): %.0f tasks/s; %d samples, %d with a lock wait; "+
-			"longest lock wait %s (%q), of a recording statement %s; deadlocks %d; most connections %d (budget %d)\n\n",
+			"longest lock wait %s (%q); a recording statement waited on another transaction at most %s (%s) "+
+			"and to extend a file at most %s; deadlocks %d; most connections %d (budget %d)\n\n",
 			runs, runs*22, rate, seen.Samples, seen.LockWaitSamples, seen.MaxLockWait.Round(time.Millisecond), seen.LongestWaiter,
-			seen.MaxFlushLockWait.Round(time.Millisecond), seen.Deadlocks, seen.MaxConns, pool.Config().MaxConns)
+			seen.MaxFlushLockWait.Round(time.Millisecond), seen.FlushWaitedFor, seen.MaxFlushExtendWait.Round(time.Millisecond),
+			seen.Deadlocks, seen.MaxConns, pool.Config().MaxConns)
 		b.ReportMetric(float64(seen.MaxFlushLockWait.Microseconds())/1000, "max_flush_lock_wait_ms")
 		require.Zero(b, seen.Deadlocks, "deadlocks")
-		require.Less(b, seen.MaxFlushLockWait, 100*time.Millisecond, "a recording statement waited for a lock")
+		require.Less(b, seen.MaxFlushLockWait, 100*time.Millisecond, "a recording statement waited on another transaction")
 		require.LessOrEqual(b, seen.MaxConns, int(pool.Config().MaxConns), "connections above the pool budget")
 	}
 }

@@ -16,12 +16,19 @@ type activity struct {
 	MaxConns int
 	// MaxLockWait is the longest any of its sessions had been waiting for a
 	// lock, and MaxFlushLockWait the longest for a session recording task
-	// outcomes or starts (tasks_succeed, tasks_started, task_fail).
-	MaxLockWait, MaxFlushLockWait time.Duration
+	// outcomes or starts (tasks_succeed, tasks_started, task_fail) waiting
+	// on another transaction (a row, a transaction id, a table lock: what a
+	// lock order is about). MaxFlushExtendWait is the longest such session
+	// waited to extend a table or index file (the server's storage: another
+	// writer of the same table was adding a page).
+	MaxLockWait, MaxFlushLockWait, MaxFlushExtendWait time.Duration
 	// LockWaitSamples counts samples in which a session waited for a lock.
 	LockWaitSamples int
 	// LongestWaiter is the statement (its first line) of MaxLockWait.
 	LongestWaiter string
+	// FlushWaitedFor says, for MaxFlushLockWait, which lock the recording
+	// statement waited for and what the sessions holding it were running.
+	FlushWaitedFor string
 	// Deadlocks is how many deadlocks the database reported meanwhile.
 	Deadlocks int64
 }
@@ -68,19 +75,27 @@ func startSampler(b *testing.B, url, app string) *sampler {
 			case <-tick.C:
 			}
 			var conns int
-			var wait, flushWait float64
+			var wait, flushWait, extendWait float64
 			var waiting int
-			var waiter string
+			var waiter, flushWaitedFor string
 			err := conn.QueryRow(ctx, `
+				WITH w AS (
+				    SELECT l.waitstart, l.locktype, a.query, a.query ~ 'tasks_succeed|tasks_started|task_fail' AS recording,
+				           l.locktype || ' ' || l.mode || coalesce(' on ' || l.relation::regclass::text, '') || ', held by: ' ||
+				           coalesce((SELECT string_agg(left(regexp_replace(b.query, '\s+', ' ', 'g'), 50), '; ')
+				                     FROM pg_stat_activity b WHERE b.pid = ANY (pg_blocking_pids(a.pid))), '?') AS what
+				    FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+				    WHERE NOT l.granted AND a.datname = current_database() AND a.application_name = $1
+				)
 				SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1),
-				       coalesce(max(extract(epoch FROM now() - l.waitstart)), 0),
-				       coalesce((array_agg(left(a.query, 60) ORDER BY l.waitstart))[1], ''),
-				       coalesce(max(extract(epoch FROM now() - l.waitstart))
-				                FILTER (WHERE a.query ~ 'tasks_succeed|tasks_started|task_fail'), 0),
+				       coalesce(max(extract(epoch FROM now() - waitstart)), 0),
+				       coalesce((array_agg(left(query, 60) ORDER BY waitstart))[1], ''),
+				       coalesce(max(extract(epoch FROM now() - waitstart)) FILTER (WHERE recording AND locktype <> 'extend'), 0),
+				       coalesce((array_agg(what ORDER BY waitstart) FILTER (WHERE recording AND locktype <> 'extend'))[1], ''),
+				       coalesce(max(extract(epoch FROM now() - waitstart)) FILTER (WHERE recording AND locktype = 'extend'), 0),
 				       count(*)
-				FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-				WHERE NOT l.granted AND a.datname = current_database() AND a.application_name = $1`, app).
-				Scan(&conns, &wait, &waiter, &flushWait, &waiting)
+				FROM w`, app).
+				Scan(&conns, &wait, &waiter, &flushWait, &flushWaitedFor, &extendWait, &waiting)
 			if err != nil {
 				continue
 			}
@@ -89,7 +104,10 @@ func startSampler(b *testing.B, url, app string) *sampler {
 			if d := time.Duration(wait * float64(time.Second)); d > a.MaxLockWait {
 				a.MaxLockWait, a.LongestWaiter = d, waiter
 			}
-			a.MaxFlushLockWait = max(a.MaxFlushLockWait, time.Duration(flushWait*float64(time.Second)))
+			if d := time.Duration(flushWait * float64(time.Second)); d > a.MaxFlushLockWait {
+				a.MaxFlushLockWait, a.FlushWaitedFor = d, flushWaitedFor
+			}
+			a.MaxFlushExtendWait = max(a.MaxFlushExtendWait, time.Duration(extendWait*float64(time.Second)))
 			if waiting > 0 {
 				a.LockWaitSamples++
 			}
