@@ -228,8 +228,7 @@ func constToEnum(doc *huma.OpenAPI) {
 
 func (h *handlers) streamEvents(ctx context.Context, in *streamInput, _ sse.Sender) {
 	// Events are written in Huma's SSE format (see sseMessage) by this
-	// handler: each event is encoded once for every client, and a burst is
-	// flushed once.
+	// handler, so that each event is encoded once for all its clients.
 	w, _ := ctx.Value(writerKey{}).(http.ResponseWriter)
 	if w == nil {
 		h.logger.ErrorContext(ctx, "stream: no response writer")
@@ -259,8 +258,12 @@ func (h *handlers) streamEvents(ctx context.Context, in *streamInput, _ sse.Send
 			return flush()
 		},
 	}, stream.Sink{
-		Send:  func(ev *stream.Event) error { return write(ev.Encoded(sseMessage)) },
-		Flush: flush,
+		Send: func(ev *stream.Event) error {
+			if err := write(ev.Encoded(sseMessage)); err != nil {
+				return err
+			}
+			return flush()
+		},
 		Heartbeat: func() error {
 			if err := write([]byte(": heartbeat\n\n")); err != nil {
 				return err

@@ -15,11 +15,6 @@ const replayPage = 500
 type Sink struct {
 	// Send writes one event to the client.
 	Send func(ev *Event) error
-	// Flush, when not nil, pushes what Send wrote to the client. Stream
-	// calls it once the events that arrived together are written (one
-	// system call for a burst, not one per event). When nil, Send must
-	// deliver each event itself.
-	Flush func() error
 	// Heartbeat writes a keep-alive comment to the client. It is called
 	// after Heartbeat (Options) without an event.
 	Heartbeat func() error
@@ -70,9 +65,6 @@ func (h *Hub) Stream(ctx context.Context, p StreamParams, sink Sink) error {
 			}
 			last = r.ID
 		}
-		if err := sink.flush(); err != nil {
-			return err
-		}
 		if len(rows) < replayPage {
 			last = hw
 		}
@@ -92,34 +84,23 @@ func (h *Hub) Stream(ctx context.Context, p StreamParams, sink Sink) error {
 			if !ok {
 				return sub.Err()
 			}
-			switch {
-			case ev.ID == 0: // transient (task_started): no place in the id order
+			if ev.ID == 0 { // transient (task_started): no place in the id order
 				if err := sink.Send(ev); err != nil {
 					return err
 				}
-			case ev.ID <= last: // the client is ahead of this hub (another node served it)
+				heartbeat.Reset(h.opts.Heartbeat)
 				continue
-			default:
-				if err := sink.Send(ev); err != nil {
-					return err
-				}
-				last = ev.ID
 			}
+			if ev.ID <= last { // the client is ahead of this hub (another node served it)
+				continue
+			}
+			if err := sink.Send(ev); err != nil {
+				return err
+			}
+			last = ev.ID
 			heartbeat.Reset(h.opts.Heartbeat)
-			if len(sub.ch) == 0 { // nothing more arrived meanwhile
-				if err := sink.flush(); err != nil {
-					return err
-				}
-			}
 		}
 	}
-}
-
-func (s Sink) flush() error {
-	if s.Flush == nil {
-		return nil
-	}
-	return s.Flush()
 }
 
 func nonZero(n int64) *int64 {

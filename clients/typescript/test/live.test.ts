@@ -129,16 +129,29 @@ describe.skipIf(!url).concurrent("against a live baton", () => {
     const flaky = new BatonClient({
       baseUrl,
       apiKey: key("BATON_VIEWER_KEY"),
-      fetch: (req) => {
+      fetch: async (req) => {
         if (!new URL(req.url).pathname.endsWith("/stream")) return fetch(req);
         connections.push({ header: req.headers.get("Last-Event-ID"), lastReceived: got.at(-1)?.id });
-        // One controller per connection (not AbortSignal.any, whose composite signal did
-        // not abort a body already being read on Node 20 here): the client's own abort is
-        // forwarded to it.
-        const wire = new AbortController();
-        req.signal.addEventListener("abort", () => wire.abort(req.signal.reason), { once: true });
-        cut = () => wire.abort(new Error("connection reset (test)"));
-        return fetch(new Request(req, { signal: wire.signal }));
+        const res = await fetch(req);
+        // The body the client reads is a stream the test can break, as a reset
+        // connection would: aborting the fetch itself did not always make a body
+        // already being read fail on Node 20 here, and then no reconnection followed.
+        const wire = res.body!.getReader();
+        let broken: ReadableStreamDefaultController<Uint8Array> | undefined;
+        const body = new ReadableStream<Uint8Array>({
+          start: (controller) => void (broken = controller),
+          pull: async (controller) => {
+            const { done, value } = await wire.read();
+            if (done) controller.close();
+            else controller.enqueue(value);
+          },
+          cancel: (reason) => wire.cancel(reason),
+        });
+        cut = () => {
+          broken?.error(new Error("connection reset (test)"));
+          void wire.cancel().catch(() => undefined);
+        };
+        return new Response(body, { status: res.status, headers: res.headers });
       },
     });
 
