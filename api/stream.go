@@ -235,13 +235,12 @@ func (h *handlers) streamEvents(ctx context.Context, in *streamInput, _ sse.Send
 		return
 	}
 	rc := http.NewResponseController(w)
-	write := func(b []byte) error {
+	// send writes b and pushes it to the client at once.
+	send := func(b []byte) error {
 		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-		_, err := w.Write(b)
-		return err
-	}
-	flush := func() error {
-		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
 		return rc.Flush()
 	}
 	last := in.After
@@ -251,25 +250,10 @@ func (h *handlers) streamEvents(ctx context.Context, in *streamInput, _ sse.Send
 	err := h.stream.Stream(ctx, stream.StreamParams{
 		Filter:      stream.Filter{RunID: in.RunID, Workflow: in.Workflow, Kinds: in.kinds},
 		LastEventID: last,
-		Started: func() error {
-			if err := write(fmt.Appendf(nil, "retry: %d\n\n", streamRetry.Milliseconds())); err != nil {
-				return err
-			}
-			return flush()
-		},
+		Started:     func() error { return send(fmt.Appendf(nil, "retry: %d\n\n", streamRetry.Milliseconds())) },
 	}, stream.Sink{
-		Send: func(ev *stream.Event) error {
-			if err := write(ev.Encoded(sseMessage)); err != nil {
-				return err
-			}
-			return flush()
-		},
-		Heartbeat: func() error {
-			if err := write([]byte(": heartbeat\n\n")); err != nil {
-				return err
-			}
-			return flush()
-		},
+		Send:      func(ev *stream.Event) error { return send(ev.Encoded(sseMessage)) },
+		Heartbeat: func() error { return send([]byte(": heartbeat\n\n")) },
 	})
 	if err != nil && !errors.Is(err, stream.ErrClosed) {
 		h.logger.DebugContext(ctx, "stream ended", "error", err.Error())
