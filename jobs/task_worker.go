@@ -214,6 +214,11 @@ func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) 
 			// attempt whose job was delivered again after a crash.
 			return nil
 		}
+		if def.Err != nil {
+			// Stored options that cannot be read read the same way each time.
+			return w.fail(ctx, job, engine.Attempt{TaskID: job.Args.TaskID, RunID: job.Args.RunID, Attempt: job.Attempt,
+				Node: w.node, StartedAt: time.Now()}, executor.Permanent(def.Err))
+		}
 		job.Args = def.Args
 	} else if job.Attempt > 1 {
 		// A retry, or a job delivered again after a crash: its task may

@@ -137,3 +137,25 @@ func TestConcurrencyLeases(t *testing.T) {
 	_, _, err = eng.AcquireConcurrency(context.Background(), 5, "n1", []string{"key:a"}, []int32{1, 2}, time.Minute)
 	require.ErrorIs(t, err, engine.ErrInvalid)
 }
+
+// TestUnreadableTaskDefinitionConcernsItsTaskAlone: a task whose stored
+// options cannot be decoded gets an error of its own; the tasks read with it
+// are read as usual.
+func TestUnreadableTaskDefinitionConcernsItsTaskAlone(t *testing.T) {
+	t.Parallel()
+	eng, pool, ctx := setupWithPool(t)
+	applyWorkflow(t, eng, "name: two\nsteps:\n  - {name: a, type: noop}\n  - {name: b, type: noop}\n")
+	run, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "two"})
+	require.NoError(t, err)
+	var bad, good int64
+	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT id FROM baton.run_tasks WHERE run_id = $1 AND step_name = 'a'),
+		(SELECT id FROM baton.run_tasks WHERE run_id = $1 AND step_name = 'b')`, run.ID).Scan(&bad, &good))
+	_, err = pool.Exec(ctx, `UPDATE baton.run_tasks SET concurrency = '"not a list"' WHERE id = $1`, bad)
+	require.NoError(t, err)
+
+	defs, err := eng.TaskDefinitions(ctx, []int64{bad, good})
+	require.NoError(t, err)
+	require.ErrorContains(t, defs[bad].Err, "decode definition of task")
+	require.NoError(t, defs[good].Err)
+	require.Equal(t, "b", defs[good].Args.Step)
+}

@@ -245,6 +245,10 @@ func statusFinished(status string) bool {
 type TaskDefinition struct {
 	Args     TaskArgs
 	Finished bool
+	// Err, when not nil, says why the task's stored options could not be
+	// read: its Args are incomplete and it cannot run. It concerns this
+	// task alone, not the others read with it.
+	Err error
 }
 
 // TaskDefinitions reads the definitions of the given tasks in one query;
@@ -255,6 +259,7 @@ func (e *Engine) TaskDefinitions(ctx context.Context, taskIDs []int64) (map[int6
 		return nil, translateError(err, "task definitions")
 	}
 	defs := make(map[int64]TaskDefinition, len(rows))
+rows:
 	for _, row := range rows {
 		args := TaskArgs{
 			TaskID: row.ID, RunID: row.RunID, Step: row.StepName, TaskType: row.TaskType, Executor: row.Executor,
@@ -275,7 +280,9 @@ func (e *Engine) TaskDefinitions(ctx context.Context, taskIDs []int64) (map[int6
 				continue
 			}
 			if err := json.Unmarshal(opt.raw, opt.into); err != nil {
-				return nil, fmt.Errorf("decode definition of task %d: %w", row.ID, err)
+				defs[row.ID] = TaskDefinition{Finished: statusFinished(row.Status),
+					Err: fmt.Errorf("decode definition of task %d: %w", row.ID, err)}
+				continue rows
 			}
 		}
 		defs[row.ID] = TaskDefinition{Args: args, Finished: statusFinished(row.Status)}
