@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -123,7 +124,7 @@ func authenticate(access *Access, next http.Handler) http.Handler {
 				authFailure(w, err)
 				return
 			default:
-				if !safeMethod(r.Method) && r.Header.Get(CSRFHeader) != p.CSRFToken {
+				if !safeMethod(r.Method) && r.Header.Get(CSRFHeader) != p.CSRFToken && !riverUISameOrigin(r) {
 					writeProblem(w, http.StatusForbidden, "a request authenticated by the session cookie must carry the session's CSRF token in the "+CSRFHeader+" header")
 					return
 				}
@@ -144,8 +145,8 @@ func authenticate(access *Access, next http.Handler) http.Handler {
 				c.anonymousRefusal = "this operation needs an API key: send Authorization: Bearer <API key>"
 			}
 		}
-		if needsViewer(r.URL.Path) && !c.role.Allows(auth.RoleViewer) {
-			refuse(w, c, auth.RoleViewer)
+		if need := outsideAPIRole(r.Method, r.URL.Path); need != "" && !c.role.Allows(need) {
+			refuse(w, c, need)
 			return
 		}
 		if access.Limiter != nil && limited(r.URL.Path) {
@@ -179,11 +180,40 @@ func authenticate(access *Access, next http.Handler) http.Handler {
 // Options serves it).
 const RiverUIPrefix = "/riverui"
 
-// needsViewer reports whether path, outside the API's operations, shows
-// data that needs the viewer role: the metrics, and River's job UI (its
-// pages and its API, which lists every job with its args and errors).
-func needsViewer(path string) bool {
-	return path == "/metrics" || path == RiverUIPrefix || strings.HasPrefix(path, RiverUIPrefix+"/")
+// outsideAPIRole is the role a request outside the API's operations needs
+// ("" for none): the viewer for the metrics and for River's job UI (its
+// pages and its API list every job with its args and errors), the operator
+// for the UI's actions (cancel, delete or retry jobs; pause, resume or
+// limit queues).
+func outsideAPIRole(method, path string) auth.Role {
+	switch {
+	case isRiverUI(path) && !safeMethod(method):
+		return auth.RoleOperator
+	case isRiverUI(path) || path == "/metrics":
+		return auth.RoleViewer
+	}
+	return ""
+}
+
+func isRiverUI(path string) bool {
+	return path == RiverUIPrefix || strings.HasPrefix(path, RiverUIPrefix+"/")
+}
+
+// riverUISameOrigin reports whether r is an action of River's job UI sent
+// by a page of this origin. River UI's own pages cannot send the session's
+// CSRF header, so for its paths the browser's word stands in for it: a
+// Sec-Fetch-Site of "same-origin", or, from a browser that sends no fetch
+// metadata, an Origin naming this host. A request carrying neither is
+// refused (a browser that sends neither cannot prove where it came from).
+func riverUISameOrigin(r *http.Request) bool {
+	if !isRiverUI(r.URL.Path) {
+		return false
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin"
+	}
+	origin, err := url.Parse(r.Header.Get("Origin"))
+	return err == nil && origin.Host != "" && origin.Host == r.Host && (origin.Scheme == "http" || origin.Scheme == "https")
 }
 
 // actorOf is the actor recorded in events for a key: its name, with the

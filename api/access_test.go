@@ -345,6 +345,62 @@ func TestSessionAndCSRF(t *testing.T) {
 	requireProblem(t, http.StatusUnauthorized, withCookie(http.MethodGet, "/v2/me", "", nil))
 }
 
+// TestRiverUIActions: River's job UI's actions need the operator role; from
+// a dashboard session they need no CSRF header (River UI's pages cannot send
+// it) but must come from this origin, and they may carry River UI's
+// text/plain bodies. The exemption covers River UI's paths only.
+func TestRiverUIActions(t *testing.T) {
+	t.Parallel()
+	s := setupSecured(t, api.AnonymousNone)
+	const cancel = "/riverui/api/jobs/cancel"
+	body := `{"ids":["1"]}`
+	plain := map[string]string{"Content-Type": "text/plain;charset=UTF-8"}
+
+	requireProblem(t, http.StatusUnauthorized, s.send(s.h, http.MethodPost, cancel, "", body, plain))
+	p := requireProblem(t, http.StatusForbidden, s.send(s.h, http.MethodPost, cancel, s.tokens["viewer"], body, plain))
+	require.Contains(t, p.Detail, "operator")
+	rec := s.send(s.h, http.MethodPost, cancel, s.tokens["operator"], body, plain)
+	require.Equal(t, "ui", rec.Body.String(), "an operator's key reaches River UI")
+	require.Equal(t, "ui", s.send(s.h, http.MethodPut, "/riverui/api/queues/default/pause", s.tokens["operator"], "", nil).Body.String())
+
+	signIn := func(role string) *http.Cookie {
+		rec := s.send(s.h, http.MethodPost, "/v2/sessions", "", `{"key": "`+s.tokens[role]+`"}`, nil)
+		require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+		return rec.Result().Cookies()[0]
+	}
+	withCookie := func(cookie *http.Cookie, method, path string, headers map[string]string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.AddCookie(cookie)
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		s.h.ServeHTTP(rec, req)
+		return rec
+	}
+	operator, viewer := signIn("operator"), signIn("viewer")
+	sameOrigin := map[string]string{"Content-Type": "text/plain;charset=UTF-8", "Sec-Fetch-Site": "same-origin", "Origin": "http://example.com"}
+	require.Equal(t, "ui", withCookie(operator, http.MethodPost, cancel, sameOrigin).Body.String())
+	require.Equal(t, "ui", withCookie(operator, http.MethodPost, cancel,
+		map[string]string{"Origin": "http://example.com"}).Body.String(), "a browser without fetch metadata: its Origin")
+	requireProblem(t, http.StatusForbidden, withCookie(viewer, http.MethodPost, cancel, sameOrigin))
+	for _, headers := range []map[string]string{
+		{"Sec-Fetch-Site": "cross-site", "Origin": "https://attacker.example"},
+		{"Sec-Fetch-Site": "same-site", "Origin": "http://sub.example.com"},
+		{"Origin": "https://attacker.example"},
+		{"Origin": "null"},
+		{}, // no proof of origin at all
+	} {
+		rec := withCookie(operator, http.MethodPost, cancel, headers)
+		require.Equal(t, http.StatusForbidden, rec.Code, "%v: %s", headers, rec.Body.String())
+	}
+	// The API itself still wants the CSRF header and JSON.
+	rec = withCookie(operator, http.MethodPost, "/v2/runs", map[string]string{"Content-Type": "application/json", "Sec-Fetch-Site": "same-origin"})
+	requireProblem(t, http.StatusForbidden, rec)
+	rec = s.send(s.h, http.MethodPost, "/v2/runs", s.tokens["operator"], `{"workflow": "x"}`, plain)
+	requireProblem(t, http.StatusUnsupportedMediaType, rec)
+}
+
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	s := setupSecured(t, api.AnonymousNone)

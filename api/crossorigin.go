@@ -38,10 +38,18 @@ func refuseCrossOrigin(next http.Handler) http.Handler {
 // text/plain bodies, which a browser can send from any page without asking,
 // are therefore never read. A request without a Content-Type header passes:
 // Huma reads its body, if any, as JSON.
+//
+// River's job UI is the exception: its pages send their JSON bodies as
+// text/plain. Its actions need the operator role and, from a browser, proof
+// that they come from this origin (refuseCrossOrigin, riverUISameOrigin).
 func requireJSON(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			next.ServeHTTP(w, r)
+			return
+		}
+		if isRiverUI(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

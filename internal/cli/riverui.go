@@ -15,14 +15,15 @@ import (
 )
 
 // riverUIPrefix is where River's own job UI is served, linked from the dashboard's
-// navigation for raw queue inspection. The API's access control asks the viewer
-// role for it, as for the metrics.
+// navigation for raw queue inspection.
 const riverUIPrefix = api.RiverUIPrefix
 
 // withRiverUI serves River's job UI (riverqueue.com/riverui) under /riverui/ and passes
-// every other request to next. The UI is read-only: only GET and HEAD reach it (its
-// actions, such as cancelling or deleting jobs, would bypass Baton's state machine; an
-// operator acts from the dashboard, whose actions keep runs and jobs consistent).
+// every other request to next. The API's access control guards it: its pages need the
+// viewer role, its actions (cancel, delete or retry jobs; pause, resume or limit queues)
+// the operator role. A task's job cancelled or deleted there leaves its task unfinished
+// in Baton for a moment: the reconciler then records the task dead, with its dead letter,
+// as for any job finalized without an outcome (db/functions/reconcile_tasks.sql).
 func withRiverUI(ctx context.Context, client *river.Client[pgx.Tx], logger *slog.Logger, next http.Handler) (http.Handler, error) {
 	ui, err := riverui.NewHandler(&riverui.HandlerOpts{
 		Endpoints: riverui.NewEndpoints(client, nil),
@@ -38,13 +39,6 @@ func withRiverUI(ctx context.Context, client *river.Client[pgx.Tx], logger *slog
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != riverUIPrefix && !strings.HasPrefix(r.URL.Path, riverUIPrefix+"/") {
 			next.ServeHTTP(w, r)
-			return
-		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			w.Header().Set("Content-Type", "application/problem+json")
-			w.WriteHeader(http.StatusForbidden)
-			_, _ = w.Write([]byte(`{"title":"Forbidden","status":403,"detail":"River's job UI is read-only here: act on runs and tasks from the dashboard or the API."}`))
 			return
 		}
 		ui.ServeHTTP(w, r)

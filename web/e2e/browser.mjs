@@ -443,14 +443,39 @@ try {
     })
   }
 
-  await step("River's job UI is served read-only at /riverui/", async () => {
+  await step("River's job UI at /riverui/: an operator cancels a running task's job from its page", async () => {
+    await api('POST', '/v1/workflows', { name: 'e2e-long', steps: [{ name: 'long', type: 'sim', params: { min: '120s', max: '120s' } }] })
+    const run = await api('POST', '/v1/runs', { workflow: 'e2e-long', input: {} })
+    const task = await until('the long task to run', async () => {
+      const t = (await api('GET', `/v1/runs/${run.id}`)).tasks[0]
+      return t.status === 'running' && t
+    })
     const page = await context.newPage()
     const res = await page.goto(`${base}/riverui/`)
     assert.equal(res.status(), 200)
     await page.waitForLoadState('networkidle', { timeout: waitMs }).catch(() => {})
     await page.screenshot({ path: path.join(shots, 'riverui.png'), fullPage: true })
-    const write = await fetch(`${base}/riverui/api/jobs/cancel`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"job_ids":[1]}' })
-    assert.equal(write.status, 403, 'writes are refused')
+    // River UI's own page and button (its request: text/plain body, same origin).
+    await page.goto(`${base}/riverui/jobs/${task.river_job_id}`)
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click()
+    await until('River to cancel the job', async () => (await api('GET', `/riverui/api/jobs/${task.river_job_id}`)).state === 'cancelled')
+    // Baton sees the attempt cut short; the reconciler then records the task dead.
+    await until('the interrupted attempt', async () =>
+      (await api('GET', `/v1/runs/${run.id}/events`)).events.some((e) => e.kind === 'task_attempt_interrupted' && e.error.startsWith('cancelled')),
+    )
+    await page.screenshot({ path: path.join(shots, 'riverui-cancelled.png'), fullPage: true })
+    const dead = await until('the reconciler to record the task dead (every 30 s)', async () => {
+      const t = (await api('GET', `/v1/runs/${run.id}`)).tasks[0]
+      return t.status === 'dead' && t
+    })
+    assert.match(dead.error, /River job was cancelled/)
+    // A stranger's page cannot drive it.
+    const forged = await fetch(`${base}/riverui/api/jobs/retry`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/plain', Origin: 'https://attacker.example', 'Sec-Fetch-Site': 'cross-site' },
+      body: JSON.stringify({ ids: [String(task.river_job_id)] }),
+    })
+    assert.equal(forged.status, 403, 'a cross-site action is refused')
     await page.close()
   })
 

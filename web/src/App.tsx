@@ -117,7 +117,7 @@ function Shell({ crashed = false }: { crashed?: boolean }) {
             </NavLink>
           ))}
           {/* Served by the Go binary, outside this app: full page loads. */}
-          <a href="/riverui/" title="River's job UI (read-only): raw queue inspection">
+          <a href="/riverui/" title="River's job UI: raw queue inspection (its actions need the operator role)">
             River UI
           </a>
           <a href="/docs/">API docs</a>
