@@ -82,7 +82,6 @@ const navItems: { to: string; label: string }[] = [
 function Shell({ crashed = false }: { crashed?: boolean }) {
   const dlq = useDeadLetterStats()
   const dlqSize = dlq.data?.size ?? 0
-  const live = useStreamConnected()
   const qc = useQueryClient()
   // Any 401 (no session, or it expired) shows the sign-in page in place of the current
   // one; signing in reloads every query.
@@ -122,9 +121,7 @@ function Shell({ crashed = false }: { crashed?: boolean }) {
           </a>
           <a href="/docs/">API docs</a>
         </nav>
-        <span className={`live-dot${live ? ' on' : ''}`} title={live ? 'Live: updates stream in' : 'Reconnecting to the live stream…'}>
-          {live ? 'live' : 'offline'}
-        </span>
+        <LiveDot />
         <ThemeToggle />
       </header>
       <main id="main">
@@ -144,6 +141,16 @@ function Shell({ crashed = false }: { crashed?: boolean }) {
         )}
       </main>
     </>
+  )
+}
+
+/** The stream's state in the header (its own component: a reconnect re-renders only this). */
+function LiveDot() {
+  const live = useStreamConnected()
+  return (
+    <span className={`live-dot${live ? ' on' : ''}`} title={live ? 'Live: updates stream in' : 'Reconnecting to the live stream…'}>
+      {live ? 'live' : 'offline'}
+    </span>
   )
 }
 

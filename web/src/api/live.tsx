@@ -3,7 +3,7 @@
 // stale (api/invalidate.ts), coalesced so a burst of events costs one refetch per query,
 // and is handed to the pages that subscribed to events (the run page patches its Gantt).
 import { QueryClient, QueryClientProvider, useQuery, useQueryClient, type QueryKey } from '@tanstack/react-query'
-import { createContext, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react'
+import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from 'react'
 import { isAbort, toApiError, type ApiError } from './problem.ts'
 import { invalidationsFor, isListKey, keyId } from './invalidate.ts'
 import { openStream, type StreamEvent } from './sse.ts'
@@ -16,12 +16,13 @@ export const listCoalesceMs = 500
 
 type Listener = (e: StreamEvent) => void
 
-interface Live {
-  subscribe: (fn: Listener) => () => void
-  connected: boolean
-}
+type Subscribe = (fn: Listener) => () => void
 
-const LiveContext = createContext<Live>({ subscribe: () => () => {}, connected: false })
+// Two contexts: the stream's subscribe function never changes, so the pages that listen to
+// events are not rendered again when the connection comes and goes; only the header's
+// indicator reads the connection state.
+const SubscribeContext = createContext<Subscribe>(() => () => {})
+const ConnectedContext = createContext(false)
 
 /** Builds the app's query client: no retry of 4xx answers, refetch on focus. */
 export function newQueryClient(): QueryClient {
@@ -94,22 +95,20 @@ function StreamBridge({ enabled, children }: { enabled: boolean; children: React
     }
   }, [enabled, qc])
 
-  const value = useMemo<Live>(
-    () => ({
-      subscribe: (fn) => {
-        listeners.current.add(fn)
-        return () => listeners.current.delete(fn)
-      },
-      connected,
-    }),
-    [connected],
+  const subscribe = useCallback<Subscribe>((fn) => {
+    listeners.current.add(fn)
+    return () => listeners.current.delete(fn)
+  }, [])
+  return (
+    <SubscribeContext.Provider value={subscribe}>
+      <ConnectedContext.Provider value={connected}>{children}</ConnectedContext.Provider>
+    </SubscribeContext.Provider>
   )
-  return <LiveContext.Provider value={value}>{children}</LiveContext.Provider>
 }
 
 /** Calls fn for every event of the live stream while the component is mounted. */
 export function useStreamEvents(fn: Listener): void {
-  const { subscribe } = useContext(LiveContext)
+  const subscribe = useContext(SubscribeContext)
   const ref = useRef(fn)
   useEffect(() => {
     ref.current = fn
@@ -119,7 +118,7 @@ export function useStreamEvents(fn: Listener): void {
 
 /** Reports whether the live stream is connected (shown in the header). */
 export function useStreamConnected(): boolean {
-  return useContext(LiveContext).connected
+  return useContext(ConnectedContext)
 }
 
 /** What useLive returns: the cached data, the last error and a manual refresh. */
