@@ -90,11 +90,15 @@ type ClientOptions struct {
 	Triggers    *trigger.Service
 	RunEndEvery time.Duration
 	// TaskJobRetention is how long River keeps the job row of a completed
-	// task (kind baton_task) before baton_task_job_purge, every 30 s,
-	// deletes it (default 10 minutes). Baton has recorded the outcome in
-	// run_tasks and task_events by then; River UI shows a task's job while it
-	// is kept, and the task's history stays in Baton. Other kinds keep
-	// River's own retention (24 h for completed jobs).
+	// task (kind baton_task). Zero, the default, deletes it in the
+	// transaction that records the task's success: the outcome is in
+	// run_tasks and task_events, and deleting the row costs River's table far
+	// less than completing it and purging it later (ADR 0022). A positive
+	// retention keeps completed task jobs that long (River UI shows them
+	// meanwhile) before baton_task_job_purge, every 30 s, deletes them; it
+	// also deletes any completed task job the success did not (a job
+	// delivered again after its task finished). Other kinds keep River's own
+	// retention (24 h for completed jobs).
 	TaskJobRetention time.Duration
 	// SLAEvery is how often the SLA check (escalation of runs projected to
 	// miss their SLA, sla_violated events) runs (default 5 s, at least 1 s).
@@ -112,8 +116,8 @@ type ClientOptions struct {
 }
 
 // DefaultTaskJobRetention is how long the River job of a completed task is
-// kept by default (see ClientOptions.TaskJobRetention).
-const DefaultTaskJobRetention = 10 * time.Minute
+// kept by default: not at all (see ClientOptions.TaskJobRetention).
+const DefaultTaskJobRetention time.Duration = 0
 
 // taskJobPurgeEvery is how often completed task jobs past their retention
 // are deleted.
@@ -188,6 +192,13 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 		taskWorker *TaskWorker
 		promoter   *reservedPromoter
 	)
+	if opts.TaskJobRetention < 0 {
+		return nil, fmt.Errorf("task job retention %s is negative", opts.TaskJobRetention)
+	}
+	jobsOnSuccess := engine.KeepJobs
+	if opts.TaskJobRetention == 0 {
+		jobsOnSuccess = engine.DeleteJobs
+	}
 	if !opts.InsertOnly {
 		node := opts.Node
 		if node == "" {
@@ -198,6 +209,7 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 			Engine: opts.Engine, Executors: opts.Executors, Breakers: opts.Breakers, Logger: logger, Node: node,
 			Placement:    opts.Placement,
 			TimeoutGrace: opts.TimeoutGrace, RecordFor: opts.RecordFor,
+			JobsOnSuccess: jobsOnSuccess,
 		})
 		workers := river.NewWorkers()
 		river.AddWorker(workers, taskWorker)
@@ -220,7 +232,7 @@ func NewClient(pool *pgxpool.Pool, opts ClientOptions) (*Client, error) {
 		})
 		reconcileEvery := max(orDefault(opts.ReconcileEvery, 30*time.Second), time.Second)
 		river.AddWorker(workers, &TaskJobPurgeWorker{
-			Engine: opts.Engine, Logger: logger, Retention: orDefault(opts.TaskJobRetention, DefaultTaskJobRetention),
+			Engine: opts.Engine, Logger: logger, Retention: opts.TaskJobRetention,
 		})
 		if opts.Alerts != nil {
 			river.AddWorker(workers, &AlertEvaluateWorker{Alerts: opts.Alerts, Logger: logger})

@@ -58,6 +58,7 @@ func TestWorkerHelperProcess(t *testing.T) {
 	eng := engine.New(pool, engine.Options{})
 	client, err := jobs.NewClient(pool, jobs.ClientOptions{
 		Engine: eng, Executors: executors, Workers: workers, Node: os.Getenv(workerHelperNodeEnv),
+		TaskJobRetention: time.Hour, // the tests read succeeded tasks' job rows
 	})
 	require.NoError(t, err)
 	require.NoError(t, client.Start(ctx))

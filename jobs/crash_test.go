@@ -212,6 +212,7 @@ steps:
 	startClient(t, pool, jobs.ClientOptions{
 		Engine: eng, Executors: executors, Workers: 4, Node: crashRescuerNode, RescueAfter: 2 * time.Second,
 		ReconcileEvery: time.Second, ReconcileGrace: time.Millisecond,
+		TaskJobRetention: time.Hour, // the test reads the succeeded task's job row
 	})
 	return pool, eng, run, killedAt
 }

@@ -216,3 +216,56 @@ func waitTaskStatus(t *testing.T, eng *engine.Engine, runID int64, step, status 
 		time.Sleep(10 * time.Millisecond) // polling interval
 	}
 }
+
+// TestSucceededTaskJobs: by default a succeeded task's River job is deleted
+// in the transaction that records the success (River's completer then finds
+// nothing to complete); with a task job retention, River completes it and
+// the row stays.
+func TestSucceededTaskJobs(t *testing.T) {
+	t.Parallel()
+	const def = "name: two\nsteps:\n  - {name: a, type: noop}\n  - {name: b, type: noop, depends_on: [a]}\n"
+	taskJobs := func(t *testing.T, h *harness, runID int64) map[string]int {
+		t.Helper()
+		rows, err := h.eng.Pool().Query(context.Background(), `
+			SELECT j.state::text FROM baton.run_tasks t JOIN river_job j ON j.id = t.river_job_id WHERE t.run_id = $1`, runID)
+		require.NoError(t, err)
+		states, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		count := map[string]int{}
+		for _, s := range states {
+			count[s]++
+		}
+		return count
+	}
+
+	t.Run("deleted with the success", func(t *testing.T) {
+		t.Parallel()
+		h := setup(t)
+		h.apply(t, def)
+		run, _, err := h.eng.StartRun(context.Background(), engine.StartParams{Workflow: "two"})
+		require.NoError(t, err)
+		require.Equal(t, engine.RunSucceeded, h.waitRun(t, run.ID, 20*time.Second).Status)
+		require.Empty(t, taskJobs(t, h, run.ID), "no job row left once the run has succeeded")
+	})
+
+	t.Run("kept for the retention", func(t *testing.T) {
+		t.Parallel()
+		h := setupWith(t, nil, func(o *jobs.ClientOptions) { o.TaskJobRetention = time.Hour })
+		h.apply(t, def)
+		run, _, err := h.eng.StartRun(context.Background(), engine.StartParams{Workflow: "two"})
+		require.NoError(t, err)
+		require.Equal(t, engine.RunSucceeded, h.waitRun(t, run.ID, 20*time.Second).Status)
+		// River completes the last job after its worker returns.
+		deadline := time.Now().Add(10 * time.Second)
+		for taskJobs(t, h, run.ID)["completed"] != 2 {
+			require.True(t, time.Now().Before(deadline), "jobs: %v", taskJobs(t, h, run.ID))
+			time.Sleep(20 * time.Millisecond) // polling interval
+		}
+	})
+
+	t.Run("negative retention refused", func(t *testing.T) {
+		t.Parallel()
+		_, err := jobs.NewClient(testdb.NewPool(t), jobs.ClientOptions{TaskJobRetention: -time.Second})
+		require.ErrorContains(t, err, "negative")
+	})
+}

@@ -71,6 +71,7 @@ func TestTwoNodesNeverOverbook(t *testing.T) {
 		require.NoError(t, placement.NewNode(pool, placement.NodeOptions{Name: name, Tracker: tracker, Slots: 10}).Register(ctx))
 		startClient(t, pool, jobs.ClientOptions{
 			Engine: eng, Executors: executors, Workers: 10, Node: name, Placement: tracker,
+			TaskJobRetention: time.Hour, // the test reads succeeded tasks' job rows
 		})
 	}
 

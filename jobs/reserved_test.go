@@ -117,7 +117,8 @@ func TestReservedCapacityStartsHighPriorityBehindAFlood(t *testing.T) {
 	t.Parallel()
 	f := newPriorityFixture(t)
 	// 5 slots: 4 general, 1 reserved.
-	startClient(t, f.pool, jobs.ClientOptions{Engine: f.eng, Executors: f.exec, Workers: 5, ReservedShare: 0.2})
+	startClient(t, f.pool, jobs.ClientOptions{Engine: f.eng, Executors: f.exec, Workers: 5, ReservedShare: 0.2,
+		TaskJobRetention: time.Hour}) // the test reads the succeeded task's job row
 	t.Cleanup(func() { closeOnce(f.release) })
 
 	f.startRuns(t, "low-hold", 1000)

@@ -39,9 +39,10 @@ type TaskWorker struct {
 	node      string
 	// placement tracks this node's free resources (nil: no placement check).
 	placement *placement.Tracker
-	// timeoutGrace and recordFor: see TaskWorkerOptions.
-	timeoutGrace time.Duration
-	recordFor    time.Duration
+	// timeoutGrace, recordFor and jobsOnSuccess: see TaskWorkerOptions.
+	timeoutGrace  time.Duration
+	recordFor     time.Duration
+	jobsOnSuccess engine.JobsOnSuccess
 	// nextRetry holds, per job id, when the job's retry was scheduled by
 	// Work, for NextRetry (River calls it right after Work returns the error).
 	nextRetry sync.Map
@@ -96,6 +97,11 @@ type TaskWorkerOptions struct {
 	// outcome is kept meanwhile, so a finished task does not run again
 	// after a database restart.
 	RecordFor time.Duration
+	// JobsOnSuccess says whether the River job of a task recorded as
+	// succeeded is deleted in the recording transaction (engine.DeleteJobs)
+	// or left for River to complete (engine.KeepJobs, the zero value); see
+	// ClientOptions.TaskJobRetention.
+	JobsOnSuccess engine.JobsOnSuccess
 }
 
 // maxBatch caps how many attempts one transaction records.
@@ -128,6 +134,8 @@ func NewTaskWorker(opts TaskWorkerOptions) *TaskWorker {
 
 		timeoutGrace: cmp.Or(opts.TimeoutGrace, 5*time.Second),
 		recordFor:    cmp.Or(opts.RecordFor, time.Minute),
+
+		jobsOnSuccess: opts.JobsOnSuccess,
 	}
 	w.started = newBatcher(maxBatch, 1, w.flushStarted)
 	w.definitions = newLoader("task", opts.Engine.TaskDefinitions)
@@ -528,7 +536,7 @@ func (w *TaskWorker) flushSucceeded(ctx context.Context, flusher int, attempts [
 		}
 		for {
 			err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-				_, err := w.engine.SucceedTasksTx(ctx, tx, attempts)
+				_, err := w.engine.SucceedTasksTx(ctx, tx, attempts, w.jobsOnSuccess)
 				return err
 			})
 			if err == nil || !isRetryable(err) || deadlocks >= 2 {

@@ -7,7 +7,7 @@ SELECT baton.tasks_started(@ids::bigint[], @attempts::integer[], @started_at::ti
 -- name: RunTasksSucceed :many
 SELECT id::bigint FROM baton.tasks_succeed(@ids::bigint[], @attempts::integer[], @outputs::jsonb[],
                                            @resolved_params::jsonb[], @started_at::timestamptz[],
-                                           @durations_ms::bigint[], @node::text) AS id;
+                                           @durations_ms::bigint[], @node::text, @delete_jobs::boolean) AS id;
 
 -- name: RunTaskFail :one
 SELECT baton.task_fail(@id::bigint, @attempt::integer, @error::text, @error_class::text, @final::boolean,

@@ -4,13 +4,22 @@
 -- the tasks it recorded; a task that is no longer queued or running (its run
 -- was cancelled) is left alone.
 --
+-- With p_delete_jobs, the running River job of each recorded task is deleted
+-- in the same transaction (jobs.ClientOptions.TaskJobRetention of 0): the
+-- outcome is in run_tasks and task_events, and a deleted row costs River's
+-- table far less than completing it (a new row version with an entry in each
+-- of its indexes) and purging it later. River's completer then finds no row
+-- to complete, which it ignores.
+--
 -- Lock order (as every state change, see internal/engine): the batch's runs
 -- in id order first, then their tasks. Every statement starts from the
 -- given task ids or from the run ids the batch already knows and reaches
 -- other rows through primary keys or per-run index lookups, so its cost
 -- follows the batch, not the table sizes or the planner's statistics.
+DROP FUNCTION IF EXISTS baton.tasks_succeed(bigint[], integer[], jsonb[], jsonb[], timestamptz[], bigint[], text);
 CREATE OR REPLACE FUNCTION baton.tasks_succeed(p_ids bigint[], p_attempts integer[], p_outputs jsonb[], p_resolved jsonb[],
-                                    p_started_at timestamptz[], p_durations_ms bigint[], p_node text)
+                                    p_started_at timestamptz[], p_durations_ms bigint[], p_node text,
+                                    p_delete_jobs boolean DEFAULT false)
 RETURNS SETOF bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -36,7 +45,11 @@ BEGIN
             started_at = coalesce(rt.started_at, i.started_at), finished_at = now()
         FROM input i
         WHERE rt.id = i.id AND rt.status IN ('queued', 'running')
-        RETURNING rt.id, rt.run_id, rt.step_name, rt.queue, rt.priority, i.attempt, i.duration_ms
+        RETURNING rt.id, rt.run_id, rt.step_name, rt.queue, rt.priority, i.attempt, i.duration_ms, rt.river_job_id
+    ), jobs_gone AS (
+        DELETE FROM public.river_job j
+        USING updated u
+        WHERE p_delete_jobs AND j.id = u.river_job_id AND j.kind = 'baton_task' AND j.state = 'running'
     ), events AS (
         INSERT INTO baton.task_events (run_id, task_id, step_name, kind, attempt, duration_ms, node, queue, priority)
         SELECT u.run_id, u.id, u.step_name, 'task_succeeded', u.attempt, u.duration_ms, p_node, u.queue, u.priority

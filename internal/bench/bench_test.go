@@ -188,7 +188,7 @@ func (s *storageUse) print() {
 	}
 	per := func(i int) float64 { return float64(s.after[i]-s.before[i]) / float64(s.runs) * 1000 / (1 << 20) }
 	fmt.Printf("storage per 1,000 release-pipeline runs (first DAG round, no vacuum yet): Baton's tables %.1f MB, River's river_job %.1f MB "+
-		"(completed task jobs are deleted after jobs.DefaultTaskJobRetention = %s)\n\n", per(0), per(1), jobs.DefaultTaskJobRetention)
+		"(a succeeded task's job is deleted with its success: jobs.DefaultTaskJobRetention = %s)\n\n", per(0), per(1), jobs.DefaultTaskJobRetention)
 }
 
 func riverConfig() *river.Config {

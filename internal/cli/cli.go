@@ -120,6 +120,9 @@ type environment struct {
 	databaseURL    string
 	// deadLetterRetention is set by the worker and dev commands' flags.
 	deadLetterRetention time.Duration
+	// taskJobRetention is set by the worker and dev commands' flags
+	// (jobs.ClientOptions.TaskJobRetention).
+	taskJobRetention time.Duration
 	// capacity is what this worker node offers to tasks that declare
 	// resources (detected, overridden by --cpu-millis, --memory-mb, --disk-mb).
 	capacity nodeCapacity

@@ -206,6 +206,7 @@ func (env *environment) worker(ctx context.Context, args []string) error {
 	maxConns := maxConnsFlag(fs)
 	workers := fs.Int("workers", 100, "tasks worked at once")
 	retention := fs.Duration("dead-letter-retention", 0, "how long dead-letter entries are kept (default: --retention)")
+	taskJobRetention := fs.Duration("task-job-retention", 0, "how long River keeps a succeeded task's job row (0: deleted with the success)")
 	executors := env.executorsFlag(fs)
 	retentionDays := retentionFlag(fs)
 	capacity := addCapacityFlags(fs)
@@ -222,6 +223,7 @@ func (env *environment) worker(ctx context.Context, args []string) error {
 		return err
 	}
 	env.deadLetterRetention = *retention
+	env.taskJobRetention = *taskJobRetention
 	if err := env.requireDatabaseURL(); err != nil {
 		return err
 	}
@@ -245,6 +247,7 @@ func (env *environment) dev(ctx context.Context, args []string) error {
 	home := fs.String("home", ".baton", "where the local PostgreSQL cluster lives")
 	workers := fs.Int("workers", 50, "tasks worked at once")
 	retention := fs.Duration("dead-letter-retention", 0, "how long dead-letter entries are kept (default: --retention)")
+	taskJobRetention := fs.Duration("task-job-retention", 0, "how long River keeps a succeeded task's job row (0: deleted with the success)")
 	executors := env.executorsFlag(fs)
 	retentionDays := retentionFlag(fs)
 	capacity := addCapacityFlags(fs)
@@ -261,6 +264,7 @@ func (env *environment) dev(ctx context.Context, args []string) error {
 		return err
 	}
 	env.deadLetterRetention = *retention
+	env.taskJobRetention = *taskJobRetention
 	env.secretKeyFile = filepath.Join(*home, "secret.key")
 	url := env.databaseURL
 	if url == "" {
@@ -345,7 +349,8 @@ func (env *environment) run(ctx context.Context, rt *runtime, addr string, worke
 		Node: node, Placement: tracker,
 		Engine: rt.engine, Executors: rt.executors, Breakers: rt.breakers, Logger: env.logger,
 		Workers: workers, ReservedShare: env.reservedShare, InsertOnly: workers == 0, RescueAfter: rescueAfter,
-		DeadLetterRetention: env.deadLetterRetention, Retention: env.retention, Alerts: alerts, Triggers: triggers,
+		DeadLetterRetention: env.deadLetterRetention, Retention: env.retention, TaskJobRetention: env.taskJobRetention,
+		Alerts: alerts, Triggers: triggers,
 		Schedules: schedules, Webhooks: webhooks, Batches: batch.New(rt.pool), Search: search.New(rt.pool),
 	})
 	if err != nil {

@@ -405,7 +405,7 @@ func (q *Queries) RunTasksStarted(ctx context.Context, db DBTX, arg *RunTasksSta
 const runTasksSucceed = `-- name: RunTasksSucceed :many
 SELECT id::bigint FROM baton.tasks_succeed($1::bigint[], $2::integer[], $3::jsonb[],
                                            $4::jsonb[], $5::timestamptz[],
-                                           $6::bigint[], $7::text) AS id
+                                           $6::bigint[], $7::text, $8::boolean) AS id
 `
 
 type RunTasksSucceedParams struct {
@@ -416,6 +416,7 @@ type RunTasksSucceedParams struct {
 	StartedAt      []time.Time
 	DurationsMs    []int64
 	Node           string
+	DeleteJobs     bool
 }
 
 func (q *Queries) RunTasksSucceed(ctx context.Context, db DBTX, arg *RunTasksSucceedParams) ([]int64, error) {
@@ -427,6 +428,7 @@ func (q *Queries) RunTasksSucceed(ctx context.Context, db DBTX, arg *RunTasksSuc
 		arg.StartedAt,
 		arg.DurationsMs,
 		arg.Node,
+		arg.DeleteJobs,
 	)
 	if err != nil {
 		return nil, err

@@ -114,7 +114,7 @@ func (e *Engine) SucceedTasks(ctx context.Context, attempts []Attempt, alsoInTx 
 	var recorded []int64
 	err := e.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if recorded, err = e.SucceedTasksTx(ctx, tx, attempts); err != nil {
+		if recorded, err = e.SucceedTasksTx(ctx, tx, attempts, KeepJobs); err != nil {
 			return err
 		}
 		if alsoInTx != nil {
@@ -125,12 +125,27 @@ func (e *Engine) SucceedTasks(ctx context.Context, attempts []Attempt, alsoInTx 
 	return recorded, err
 }
 
+// JobsOnSuccess says what SucceedTasksTx does with the River jobs of the
+// tasks it records.
+type JobsOnSuccess bool
+
+const (
+	// KeepJobs leaves the jobs to River, which completes them when their
+	// workers return.
+	KeepJobs JobsOnSuccess = false
+	// DeleteJobs deletes the jobs in the same transaction (see
+	// db/functions/tasks_succeed.sql): the outcome is Baton's, and River's
+	// completion of a deleted job does nothing.
+	DeleteJobs JobsOnSuccess = true
+)
+
 // SucceedTasksTx records successful attempts of many tasks inside tx and
 // advances their runs: outputs saved, events written, children queued as
 // River jobs, finished runs closed, notices sent. It returns the ids of the
 // tasks recorded; a task whose run was cancelled meanwhile is not.
-func (e *Engine) SucceedTasksTx(ctx context.Context, tx pgx.Tx, attempts []Attempt) ([]int64, error) {
+func (e *Engine) SucceedTasksTx(ctx context.Context, tx pgx.Tx, attempts []Attempt, jobs JobsOnSuccess) ([]int64, error) {
 	params := &dbsqlc.RunTasksSucceedParams{
+		DeleteJobs:     bool(jobs),
 		Ids:            make([]int64, len(attempts)),
 		Attempts:       make([]int32, len(attempts)),
 		Outputs:        make([][]byte, len(attempts)),
