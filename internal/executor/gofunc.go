@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 // goExecutor calls a Go function registered with Registry.RegisterFunc.
 type goExecutor struct {
 	registry *Registry
+	params   paramCache[goParams]
 }
 
 // goParams are the params of the go executor.
@@ -46,7 +48,9 @@ func (e *goExecutor) Validate(params json.RawMessage) error {
 // errors; the function's own error keeps its class (transient when it has
 // none).
 func (e *goExecutor) Execute(ctx context.Context, req Request) (Result, error) {
-	p, err := parseGoParams(req.Params, false)
+	p, err := e.params.parse(req.Params, func(params json.RawMessage) (goParams, error) {
+		return parseGoParams(params, false)
+	})
 	if err != nil {
 		return Result{}, Permanent(fmt.Errorf("go: %w", err))
 	}
@@ -55,7 +59,8 @@ func (e *goExecutor) Execute(ctx context.Context, req Request) (Result, error) {
 		return Result{}, Permanent(fmt.Errorf("go: function %q: %w", p.Function, ErrUnknownFunction))
 	}
 
-	v, err := e.call(ctx, req, p.Function, fn, p.Args)
+	// The parsed params are shared: the function gets its own copy of its args.
+	v, err := e.call(ctx, req, p.Function, fn, bytes.Clone(p.Args))
 	if err != nil {
 		return Result{}, err
 	}

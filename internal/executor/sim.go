@@ -40,6 +40,7 @@ func parseSimParams(params json.RawMessage, templates bool) (simParams, error) {
 // time and fails at random.
 type simExecutor struct {
 	registry *Registry
+	params   paramCache[simParams]
 }
 
 // Validate implements Executor.
@@ -54,7 +55,9 @@ func (e *simExecutor) Validate(params json.RawMessage) error {
 // transiently with probability fail_rate. On success the output is the
 // `output` param when given, {"slept": "<duration>"} otherwise.
 func (e *simExecutor) Execute(ctx context.Context, req Request) (Result, error) {
-	p, err := parseSimParams(req.Params, false)
+	p, err := e.params.parse(req.Params, func(params json.RawMessage) (simParams, error) {
+		return parseSimParams(params, false)
+	})
 	if err != nil {
 		return Result{}, Permanent(fmt.Errorf("sim: %w", err))
 	}

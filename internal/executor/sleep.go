@@ -8,7 +8,9 @@ import (
 )
 
 // sleepExecutor waits for a while.
-type sleepExecutor struct{}
+type sleepExecutor struct {
+	params paramCache[time.Duration]
+}
 
 func parseSleepParams(params json.RawMessage, templates bool) (time.Duration, error) {
 	r := newParamReader(params, templates, "duration")
@@ -17,15 +19,17 @@ func parseSleepParams(params json.RawMessage, templates bool) (time.Duration, er
 }
 
 // Validate implements Executor.
-func (sleepExecutor) Validate(params json.RawMessage) error {
+func (*sleepExecutor) Validate(params json.RawMessage) error {
 	_, err := parseSleepParams(params, true)
 	return err
 }
 
 // Execute implements Executor. It returns early, with a transient error, when
 // ctx is done.
-func (sleepExecutor) Execute(ctx context.Context, req Request) (Result, error) {
-	d, err := parseSleepParams(req.Params, false)
+func (e *sleepExecutor) Execute(ctx context.Context, req Request) (Result, error) {
+	d, err := e.params.parse(req.Params, func(params json.RawMessage) (time.Duration, error) {
+		return parseSleepParams(params, false)
+	})
 	if err != nil {
 		return Result{}, Permanent(fmt.Errorf("sleep: %w", err))
 	}
