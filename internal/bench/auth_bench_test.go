@@ -34,7 +34,7 @@ func BenchmarkAPIAccessOverhead(b *testing.B) {
 	pool, err := db.Open(ctx, testdb.New(b), db.PoolOptions{MaxConns: 8, ApplicationName: "baton-bench"})
 	require.NoError(b, err)
 	b.Cleanup(pool.Close)
-	eng, _ := newBaton(b, pool)
+	eng, _, _ := newBaton(b, pool)
 	run, _, err := eng.StartRun(ctx, engine.StartParams{Workflow: "bench-one", Trigger: "api"})
 	require.NoError(b, err)
 	path := "/v2/runs/" + strconv.FormatInt(run.ID, 10)

@@ -119,8 +119,8 @@ func releasePipelineNoop(b *testing.B) *engine.WorkflowSpec {
 }
 
 func burnDownDAG(b *testing.B, pool *pgxpool.Pool, runs int) burn {
-	eng, client := newBaton(b, pool)
+	eng, client, executed := newBaton(b, pool)
 	_, _, err := eng.ApplyWorkflow(context.Background(), releasePipelineNoop(b))
 	require.NoError(b, err)
-	return burnDownRuns(b, pool, eng, client, "bench-dag", runs, runs*22)
+	return burnDownRuns(b, pool, eng, client, executed, "bench-dag", runs, runs*22)
 }
