@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/rivermigrate"
 )
@@ -26,6 +27,10 @@ var schemaFS embed.FS
 // adding a Baton migration that migrates River to the new version.
 const riverTargetVersion = 8
 
+// migrationsLock is the advisory lock key a process holds (on one session)
+// while it applies migrations; see also functionFilesLock.
+const migrationsLock = 7412290003
+
 // Migrator applies Baton's migrations.
 type Migrator struct {
 	provider *goose.Provider
@@ -40,9 +45,17 @@ func NewMigrator(pool *pgxpool.Pool) (*Migrator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open embedded migrations: %w", err)
 	}
+	// Processes started together (serve and worker in one deploy) migrate
+	// one at a time: the others wait, then find nothing left to apply.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationsLock), lock.WithLockTimeout(1, 300))
+	if err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("migration lock: %w", err)
+	}
 	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, migrations,
 		goose.WithGoMigrations(riverMigration()),
 		goose.WithDisableGlobalRegistry(true),
+		goose.WithSessionLocker(locker),
 	)
 	if err != nil {
 		_ = sqlDB.Close()
