@@ -104,7 +104,7 @@ func BenchmarkBatonVersusRiver(b *testing.B) {
 			var one, dag []float64
 			fmt.Printf("\n%s\n%-6s %12s %12s %8s %12s %14s %8s   %s\n", phase,
 				"round", "River jobs/s", "1-step runs/s", "ratio", "River jobs/s", "DAG tasks/s", "ratio",
-				"machine CPU (Go part) per 1,000 River jobs, 1-step runs, DAG tasks")
+				"machine CPU (Go part) and WAL per 1,000 River jobs, 1-step runs, DAG tasks")
 			for r := 1; r <= rounds; r++ {
 				river1 := burnDownRiver(b, pool, n)
 				steps := burnDownBaton(b, pool, n)
@@ -218,7 +218,7 @@ func burnDownRiver(b *testing.B, pool *pgxpool.Pool, n int) burn {
 	}
 	// Statistics as autovacuum would have them on a live system.
 	require.NoError(b, engine.New(pool, engine.Options{}).Analyze(ctx))
-	return measureBurn(n, func() time.Duration {
+	return measureBurn(b, pool, n, func() time.Duration {
 		start := time.Now()
 		require.NoError(b, client.Start(ctx))
 		select {
@@ -281,7 +281,7 @@ func burnDownRuns(b *testing.B, pool *pgxpool.Pool, eng *engine.Engine, client *
 	}
 	// Statistics as autovacuum would have them on a live system.
 	require.NoError(b, eng.Analyze(ctx))
-	return measureBurn(items, func() time.Duration {
+	return measureBurn(b, pool, items, func() time.Duration {
 		start := time.Now()
 		require.NoError(b, client.Start(ctx))
 		deadline := start.Add(10 * time.Minute)

@@ -1,12 +1,17 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
 )
 
 // machineCPU returns the CPU time the whole machine spent running (user,
@@ -51,19 +56,30 @@ type burn struct {
 	perSec    float64
 	cpuPerK   time.Duration
 	goCPUPerK time.Duration
+	// walPerK is the WAL the server wrote per 1,000 items, in bytes: the
+	// write work, which unlike time and CPU does not vary with the load of
+	// a shared machine.
+	walPerK float64
 }
 
-// String is the CPU per 1,000 items, whole machine (Go part).
+// String is the CPU per 1,000 items, whole machine (Go part), and the WAL.
 func (b burn) String() string {
-	return fmt.Sprintf("%s (Go %s)", b.cpuPerK.Round(time.Millisecond), b.goCPUPerK.Round(time.Millisecond))
+	return fmt.Sprintf("%s (Go %s) %.1f MB", b.cpuPerK.Round(time.Millisecond), b.goCPUPerK.Round(time.Millisecond), b.walPerK/(1<<20))
 }
 
 // measureBurn times fn, which works n items, and reads the machine's and
-// this process's CPU time around it.
-func measureBurn(n int, fn func() time.Duration) burn {
-	cpu, goCPU := machineCPU(), processCPU()
+// this process's CPU time and the server's WAL position around it.
+func measureBurn(b *testing.B, pool *pgxpool.Pool, n int, fn func() time.Duration) burn {
+	wal := func() int64 {
+		var pos int64
+		require.NoError(b, pool.QueryRow(context.Background(),
+			"SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint").Scan(&pos))
+		return pos
+	}
+	cpu, goCPU, wal0 := machineCPU(), processCPU(), wal()
 	elapsed := fn()
-	used, goUsed := machineCPU()-cpu, processCPU()-goCPU
+	used, goUsed, written := machineCPU()-cpu, processCPU()-goCPU, wal()-wal0
 	k := time.Duration(max(n, 1))
-	return burn{perSec: float64(n) / elapsed.Seconds(), cpuPerK: used * 1000 / k, goCPUPerK: goUsed * 1000 / k}
+	return burn{perSec: float64(n) / elapsed.Seconds(), cpuPerK: used * 1000 / k, goCPUPerK: goUsed * 1000 / k,
+		walPerK: float64(written) * 1000 / float64(max(n, 1))}
 }

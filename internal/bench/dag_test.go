@@ -33,7 +33,7 @@ func BenchmarkDAGVersusRiver(b *testing.B) {
 
 	for i := 0; i < b.N; i++ {
 		var ratios []float64
-		fmt.Printf("\n%-6s %12s %14s %8s   %s\n", "round", "River jobs/s", "DAG tasks/s", "ratio", "machine CPU (Go part) per 1,000 River jobs, DAG tasks")
+		fmt.Printf("\n%-6s %12s %14s %8s   %s\n", "round", "River jobs/s", "DAG tasks/s", "ratio", "machine CPU (Go part) and WAL per 1,000 River jobs, DAG tasks")
 		for r := 1; r <= rounds; r++ {
 			river := burnDownRiver(b, pool, n)
 			dag := burnDownDAG(b, pool, n/22)
