@@ -84,20 +84,18 @@ func (h *Hub) Stream(ctx context.Context, p StreamParams, sink Sink) error {
 			if !ok {
 				return sub.Err()
 			}
-			if ev.ID == 0 { // transient (task_started): no place in the id order
-				if err := sink.Send(ev); err != nil {
-					return err
-				}
-				heartbeat.Reset(h.opts.Heartbeat)
-				continue
-			}
-			if ev.ID <= last { // the client is ahead of this hub (another node served it)
+			// A transient event (task_started, id 0) has no place in the id
+			// order; a stored one the client already has (another node served
+			// it further) is skipped.
+			if ev.ID != 0 && ev.ID <= last {
 				continue
 			}
 			if err := sink.Send(ev); err != nil {
 				return err
 			}
-			last = ev.ID
+			if ev.ID != 0 {
+				last = ev.ID
+			}
 			heartbeat.Reset(h.opts.Heartbeat)
 		}
 	}
