@@ -187,15 +187,16 @@ const RiverUIPrefix = "/riverui"
 // limit queues).
 func outsideAPIRole(method, path string) auth.Role {
 	switch {
-	case isRiverUI(path) && !safeMethod(method):
+	case IsRiverUI(path) && !safeMethod(method):
 		return auth.RoleOperator
-	case isRiverUI(path) || path == "/metrics":
+	case IsRiverUI(path) || path == "/metrics":
 		return auth.RoleViewer
 	}
 	return ""
 }
 
-func isRiverUI(path string) bool {
+// IsRiverUI reports whether path is River's job UI: RiverUIPrefix or below it.
+func IsRiverUI(path string) bool {
 	return path == RiverUIPrefix || strings.HasPrefix(path, RiverUIPrefix+"/")
 }
 
@@ -206,7 +207,7 @@ func isRiverUI(path string) bool {
 // metadata, an Origin naming this host. A request carrying neither is
 // refused (a browser that sends neither cannot prove where it came from).
 func riverUISameOrigin(r *http.Request) bool {
-	if !isRiverUI(r.URL.Path) {
+	if !IsRiverUI(r.URL.Path) {
 		return false
 	}
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {

@@ -49,7 +49,7 @@ func requireJSON(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if isRiverUI(r.URL.Path) {
+		if IsRiverUI(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

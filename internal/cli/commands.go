@@ -206,7 +206,7 @@ func (env *environment) worker(ctx context.Context, args []string) error {
 	maxConns := maxConnsFlag(fs)
 	workers := fs.Int("workers", 100, "tasks worked at once")
 	retention := fs.Duration("dead-letter-retention", 0, "how long dead-letter entries are kept (default: --retention)")
-	taskJobRetention := fs.Duration("task-job-retention", 0, "how long River keeps a succeeded task's job row (0: deleted with the success)")
+	taskJobRetention := taskJobRetentionFlag(fs)
 	executors := env.executorsFlag(fs)
 	retentionDays := retentionFlag(fs)
 	capacity := addCapacityFlags(fs)
@@ -247,7 +247,7 @@ func (env *environment) dev(ctx context.Context, args []string) error {
 	home := fs.String("home", ".baton", "where the local PostgreSQL cluster lives")
 	workers := fs.Int("workers", 50, "tasks worked at once")
 	retention := fs.Duration("dead-letter-retention", 0, "how long dead-letter entries are kept (default: --retention)")
-	taskJobRetention := fs.Duration("task-job-retention", 0, "how long River keeps a succeeded task's job row (0: deleted with the success)")
+	taskJobRetention := taskJobRetentionFlag(fs)
 	executors := env.executorsFlag(fs)
 	retentionDays := retentionFlag(fs)
 	capacity := addCapacityFlags(fs)
@@ -435,6 +435,12 @@ func addrFlag(fs *flag.FlagSet) *string {
 func retentionFlag(fs *flag.FlagSet) *int {
 	return fs.Int("retention", rollup.DefaultRetentionDays, fmt.Sprintf(
 		"days to keep task events, finished runs, dead letters and rollups (%d to %d)", rollup.MinRetentionDays, rollup.MaxRetentionDays))
+}
+
+// taskJobRetentionFlag is --task-job-retention of the commands that run
+// workers (jobs.ClientOptions.TaskJobRetention).
+func taskJobRetentionFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("task-job-retention", 0, "how long River keeps a succeeded task's job row (0: deleted with the success)")
 }
 
 // setRetention validates --retention and records it.

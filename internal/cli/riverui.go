@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -37,7 +36,7 @@ func withRiverUI(ctx context.Context, client *river.Client[pgx.Tx], logger *slog
 		return nil, fmt.Errorf("start river UI: %w", err)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != riverUIPrefix && !strings.HasPrefix(r.URL.Path, riverUIPrefix+"/") {
+		if !api.IsRiverUI(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}
