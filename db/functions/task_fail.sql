@@ -48,7 +48,8 @@ BEGIN
     SET state = 'discarded', finalized_at = now(),
         errors = array_append(j.errors, jsonb_build_object('at', now(), 'attempt', p_attempt,
                                                            'error', coalesce(p_error, ''), 'trace', ''))
-    WHERE j.id = t.river_job_id AND j.state = 'running';
+    -- By primary key alone (see tasks_succeed): no index serves the state test.
+    WHERE j.id = t.river_job_id AND (j.state = 'running') IS TRUE;
 
     INSERT INTO baton.dead_letters (task_id, run_id, workflow_name, workflow_version, step_name, task_type, params,
                                     error, error_class, attempts, first_failed_at, last_failed_at)
