@@ -32,7 +32,9 @@ ON CONFLICT (run_id) DO UPDATE SET doc = excluded.doc, body = excluded.body, cos
 
 -- name: RunSearchByCreated :many
 -- Runs newest first (by id, the creation order) matching every filter
--- given; after_id is the keyset cursor.
+-- given; after_id is the keyset cursor. In these searches `r.tags <> '{}'`
+-- follows from a tag filter (a list given is never empty); stated, it lets
+-- the planner use runs_tagged_idx, which holds tagged runs only.
 SELECT r.id, r.workflow_name, r.workflow_version, r.status, r.priority, r.owner, r.tags, r.trigger, r.trigger_ref,
        r.error, r.tasks_total, r.created_at, r.started_at, r.finished_at
 FROM baton.runs r
@@ -42,8 +44,8 @@ WHERE (sqlc.narg('after_id')::bigint IS NULL OR r.id < sqlc.narg('after_id')::bi
   AND (sqlc.narg('owner')::text IS NULL OR r.owner = sqlc.narg('owner')::text)
   AND (sqlc.narg('trigger')::text IS NULL OR r.trigger = sqlc.narg('trigger')::text)
   AND (sqlc.narg('priority')::smallint IS NULL OR r.priority = sqlc.narg('priority')::smallint)
-  AND (sqlc.narg('tags_all')::text[] IS NULL OR r.tags @> sqlc.narg('tags_all')::text[])
-  AND (sqlc.narg('tags_any')::text[] IS NULL OR r.tags && sqlc.narg('tags_any')::text[])
+  AND (sqlc.narg('tags_all')::text[] IS NULL OR (r.tags @> sqlc.narg('tags_all')::text[] AND r.tags <> '{}'))
+  AND (sqlc.narg('tags_any')::text[] IS NULL OR (r.tags && sqlc.narg('tags_any')::text[] AND r.tags <> '{}'))
   AND (sqlc.narg('created_from')::timestamptz IS NULL OR r.created_at >= sqlc.narg('created_from')::timestamptz)
   AND (sqlc.narg('created_to')::timestamptz IS NULL OR r.created_at < sqlc.narg('created_to')::timestamptz)
   AND (sqlc.narg('started_from')::timestamptz IS NULL OR r.started_at >= sqlc.narg('started_from')::timestamptz)
@@ -81,8 +83,8 @@ WHERE r.finished_at IS NOT NULL
   AND (sqlc.narg('owner')::text IS NULL OR r.owner = sqlc.narg('owner')::text)
   AND (sqlc.narg('trigger')::text IS NULL OR r.trigger = sqlc.narg('trigger')::text)
   AND (sqlc.narg('priority')::smallint IS NULL OR r.priority = sqlc.narg('priority')::smallint)
-  AND (sqlc.narg('tags_all')::text[] IS NULL OR r.tags @> sqlc.narg('tags_all')::text[])
-  AND (sqlc.narg('tags_any')::text[] IS NULL OR r.tags && sqlc.narg('tags_any')::text[])
+  AND (sqlc.narg('tags_all')::text[] IS NULL OR (r.tags @> sqlc.narg('tags_all')::text[] AND r.tags <> '{}'))
+  AND (sqlc.narg('tags_any')::text[] IS NULL OR (r.tags && sqlc.narg('tags_any')::text[] AND r.tags <> '{}'))
   AND (sqlc.narg('created_from')::timestamptz IS NULL OR r.created_at >= sqlc.narg('created_from')::timestamptz)
   AND (sqlc.narg('created_to')::timestamptz IS NULL OR r.created_at < sqlc.narg('created_to')::timestamptz)
   AND (sqlc.narg('started_from')::timestamptz IS NULL OR r.started_at >= sqlc.narg('started_from')::timestamptz)
@@ -120,8 +122,8 @@ WHERE r.finished_at IS NOT NULL
   AND (sqlc.narg('owner')::text IS NULL OR r.owner = sqlc.narg('owner')::text)
   AND (sqlc.narg('trigger')::text IS NULL OR r.trigger = sqlc.narg('trigger')::text)
   AND (sqlc.narg('priority')::smallint IS NULL OR r.priority = sqlc.narg('priority')::smallint)
-  AND (sqlc.narg('tags_all')::text[] IS NULL OR r.tags @> sqlc.narg('tags_all')::text[])
-  AND (sqlc.narg('tags_any')::text[] IS NULL OR r.tags && sqlc.narg('tags_any')::text[])
+  AND (sqlc.narg('tags_all')::text[] IS NULL OR (r.tags @> sqlc.narg('tags_all')::text[] AND r.tags <> '{}'))
+  AND (sqlc.narg('tags_any')::text[] IS NULL OR (r.tags && sqlc.narg('tags_any')::text[] AND r.tags <> '{}'))
   AND (sqlc.narg('created_from')::timestamptz IS NULL OR r.created_at >= sqlc.narg('created_from')::timestamptz)
   AND (sqlc.narg('created_to')::timestamptz IS NULL OR r.created_at < sqlc.narg('created_to')::timestamptz)
   AND (sqlc.narg('started_from')::timestamptz IS NULL OR r.started_at >= sqlc.narg('started_from')::timestamptz)
@@ -161,8 +163,8 @@ WHERE c.cost IS NOT NULL
   AND (sqlc.narg('owner')::text IS NULL OR r.owner = sqlc.narg('owner')::text)
   AND (sqlc.narg('trigger')::text IS NULL OR r.trigger = sqlc.narg('trigger')::text)
   AND (sqlc.narg('priority')::smallint IS NULL OR r.priority = sqlc.narg('priority')::smallint)
-  AND (sqlc.narg('tags_all')::text[] IS NULL OR r.tags @> sqlc.narg('tags_all')::text[])
-  AND (sqlc.narg('tags_any')::text[] IS NULL OR r.tags && sqlc.narg('tags_any')::text[])
+  AND (sqlc.narg('tags_all')::text[] IS NULL OR (r.tags @> sqlc.narg('tags_all')::text[] AND r.tags <> '{}'))
+  AND (sqlc.narg('tags_any')::text[] IS NULL OR (r.tags && sqlc.narg('tags_any')::text[] AND r.tags <> '{}'))
   AND (sqlc.narg('created_from')::timestamptz IS NULL OR r.created_at >= sqlc.narg('created_from')::timestamptz)
   AND (sqlc.narg('created_to')::timestamptz IS NULL OR r.created_at < sqlc.narg('created_to')::timestamptz)
   AND (sqlc.narg('started_from')::timestamptz IS NULL OR r.started_at >= sqlc.narg('started_from')::timestamptz)

@@ -110,7 +110,9 @@ BEGIN
     UPDATE baton.run_tasks t SET deps_pending = 0
     WHERE t.id = ANY (ready) AND t.status = 'pending' AND t.deps_pending <> 0;
 
-    WITH done AS (
+    -- done is materialized: the UPDATE reads its failed flag twice, which
+    -- an inlined CTE would compute twice (two probes of the run's tasks).
+    WITH done AS MATERIALIZED (
         SELECT x.id,
                coalesce((SELECT true FROM baton.run_tasks t
                          WHERE t.run_id = x.id AND t.status IN ('failed', 'dead', 'cancelled') AND NOT t.optional

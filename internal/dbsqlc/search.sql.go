@@ -25,8 +25,8 @@ WHERE c.cost IS NOT NULL
   AND ($5::text IS NULL OR r.owner = $5::text)
   AND ($6::text IS NULL OR r.trigger = $6::text)
   AND ($7::smallint IS NULL OR r.priority = $7::smallint)
-  AND ($8::text[] IS NULL OR r.tags @> $8::text[])
-  AND ($9::text[] IS NULL OR r.tags && $9::text[])
+  AND ($8::text[] IS NULL OR (r.tags @> $8::text[] AND r.tags <> '{}'))
+  AND ($9::text[] IS NULL OR (r.tags && $9::text[] AND r.tags <> '{}'))
   AND ($10::timestamptz IS NULL OR r.created_at >= $10::timestamptz)
   AND ($11::timestamptz IS NULL OR r.created_at < $11::timestamptz)
   AND ($12::timestamptz IS NULL OR r.started_at >= $12::timestamptz)
@@ -168,8 +168,8 @@ WHERE ($1::bigint IS NULL OR r.id < $1::bigint)
   AND ($4::text IS NULL OR r.owner = $4::text)
   AND ($5::text IS NULL OR r.trigger = $5::text)
   AND ($6::smallint IS NULL OR r.priority = $6::smallint)
-  AND ($7::text[] IS NULL OR r.tags @> $7::text[])
-  AND ($8::text[] IS NULL OR r.tags && $8::text[])
+  AND ($7::text[] IS NULL OR (r.tags @> $7::text[] AND r.tags <> '{}'))
+  AND ($8::text[] IS NULL OR (r.tags && $8::text[] AND r.tags <> '{}'))
   AND ($9::timestamptz IS NULL OR r.created_at >= $9::timestamptz)
   AND ($10::timestamptz IS NULL OR r.created_at < $10::timestamptz)
   AND ($11::timestamptz IS NULL OR r.started_at >= $11::timestamptz)
@@ -239,7 +239,9 @@ type RunSearchByCreatedRow struct {
 }
 
 // Runs newest first (by id, the creation order) matching every filter
-// given; after_id is the keyset cursor.
+// given; after_id is the keyset cursor. In these searches `r.tags <> '{}'`
+// follows from a tag filter (a list given is never empty); stated, it lets
+// the planner use runs_tagged_idx, which holds tagged runs only.
 func (q *Queries) RunSearchByCreated(ctx context.Context, db DBTX, arg *RunSearchByCreatedParams) ([]*RunSearchByCreatedRow, error) {
 	rows, err := db.Query(ctx, runSearchByCreated,
 		arg.AfterID,
@@ -311,8 +313,8 @@ WHERE r.finished_at IS NOT NULL
   AND ($5::text IS NULL OR r.owner = $5::text)
   AND ($6::text IS NULL OR r.trigger = $6::text)
   AND ($7::smallint IS NULL OR r.priority = $7::smallint)
-  AND ($8::text[] IS NULL OR r.tags @> $8::text[])
-  AND ($9::text[] IS NULL OR r.tags && $9::text[])
+  AND ($8::text[] IS NULL OR (r.tags @> $8::text[] AND r.tags <> '{}'))
+  AND ($9::text[] IS NULL OR (r.tags && $9::text[] AND r.tags <> '{}'))
   AND ($10::timestamptz IS NULL OR r.created_at >= $10::timestamptz)
   AND ($11::timestamptz IS NULL OR r.created_at < $11::timestamptz)
   AND ($12::timestamptz IS NULL OR r.started_at >= $12::timestamptz)
@@ -455,8 +457,8 @@ WHERE r.finished_at IS NOT NULL
   AND ($5::text IS NULL OR r.owner = $5::text)
   AND ($6::text IS NULL OR r.trigger = $6::text)
   AND ($7::smallint IS NULL OR r.priority = $7::smallint)
-  AND ($8::text[] IS NULL OR r.tags @> $8::text[])
-  AND ($9::text[] IS NULL OR r.tags && $9::text[])
+  AND ($8::text[] IS NULL OR (r.tags @> $8::text[] AND r.tags <> '{}'))
+  AND ($9::text[] IS NULL OR (r.tags && $9::text[] AND r.tags <> '{}'))
   AND ($10::timestamptz IS NULL OR r.created_at >= $10::timestamptz)
   AND ($11::timestamptz IS NULL OR r.created_at < $11::timestamptz)
   AND ($12::timestamptz IS NULL OR r.started_at >= $12::timestamptz)
