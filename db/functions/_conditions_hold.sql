@@ -6,8 +6,10 @@ DROP FUNCTION IF EXISTS baton._condition_holds(bigint, text, text[]);
 -- retried) may always run. One row per task that exists.
 --
 -- A plain SQL function over one SELECT: the planner inlines it into the
--- caller's statement. Parents are reached through the run's index, never by
--- scanning every task.
+-- caller's statement. Each parent is reached by its (run_id, step_name) key,
+-- one lookup per name in depends_on, never by reading the run's other tasks
+-- (filtering the run's tasks on `step_name = ANY (depends_on)` read all 22
+-- tasks of a release pipeline for every child).
 CREATE OR REPLACE FUNCTION baton._conditions_hold(p_task_ids bigint[])
 RETURNS TABLE (task_id bigint, holds boolean)
 LANGUAGE sql STABLE AS $$
@@ -19,9 +21,13 @@ LANGUAGE sql STABLE AS $$
            END
     FROM baton.run_tasks c
     LEFT JOIN LATERAL (
-        SELECT p.status, p.manual_skip FROM baton.run_tasks p
-        WHERE p.run_id = c.run_id AND p.step_name = ANY (c.depends_on)
-        OFFSET 0
+        SELECT p.status, p.manual_skip
+        FROM unnest(c.depends_on) AS parent(step_name)
+        CROSS JOIN LATERAL (
+            SELECT p.status, p.manual_skip FROM baton.run_tasks p
+            WHERE p.run_id = c.run_id AND p.step_name = parent.step_name
+            OFFSET 0
+        ) p
     ) p ON true
     WHERE c.id = ANY (p_task_ids)
     GROUP BY c.id, c.when_cond;
