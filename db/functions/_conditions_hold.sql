@@ -21,13 +21,13 @@ LANGUAGE sql STABLE AS $$
            END
     FROM baton.run_tasks c
     LEFT JOIN LATERAL (
-        SELECT p.status, p.manual_skip
+        SELECT pt.status, pt.manual_skip
         FROM unnest(c.depends_on) AS parent(step_name)
         CROSS JOIN LATERAL (
-            SELECT p.status, p.manual_skip FROM baton.run_tasks p
-            WHERE p.run_id = c.run_id AND p.step_name = parent.step_name
+            SELECT t.status, t.manual_skip FROM baton.run_tasks t
+            WHERE t.run_id = c.run_id AND t.step_name = parent.step_name
             OFFSET 0
-        ) p
+        ) pt
     ) p ON true
     WHERE c.id = ANY (p_task_ids)
     GROUP BY c.id, c.when_cond;
