@@ -72,7 +72,7 @@ func envInt(name string, def int) int {
 //
 // It runs the rounds on a fresh database, then seeds BATON_BENCH_SEED_RUNS
 // (default 100,000; 0 skips it) finished release-pipeline runs, vacuums,
-// and runs them again. Each phase ends with start-to-first-task latency. It prints
+// checkpoints, and runs them again. Each phase ends with start-to-first-task latency. It prints
 // the server settings that matter, every round, the medians, the most
 // connections the bench pool held, and the storage taken by 1,000
 // release-pipeline runs (Baton's tables and River's job rows separately).
@@ -98,7 +98,7 @@ func BenchmarkBatonVersusRiver(b *testing.B) {
 				}
 				start := time.Now()
 				tasks := seedDAGRuns(b, pool, seedRuns)
-				phase = fmt.Sprintf("after seeding %d finished runs (%d tasks) and a VACUUM (ANALYZE), %s", seedRuns, tasks, time.Since(start).Round(time.Second))
+				phase = fmt.Sprintf("after seeding %d finished runs (%d tasks) and a VACUUM (ANALYZE) and CHECKPOINT, %s", seedRuns, tasks, time.Since(start).Round(time.Second))
 			}
 			mon := startSampler(b, url, benchApp)
 			var one, dag []float64
