@@ -72,10 +72,11 @@ func envInt(name string, def int) int {
 //
 // It runs the rounds on a fresh database, then seeds BATON_BENCH_SEED_RUNS
 // (default 100,000; 0 skips it) finished release-pipeline runs, vacuums,
-// checkpoints, and runs them again. Each phase ends with start-to-first-task latency. It prints
-// the server settings that matter, every round, the medians, the most
-// connections the bench pool held, and the storage taken by 1,000
-// release-pipeline runs (Baton's tables and River's job rows separately).
+// checkpoints, and runs them again. Each phase ends with start-to-first-task
+// latency. It prints the server settings that matter, every round, the
+// medians, the most connections the bench pool held, and the storage taken
+// by 1,000 release-pipeline runs (Baton's tables and River's job rows
+// separately).
 func BenchmarkBatonVersusRiver(b *testing.B) {
 	n := envInt("BATON_BENCH_N", 20000)
 	dagTasks := envInt("BATON_BENCH_DAG_TASKS", 22000)

@@ -13,10 +13,6 @@ import (
 	"github.com/baton-run/baton/api"
 )
 
-// riverUIPrefix is where River's own job UI is served, linked from the dashboard's
-// navigation for raw queue inspection.
-const riverUIPrefix = api.RiverUIPrefix
-
 // withRiverUI serves River's job UI (riverqueue.com/riverui) under /riverui/ and passes
 // every other request to next. The API's access control guards it: its pages need the
 // viewer role, its actions (cancel, delete or retry jobs; pause, resume or limit queues)
@@ -27,7 +23,7 @@ func withRiverUI(ctx context.Context, client *river.Client[pgx.Tx], logger *slog
 	ui, err := riverui.NewHandler(&riverui.HandlerOpts{
 		Endpoints: riverui.NewEndpoints(client, nil),
 		Logger:    logger,
-		Prefix:    riverUIPrefix,
+		Prefix:    api.RiverUIPrefix,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("river UI: %w", err)
