@@ -19,6 +19,10 @@ DROP FUNCTION IF EXISTS baton._advance(bigint[], bigint[]);
 -- decided first and then written once, as queued (by _enqueue), skipped, or
 -- (in a paused run) pending with nothing to wait for. A row written twice in
 -- one transaction costs a second row version and a foreign key check.
+--
+-- A statement whose input array is empty is not run at all: PL/pgSQL plans
+-- such a statement afresh at every call (its custom plan for an empty array
+-- looks cheaper than a generic one), up to 0.7 ms a call for the conditions.
 CREATE OR REPLACE FUNCTION baton._advance(p_task_ids bigint[], p_settle_runs bigint[] DEFAULT '{}',
                                           p_run_ids bigint[] DEFAULT NULL)
 RETURNS void
@@ -52,17 +56,19 @@ BEGIN
     END IF;
 
     LOOP
-        WITH s AS (
-            UPDATE baton.run_tasks t SET status = 'skipped', deps_pending = 0, finished_at = now()
-            WHERE t.id = ANY (skipped) AND t.status = 'pending'
-            RETURNING t.id, t.run_id, t.step_name, t.when_cond
-        )
-        INSERT INTO baton.task_events (run_id, task_id, step_name, kind, data)
-        SELECT s.run_id, s.id, s.step_name, 'task_skipped',
-               jsonb_build_object('reason', 'condition ' || s.when_cond || ' not met')
-        FROM s;
-        finished := finished || skipped;
-        skipped := '{}';
+        IF cardinality(skipped) > 0 THEN
+            WITH s AS (
+                UPDATE baton.run_tasks t SET status = 'skipped', deps_pending = 0, finished_at = now()
+                WHERE t.id = ANY (skipped) AND t.status = 'pending'
+                RETURNING t.id, t.run_id, t.step_name, t.when_cond
+            )
+            INSERT INTO baton.task_events (run_id, task_id, step_name, kind, data)
+            SELECT s.run_id, s.id, s.step_name, 'task_skipped',
+                   jsonb_build_object('reason', 'condition ' || s.when_cond || ' not met')
+            FROM s;
+            finished := finished || skipped;
+            skipped := '{}';
+        END IF;
         EXIT WHEN cardinality(finished) = 0;
 
         -- The pending children of the finished tasks, each with how many of
@@ -92,23 +98,27 @@ BEGIN
             WHERE c.id = ANY (wait_ids) AND c.id = w.id;
         END IF;
 
-        SELECT ready || coalesce(array_agg(h.task_id) FILTER (WHERE h.holds), '{}'),
-               coalesce(array_agg(h.task_id) FILTER (WHERE NOT h.holds), '{}')
-        INTO ready, skipped
-        FROM baton._conditions_hold(free_ids) h;
+        IF cardinality(free_ids) > 0 THEN
+            SELECT ready || coalesce(array_agg(h.task_id) FILTER (WHERE h.holds), '{}'),
+                   coalesce(array_agg(h.task_id) FILTER (WHERE NOT h.holds), '{}')
+            INTO ready, skipped
+            FROM baton._conditions_hold(free_ids) h;
+        END IF;
         finished := '{}';
         EXIT WHEN cardinality(skipped) = 0;
     END LOOP;
 
     -- A paused run keeps its ready tasks pending; resume settles them.
     -- Compensations (ADR 0015) run in a run that has finished.
-    PERFORM baton._enqueue(array_agg(t.id))
-    FROM baton.run_tasks t
-    WHERE t.id = ANY (ready) AND t.status = 'pending'
-      AND (t.compensates IS NOT NULL
-           OR (SELECT r.status FROM baton.runs r WHERE r.id = t.run_id) IN ('queued', 'running'));
-    UPDATE baton.run_tasks t SET deps_pending = 0
-    WHERE t.id = ANY (ready) AND t.status = 'pending' AND t.deps_pending <> 0;
+    IF cardinality(ready) > 0 THEN
+        PERFORM baton._enqueue(array_agg(t.id))
+        FROM baton.run_tasks t
+        WHERE t.id = ANY (ready) AND t.status = 'pending'
+          AND (t.compensates IS NOT NULL
+               OR (SELECT r.status FROM baton.runs r WHERE r.id = t.run_id) IN ('queued', 'running'));
+        UPDATE baton.run_tasks t SET deps_pending = 0
+        WHERE t.id = ANY (ready) AND t.status = 'pending' AND t.deps_pending <> 0;
+    END IF;
 
     -- done is materialized: the UPDATE reads its failed flag twice, which
     -- an inlined CTE would compute twice (two probes of the run's tasks).

@@ -9,9 +9,13 @@
 CREATE OR REPLACE FUNCTION baton._enqueue(p_task_ids bigint[])
 RETURNS integer
 LANGUAGE plpgsql
--- Plan each statement for its actual arrays: a plan cached while the tables
--- were small would scan them whole once they grow.
-SET plan_cache_mode = force_custom_plan AS $$
+-- One plan per session, by primary key whatever the statistics say: planned
+-- afresh at every call (its custom plan for the one root of a starting run
+-- always looks cheaper than a generic one), the insert cost more to plan
+-- than to run; and with index scans the only choice, a plan cached while
+-- the tables were small cannot scan them whole once they grow.
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off AS $$
 DECLARE
     queued integer;
     queues text[];

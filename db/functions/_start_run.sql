@@ -111,9 +111,14 @@ BEGIN
     FROM baton.workflow_steps s
     JOIN baton.task_types tt ON tt.name = s.task_type
     WHERE s.workflow_id = wf.id
-    RETURNING resources
+    RETURNING id, deps_pending, resources
     )
-    SELECT bool_or(inserted.resources IS NOT NULL) INTO needs_fit FROM inserted;
+    -- The roots come from the insert itself: a query of run_tasks here
+    -- would be planned from statistics that may predate the batch of runs
+    -- the transaction is inserting (a sequential scan of a table thought
+    -- empty).
+    SELECT bool_or(inserted.resources IS NOT NULL), array_agg(inserted.id ORDER BY inserted.id) FILTER (WHERE inserted.deps_pending = 0)
+    INTO needs_fit, roots FROM inserted;
     IF needs_fit THEN
         -- Only runs with steps that declare resources pay for this check.
         PERFORM baton._check_run_fits(run_id);
@@ -123,8 +128,6 @@ BEGIN
     VALUES (run_id, 'run_started', coalesce(prio, wf.priority),
             jsonb_build_object('workflow', wf.name, 'version', wf.version, 'trigger', p_trigger));
 
-    SELECT array_agg(t.id) INTO roots FROM baton.run_tasks t
-    WHERE t.run_id = _start_run.run_id AND t.deps_pending = 0;
     PERFORM baton._enqueue(roots);
     PERFORM baton._notify(run_id, 'run_started');
 END
