@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 )
 
@@ -129,13 +130,23 @@ func (b *batcher[T]) loop(flusher int) {
 				}
 			}
 		}
+		yielded := false
 	fill:
 		for len(batch) < b.maxSize {
 			select {
 			case item := <-in:
 				batch = append(batch, item)
 			default:
-				break fill
+				if yielded {
+					break fill
+				}
+				// Let the goroutines that are ready to run submit first:
+				// workers started together (River hands out a fetched
+				// batch of jobs at once) then share one flush instead of
+				// trickling into several small ones. Under light load this
+				// costs one trip through the scheduler, not a timer.
+				yielded = true
+				runtime.Gosched()
 			}
 		}
 		b.flushBatch(flusher, batch)
