@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -235,7 +234,7 @@ func burnDownRiver(b *testing.B, pool *pgxpool.Pool, n int) burn {
 
 // newBaton returns an engine and a client whose no-op task type counts its
 // executions in executed.
-func newBaton(b *testing.B, pool *pgxpool.Pool) (eng *engine.Engine, client *jobs.Client, executed *atomic.Int64) {
+func newBaton(b testing.TB, pool *pgxpool.Pool) (eng *engine.Engine, client *jobs.Client, executed *atomic.Int64) {
 	ctx := context.Background()
 	executors := executor.NewRegistry(executor.Options{})
 	b.Cleanup(executors.Close)
@@ -270,16 +269,7 @@ func burnDownBaton(b *testing.B, pool *pgxpool.Pool, n int) burn {
 func burnDownRuns(b *testing.B, pool *pgxpool.Pool, eng *engine.Engine, client *jobs.Client, executed *atomic.Int64,
 	workflow string, runs, items int) burn {
 	ctx := context.Background()
-	for done := 0; done < runs; done += batchSize {
-		ps := make([]engine.StartParams, min(batchSize, runs-done))
-		for i := range ps {
-			ps[i] = engine.StartParams{Workflow: workflow}
-		}
-		require.NoError(b, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			_, err := eng.StartRunsTx(ctx, tx, ps)
-			return err
-		}))
-	}
+	startRuns(b, eng, pool, workflow, runs)
 	// Statistics as autovacuum would have them on a live system.
 	require.NoError(b, eng.Analyze(ctx))
 	return measureBurn(b, pool, items, func() time.Duration {

@@ -112,7 +112,7 @@ func seedDAGRuns(b *testing.B, pool *pgxpool.Pool, n int) int64 {
 
 // releasePipelineNoop is the example release pipeline with every step's
 // type replaced by the no-op Go task type and its params dropped.
-func releasePipelineNoop(b *testing.B) *engine.WorkflowSpec {
+func releasePipelineNoop(b testing.TB) *engine.WorkflowSpec {
 	data, err := os.ReadFile(filepath.Join("..", "..", "examples", "workflows", "release-pipeline.yaml"))
 	require.NoError(b, err)
 	parsed, err := engine.ParseSpec(data)
