@@ -49,7 +49,7 @@ type TaskWorker struct {
 
 	started   *batcher[engine.Started]
 	succeeded *batcher[engine.Attempt]
-	// definitions reads the tasks whose jobs carry only their ids;
+	// definitions reads the tasks whose jobs carry only their task ids;
 	// templates reads the run input and upstream results templates use.
 	definitions *loader[engine.TaskDefinition]
 	templates   *loader[engine.TemplateData]
@@ -202,7 +202,7 @@ func retryDelay(args engine.TaskArgs, attempt int, err error) time.Duration {
 // Work implements river.Worker.
 func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) error {
 	if !job.Args.Complete() {
-		// The job carries only its task's ids: read the task (with other
+		// The job carries only its task's id: read the task (with other
 		// workers' tasks, in one query). The rest of the attempt, and
 		// River's NextRetry after it, see the whole args.
 		var def engine.TaskDefinition
@@ -224,7 +224,9 @@ func (w *TaskWorker) Work(ctx context.Context, job *river.Job[engine.TaskArgs]) 
 		}
 		if def.Err != nil {
 			// Stored options that cannot be read read the same way each time.
-			return w.fail(ctx, job, engine.Attempt{TaskID: job.Args.TaskID, RunID: job.Args.RunID, Attempt: job.Attempt,
+			// (The job's args carry no run id: the definition's ids do.)
+			job.Args.RunID = def.Args.RunID
+			return w.fail(ctx, job, engine.Attempt{TaskID: job.Args.TaskID, RunID: def.Args.RunID, Attempt: job.Attempt,
 				Node: w.node, StartedAt: time.Now()}, executor.Permanent(def.Err))
 		}
 		job.Args = def.Args

@@ -1,11 +1,12 @@
 -- _enqueue inserts a River job for each given task, marks the tasks queued,
--- and wakes River's producers. A job's args carry only the task's and run's
--- ids and the task's timeout (which River needs before the worker starts);
--- the worker reads the rest of the task with many others at once (query
--- RunTaskDefinitions). Every key and value of args is an entry in River's
--- GIN index on args, written again at each of River's updates of the job
--- (fetch, completion): small args keep River's own work per task close to
--- that of a plain job.
+-- and wakes River's producers. A job's args carry only the task's id and its
+-- timeout (which River needs before the worker starts, and its rescuer to
+-- tell a stuck job); the worker reads the rest of the task, its run
+-- included, with many others at once (query RunTaskDefinitions). Every key
+-- and value of args is an entry in River's GIN index on args, written at the
+-- insert and again at each of River's updates of the job (fetch,
+-- completion): small args keep River's own work per task close to that of a
+-- plain job (the run's id, dropped from args, cost two entries per job).
 CREATE OR REPLACE FUNCTION baton._enqueue(p_task_ids bigint[])
 RETURNS integer
 LANGUAGE plpgsql
@@ -26,7 +27,7 @@ BEGIN
 
     WITH jobs AS (
         INSERT INTO public.river_job (args, kind, max_attempts, priority, queue, state, scheduled_at, metadata, tags)
-        SELECT jsonb_build_object('task_id', t.id, 'run_id', t.run_id, 'timeout_ms', t.timeout_ms),
+        SELECT jsonb_build_object('task_id', t.id, 'timeout_ms', t.timeout_ms),
                'baton_task', t.max_attempts, t.priority, t.queue, 'available', now(), '{}', '{}'
         FROM baton.run_tasks t
         WHERE t.id = ANY (p_task_ids)

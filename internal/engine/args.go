@@ -11,9 +11,10 @@ import (
 const TaskKind = "baton_task"
 
 // TaskArgs are the River job arguments of a task: everything a worker needs
-// to execute it. The job itself carries only TaskID, RunID and TimeoutMs
-// (see baton._enqueue); the worker reads the rest with TaskDefinitions.
-// Jobs enqueued by earlier versions carry all of it.
+// to execute it. The job itself carries only TaskID and TimeoutMs (see
+// baton._enqueue); the worker reads the rest, RunID included, with
+// TaskDefinitions. Jobs enqueued by earlier versions carry RunID too, or
+// all of it.
 type TaskArgs struct {
 	TaskID             int64           `json:"task_id"`
 	RunID              int64           `json:"run_id"`

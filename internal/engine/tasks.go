@@ -255,13 +255,13 @@ func statusFinished(status string) bool {
 }
 
 // TaskDefinition is what a worker executes a task with: its whole job args
-// (the River job carries only the ids and the timeout, see baton._enqueue)
+// (the River job carries only the task's id and timeout, see baton._enqueue)
 // and whether the task already reached a final state.
 type TaskDefinition struct {
 	Args     TaskArgs
 	Finished bool
 	// Err, when not nil, says why the task's stored options could not be
-	// read: its Args are incomplete and it cannot run. It concerns this
+	// read: its Args hold only the task's and run's ids and it cannot run. It concerns this
 	// task alone, not the others read with it.
 	Err error
 }
@@ -295,7 +295,7 @@ rows:
 				continue
 			}
 			if err := json.Unmarshal(opt.raw, opt.into); err != nil {
-				defs[row.ID] = TaskDefinition{Finished: statusFinished(row.Status),
+				defs[row.ID] = TaskDefinition{Args: TaskArgs{TaskID: row.ID, RunID: row.RunID}, Finished: statusFinished(row.Status),
 					Err: fmt.Errorf("decode definition of task %d: %w", row.ID, err)}
 				continue rows
 			}
