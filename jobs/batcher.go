@@ -28,8 +28,11 @@ type batcher[T any] struct {
 
 	in      []chan batchItem[T]
 	stopped chan struct{}
-	done    sync.WaitGroup
-	once    sync.Once
+	// exited is closed once stop has seen every loop return: an item queued
+	// after the last drain is never flushed, and its submitter must not wait.
+	exited     chan struct{}
+	done       sync.WaitGroup
+	once, exit sync.Once
 }
 
 type batchItem[T any] struct {
@@ -44,6 +47,7 @@ func newBatcher[T any](maxSize, flushers int, flush func(ctx context.Context, fl
 		flushers: flushers,
 		in:       []chan batchItem[T]{make(chan batchItem[T], maxSize)},
 		stopped:  make(chan struct{}),
+		exited:   make(chan struct{}),
 	}
 }
 
@@ -82,10 +86,16 @@ func (b *batcher[T]) start() {
 func (b *batcher[T]) stop() {
 	b.once.Do(func() { close(b.stopped) })
 	b.done.Wait()
+	b.exit.Do(func() { close(b.exited) })
 }
 
 // submit queues item and waits until the batch holding it was flushed.
 func (b *batcher[T]) submit(ctx context.Context, item T) error {
+	select {
+	case <-b.stopped:
+		return errBatcherStopped
+	default:
+	}
 	reply := make(chan error, 1)
 	select {
 	case b.queue(item) <- batchItem[T]{item: item, reply: reply}:
@@ -97,6 +107,15 @@ func (b *batcher[T]) submit(ctx context.Context, item T) error {
 	select {
 	case err := <-reply:
 		return err
+	case <-b.exited:
+		// Queued while the batcher stopped: flushed by the last drain, or
+		// never.
+		select {
+		case err := <-reply:
+			return err
+		default:
+			return errBatcherStopped
+		}
 	case <-ctx.Done():
 		// The item stays queued and will be flushed; the caller gives up waiting.
 		return ctx.Err()

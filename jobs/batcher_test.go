@@ -53,3 +53,15 @@ func TestBatcherGroupsConcurrentSubmissions(t *testing.T) {
 	require.Less(t, flushes, items/10, "items submitted together should share flushes")
 	require.ErrorIs(t, b.submit(context.Background(), 1), errBatcherStopped)
 }
+
+// TestBatcherSubmitAfterStopReturns submits, with a context that is never
+// done, to a stopped batcher whose queue has room: it must return, not wait
+// for a flush that will never come.
+func TestBatcherSubmitAfterStopReturns(t *testing.T) {
+	b := newBatcher(maxBatch, 1, func(context.Context, int, []int) error { return nil })
+	b.start()
+	b.stop()
+	for range 1000 {
+		require.ErrorIs(t, b.submit(context.Background(), 1), errBatcherStopped)
+	}
+}
