@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 )
@@ -70,16 +71,41 @@ func (b burn) String() string {
 // measureBurn times fn, which works n items, and reads the machine's and
 // this process's CPU time and the server's WAL position around it.
 func measureBurn(b *testing.B, pool *pgxpool.Pool, n int, fn func() time.Duration) burn {
-	wal := func() int64 {
-		var pos int64
-		require.NoError(b, pool.QueryRow(context.Background(),
-			"SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint").Scan(&pos))
-		return pos
-	}
-	cpu, goCPU, wal0 := machineCPU(), processCPU(), wal()
+	cpu, goCPU, wal0 := machineCPU(), processCPU(), walPosition(b, pool)
 	elapsed := fn()
-	used, goUsed, written := machineCPU()-cpu, processCPU()-goCPU, wal()-wal0
+	used, goUsed, written := machineCPU()-cpu, processCPU()-goCPU, walPosition(b, pool)-wal0
 	k := time.Duration(max(n, 1))
 	return burn{perSec: float64(n) / elapsed.Seconds(), cpuPerK: used * 1000 / k, goCPUPerK: goUsed * 1000 / k,
 		walPerK: float64(written) * 1000 / float64(max(n, 1))}
+}
+
+// rowQuerier is a pool or one of its connections.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// walPosition returns the server's WAL insert position, in bytes.
+func walPosition(b testing.TB, db rowQuerier) int64 {
+	var pos int64
+	require.NoError(b, db.QueryRow(context.Background(),
+		"SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint").Scan(&pos))
+	return pos
+}
+
+// serverCPU returns the CPU time of server process pid when it runs on this
+// machine (Linux), else 0.
+func serverCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) == 0 {
+		return 0
+	}
+	ns, err := strconv.ParseInt(fields[0], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return time.Duration(ns)
 }

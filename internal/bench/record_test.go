@@ -3,9 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -126,29 +123,4 @@ func recordQueued(b testing.TB, eng *engine.Engine, pool *pgxpool.Pool, batch in
 	n := float64(max(tasks, 1))
 	return recording{tasks: tasks, cpuPerTask: float64(cpu.Microseconds()) / n,
 		wallPerTask: float64(wall.Microseconds()) / n, walPerTask: wal / int64(max(tasks, 1))}
-}
-
-func walPosition(b testing.TB, conn *pgxpool.Conn) int64 {
-	var pos int64
-	require.NoError(b, conn.QueryRow(context.Background(),
-		"SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint").Scan(&pos))
-	return pos
-}
-
-// serverCPU returns the CPU time of server process pid when it runs on this
-// machine (Linux), else 0.
-func serverCPU(pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
-	if err != nil {
-		return 0
-	}
-	fields := strings.Fields(string(data))
-	if len(fields) == 0 {
-		return 0
-	}
-	ns, err := strconv.ParseInt(fields[0], 10, 64)
-	if err != nil {
-		return 0
-	}
-	return time.Duration(ns)
 }

@@ -261,8 +261,8 @@ type TaskDefinition struct {
 	Args     TaskArgs
 	Finished bool
 	// Err, when not nil, says why the task's stored options could not be
-	// read: its Args hold only the task's and run's ids and it cannot run. It concerns this
-	// task alone, not the others read with it.
+	// read: its Args hold only the task's and run's ids and it cannot run.
+	// It concerns this task alone, not the others read with it.
 	Err error
 }
 
